@@ -1,0 +1,119 @@
+# hermod: one non-recursive Makefile.
+#
+#   make            build/hermod (optimised, warnings are errors)
+#   make run        install what is missing, build, serve with the default config
+#   make test       install what is missing, run every test on the normal and
+#                   the ASan+UBSan build (what .ci/run does)
+#   make check      unit + integration tests on build/hermod
+#   make asan       build/asan/hermod with AddressSanitizer + UBSan
+#   make check-asan the same tests on build/asan/hermod
+#   make bench      benchmarks (see bench/README.md)
+#   make lint       cppcheck over src/
+
+CC      ?= cc
+PKGS    := libuv libmicrohttpd libcurl jansson yaml-0.1 sqlite3
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+        -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla -Wformat=2 \
+        -Wno-unused-parameter -Wno-missing-field-initializers
+BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -fno-omit-frame-pointer -iquote src -iquote build/gen $(WARN) $(PKG_CFLAGS)
+LIBS := $(PKG_LIBS) -lpthread -lm -ldl
+
+OPT_CFLAGS  := -O2
+ASAN_CFLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
+ASAN_LDFLAGS := -fsanitize=address,undefined
+
+SRC  := $(wildcard src/*.c src/lib/*.c)
+ASM  := $(wildcard src/*.S)
+MAIN := src/main.c
+LIBSRC := $(filter-out $(MAIN),$(SRC))
+
+OBJ      := $(patsubst src/%.c,build/obj/%.o,$(LIBSRC)) $(patsubst src/%.S,build/obj/%.o,$(ASM))
+ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIBSRC)) $(patsubst src/%.S,build/asan/obj/%.o,$(ASM))
+
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
+ASAN_UNIT_BIN := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
+FAKES_SRC := $(wildcard tests/fakes/*.c)
+FAKES := $(patsubst tests/fakes/%.c,build/%,$(FAKES_SRC))
+
+.PHONY: all asan check check-asan test run deps test-deps bench lint clean fakes unit
+all: build/hermod $(FAKES)
+
+deps:
+	@scripts/deps
+test-deps:
+	@scripts/deps --test
+
+build/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -MMD -MP -c $< -o $@
+build/obj/%.o: src/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -Ibuild/gen -I. -c $< -o $@
+build/asan/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(ASAN_CFLAGS) -MMD -MP -c $< -o $@
+build/asan/obj/%.o: src/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -Ibuild/gen -I. -c $< -o $@
+
+# The default config is compiled into the binary.
+build/obj/default_config.o build/asan/obj/default_config.o: etc/hermod.yaml
+
+build/libhermod.a: $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+build/asan/libhermod.a: $(ASAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+build/hermod: build/obj/main.o build/libhermod.a
+	$(CC) -o $@ $^ $(LIBS)
+build/asan/hermod: build/asan/obj/main.o build/asan/libhermod.a
+	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS)
+
+build/tests/%: tests/unit/%.c build/libhermod.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -Wno-missing-prototypes -o $@ $< build/libhermod.a $(LIBS) -lcmocka
+build/asan/tests/%: tests/unit/%.c build/asan/libhermod.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(ASAN_CFLAGS) -Wno-missing-prototypes $(ASAN_LDFLAGS) -o $@ $< build/asan/libhermod.a $(LIBS) -lcmocka
+
+# Test engines: small programs of our own that speak the OpenAI protocol.
+build/%: tests/fakes/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $< $(LIBS)
+
+asan: build/asan/hermod $(FAKES)
+fakes: $(FAKES)
+unit: $(UNIT_BIN)
+
+check: build/hermod $(FAKES) $(UNIT_BIN)
+	@tests/run build
+
+check-asan: build/asan/hermod $(FAKES) $(ASAN_UNIT_BIN)
+	@tests/run build/asan
+
+# What the README's test command and .ci/run do.
+test: test-deps
+	@$(MAKE) --no-print-directory -j2 all asan $(UNIT_BIN) $(ASAN_UNIT_BIN)
+	@tests/run build build/asan
+
+run: deps
+	@$(MAKE) --no-print-directory -j2 build/hermod
+	build/hermod serve $(ARGS)
+
+bench: all
+	@bench/run
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability --inline-suppr \
+	    --suppress=missingIncludeSystem -Isrc src
+
+clean:
+	rm -rf build
+
+-include $(wildcard build/obj/*.d build/obj/lib/*.d build/asan/obj/*.d build/asan/obj/lib/*.d)

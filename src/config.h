@@ -1,0 +1,118 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * config: the YAML configuration, loaded into plain C structs.
+ *
+ * The loader reads the file with libyaml's document API, walks the node
+ * tree against one key table per section, and reports the first problem as
+ * "FILE:LINE:COL: what is wrong" in the caller's err buffer. Every key is
+ * declared once, with its type, bounds and default, in config.c.
+ *
+ * Ownership: config_load_*() returns a struct config that owns every string
+ * and array inside it; config_free() releases it all. Nothing in it is
+ * changed after loading, so the running daemon may keep pointers into it
+ * for as long as the config lives.
+ *
+ * Contract keys relied on from outside: listen, models[].name, aliases,
+ * ttl, engines, engines[].kind, url, cmd, model, ready, start_timeout;
+ * budget and models[].memory (sizes); routes; store.
+ */
+#ifndef HERMOD_CONFIG_H
+#define HERMOD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lib/buf.h"
+#include "log.h"
+
+enum engine_kind {
+    ENGINE_KIND_LLAMA_SERVER,
+    ENGINE_KIND_OLLAMA,
+    ENGINE_KIND_NIM,
+    ENGINE_KIND_VLLM,
+    ENGINE_KIND_OPENAI, /* any other OpenAI-compatible server */
+};
+const char *engine_kind_name(enum engine_kind k);
+
+struct config_engine {
+    enum engine_kind kind;
+    char *url;            /* base URL; unmanaged unless cmd is also set */
+    char **cmd;           /* argv, NULL-terminated; NULL when unmanaged */
+    char **env;           /* extra "KEY=VALUE" entries, NULL-terminated, may be NULL */
+    char *cwd;            /* working directory for cmd, or NULL */
+    char *model;          /* model id sent upstream; NULL = the hermod model name */
+    char *ready;          /* readiness path, e.g. "/health" */
+    char *api_key;        /* sent as "Authorization: Bearer ..." upstream, or NULL */
+    uint64_t start_timeout_ms;
+    uint64_t stop_timeout_ms; /* SIGTERM -> SIGKILL grace */
+    uint64_t memory;      /* declared bytes, 0 = not declared */
+    unsigned line;        /* where it was declared, for messages */
+};
+
+struct config_model {
+    char *name;
+    char **aliases;       /* NULL-terminated, may be empty */
+    uint64_t ttl_ms;      /* 0 = never unloaded for idleness */
+    unsigned concurrency; /* requests in flight at once; 0 = no limit */
+    unsigned queue;       /* requests waiting beyond that */
+    struct config_engine *engines;
+    size_t nengines;
+    uint64_t memory;      /* declared size in bytes, 0 = not declared */
+    char *catalog;        /* catalog entry whose facts it inherits, or NULL */
+    bool pinned;          /* always resident: never evicted, started at boot */
+    char *group;          /* members of a group exclude each other, or NULL */
+    int gpu;              /* GPU index it is pinned to, -1 = any */
+    unsigned context;     /* context length the engine runs with, 0 = unknown */
+    unsigned parallel;    /* parallel slots, 0 = unknown (1) */
+    unsigned line;
+};
+
+struct config_reserved {
+    char *name;
+    uint64_t bytes;
+};
+
+struct config {
+    char *path;           /* file name used in messages */
+    char *listen_host;
+    int listen_port;
+    char *model_dir;      /* ${MODEL_DIR} in engine commands */
+    uint64_t max_body;    /* largest request body accepted (413 beyond) */
+    uint64_t max_response;/* largest buffered (non-streamed) upstream reply */
+    uint64_t connect_timeout_ms;
+    uint64_t request_timeout_ms; /* whole upstream request; 504 beyond */
+    uint64_t first_byte_timeout_ms; /* upstream silence before the first byte; 504 */
+    uint64_t stall_timeout_ms;  /* upstream silence between body bytes */
+    uint64_t cooldown_ms;       /* how long a failed engine is skipped */
+    uint64_t keepalive_ms;      /* SSE comment interval while a stream waits */
+    uint64_t health_interval_ms;/* unmanaged engines' health checks */
+    uint64_t engine_log_bytes;  /* per-engine captured output kept */
+    unsigned default_concurrency;
+    unsigned default_queue;
+    enum log_level log_level;
+    bool log_prompts;
+    /* memory budget */
+    uint64_t budget;            /* 0 = auto-detect */
+    struct config_reserved *reserved;
+    size_t nreserved;
+    double load_factor;         /* peak while loading / steady size */
+    struct config_model *models;
+    size_t nmodels;
+};
+
+/* Loads and validates a config file. On failure returns a negative errno
+ * code, leaves *out untouched and writes "FILE:LINE:COL: ..." into err. */
+int config_load_file(const char *path, struct config **out, struct buf *err);
+/* The same from memory; `name` stands for the file name in messages. */
+int config_load_string(const char *name, const char *text, size_t len, struct config **out,
+                       struct buf *err);
+/* The built-in default config (etc/hermod.yaml, compiled in). */
+int config_load_default(struct config **out, struct buf *err);
+const char *config_default_text(size_t *len);
+void config_free(struct config *cfg);
+
+/* Finds a model by name or alias; NULL if none. */
+const struct config_model *config_find_model(const struct config *cfg, const char *name);
+
+#endif

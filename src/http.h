@@ -1,0 +1,103 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http: the HTTP/1.1 front, libmicrohttpd driven from the event loop.
+ *
+ * libmicrohttpd runs without threads of its own: its epoll fd is watched by
+ * a uv_poll and MHD_run() is called from the loop, so every callback here
+ * happens on the loop thread and touches loop state freely.
+ *
+ * A request is handed to the handler once its whole body has arrived
+ * (bodies over max_body get 413 without reaching it). The handler answers
+ * at once or later, with a complete response (http_respond*) or a stream
+ * (http_stream_*). A connection waiting for its answer or for stream data
+ * is suspended in libmicrohttpd, which then no longer watches it; we watch
+ * its socket ourselves meanwhile, so a client that goes away is noticed at
+ * once, not at the next write.
+ *
+ * Lifetime: the request object belongs to this module. Its owner (the
+ * handler's context, set with http_req_set_owner) learns that the request
+ * is over through close_cb, exactly once, and must not touch the request
+ * after that callback returns.
+ */
+#ifndef HERMOD_HTTP_H
+#define HERMOD_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "lib/buf.h"
+
+struct http_server;
+struct http_req;
+
+/* A request with its whole body. The handler must answer eventually. */
+typedef void http_handler_cb(struct http_req *req, void *arg);
+/* The request is over: answered in full (aborted false), or the client went
+ * away or the connection broke (aborted true). */
+typedef void http_close_cb(struct http_req *req, bool aborted, void *owner);
+/* A stream's unsent output fell below the low-water mark. */
+typedef void http_drain_cb(struct http_req *req, void *owner);
+
+/* Starts listening on host:port (port 0 picks one; see http_server_port).
+ * Returns NULL with err set when the address cannot be bound. */
+struct http_server *http_server_new(uv_loop_t *loop, const char *host, int port,
+                                    uint64_t max_body, http_handler_cb *handler, void *arg,
+                                    struct buf *err);
+/* Stops listening and ends every connection (owners get close_cb). */
+void http_server_free(struct http_server *s);
+int http_server_port(const struct http_server *s);
+/* Requests currently open (for /metrics and shutdown). */
+unsigned http_server_active(const struct http_server *s);
+
+/* Request accessors; the strings live as long as the request. */
+const char *http_req_method(const struct http_req *r);
+const char *http_req_path(const struct http_req *r);
+/* A query argument or a header (case-insensitive), or NULL. */
+const char *http_req_query(const struct http_req *r, const char *name);
+const char *http_req_header(const struct http_req *r, const char *name);
+const char *http_req_body(const struct http_req *r, size_t *len);
+/* Monotonic time (ns) when the request's first byte arrived. */
+uint64_t http_req_start_ns(const struct http_req *r);
+/* Response body bytes handed to the socket layer so far. */
+uint64_t http_req_bytes_out(const struct http_req *r);
+/* Has the client gone away? */
+bool http_req_gone(const struct http_req *r);
+
+void http_req_set_owner(struct http_req *r, void *owner, http_close_cb *on_close,
+                        http_drain_cb *on_drain);
+
+/* Adds a response header; call before responding. Both strings are copied. */
+void http_req_add_header(struct http_req *r, const char *name, const char *value);
+
+/* A complete response. Takes ownership of body (malloc'd), even on failure. */
+void http_respond(struct http_req *r, int status, const char *content_type, char *body,
+                  size_t len);
+/* The same with a copy of body. */
+void http_respond_copy(struct http_req *r, int status, const char *content_type,
+                       const char *body, size_t len);
+/* An OpenAI-style error: {"error":{"message","type","param":null,"code"}}. */
+__attribute__((format(printf, 5, 6))) void http_respond_error(struct http_req *r, int status,
+                                                              const char *type,
+                                                              const char *code,
+                                                              const char *fmt, ...);
+/* Builds the same error object as JSON text into out. */
+void http_error_json(struct buf *out, const char *type, const char *code, const char *message);
+
+/* Streams: begin (status and headers go out with the first write), write
+ * any number of times, end. A write never fails: bytes are queued, and the
+ * caller watches http_stream_pending() and on_drain for back-pressure.
+ * end with ok=false cuts the connection without a clean end of stream. */
+void http_stream_begin(struct http_req *r, int status, const char *content_type);
+void http_stream_write(struct http_req *r, const char *p, size_t n);
+size_t http_stream_pending(const struct http_req *r);
+void http_stream_end(struct http_req *r, bool ok);
+/* Has the response (status line) been started? */
+bool http_req_responded(const struct http_req *r);
+
+/* Output queued beyond this makes a stream's producer pause. */
+#define HTTP_STREAM_HIGH_WATER (256u << 10)
+#define HTTP_STREAM_LOW_WATER (64u << 10)
+
+#endif

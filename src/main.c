@@ -1,0 +1,287 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * main.c: the hermod command line. Parses the subcommand, loads the config,
+ * wires the modules together and runs the loop.
+ *
+ *   hermod serve [--config FILE] [--listen HOST:PORT] [--log-level L]
+ *   hermod check-config FILE
+ *   hermod models [--config FILE]
+ *   hermod config --default
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+#include "api.h"
+#include "config.h"
+#include "engine.h"
+#include "http.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+#include "log.h"
+#include "proxy.h"
+#include "sched.h"
+#include "upstream.h"
+
+#define HERMOD_VERSION "0.1.0"
+
+struct opts {
+    const char *config;
+    const char *listen;
+    const char *log_level;
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: hermod <command> [options]\n"
+            "\n"
+            "commands:\n"
+            "  serve [--config FILE] [--listen HOST:PORT] [--log-level LEVEL]\n"
+            "                        run the gateway (default config when no --config)\n"
+            "  check-config FILE     validate a config file without starting anything\n"
+            "  models [--config FILE]\n"
+            "                        list the configured models and their engines\n"
+            "  config --default      print the built-in default config\n"
+            "  version               print the version\n");
+}
+
+static int parse_opts(int argc, char **argv, int first, struct opts *o)
+{
+    for (int i = first; i < argc; i++) {
+        const char *a = argv[i];
+        const char **dst = NULL;
+        if (!strcmp(a, "--config") || !strcmp(a, "-c"))
+            dst = &o->config;
+        else if (!strcmp(a, "--listen") || !strcmp(a, "-l"))
+            dst = &o->listen;
+        else if (!strcmp(a, "--log-level"))
+            dst = &o->log_level;
+        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage(stdout);
+            exit(0);
+        } else {
+            fprintf(stderr, "hermod: unknown option '%s'\n", a);
+            usage(stderr);
+            return -EINVAL;
+        }
+        if (i + 1 >= argc) {
+            fprintf(stderr, "hermod: %s needs a value\n", a);
+            return -EINVAL;
+        }
+        *dst = argv[++i];
+    }
+    return 0;
+}
+
+static struct config *load_config(const char *path)
+{
+    struct config *cfg = NULL;
+    struct buf err = BUF_INIT;
+    int rc = path ? config_load_file(path, &cfg, &err) : config_load_default(&cfg, &err);
+    if (rc) {
+        fprintf(stderr, "hermod: %s\n", buf_cstr(&err));
+        buf_release(&err);
+        return NULL;
+    }
+    buf_release(&err);
+    return cfg;
+}
+
+/* ---- serve ------------------------------------------------------------------------ */
+
+struct daemon {
+    uv_loop_t *loop;
+    struct config *cfg;
+    struct upstream *up;
+    struct sched *sched;
+    struct proxy *proxy;
+    struct api *api;
+    struct http_server *http;
+    uv_signal_t sigint, sigterm;
+    uv_timer_t deadline;
+    int signals;
+};
+
+static void close_walk_cb(uv_handle_t *h, void *arg)
+{
+    if (!uv_is_closing(h))
+        uv_close(h, NULL);
+}
+
+static void shutdown_done(void *arg)
+{
+    struct daemon *d = arg;
+    log_info("all engines stopped, exiting");
+    uv_stop(d->loop);
+}
+
+static void deadline_cb(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    log_warn("engines did not stop in time, killing them");
+    sched_kill_all(d->sched);
+    uv_stop(d->loop);
+}
+
+static void signal_cb(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+    if (++d->signals > 1) {
+        log_warn("second signal, killing engines now");
+        sched_kill_all(d->sched);
+        uv_stop(d->loop);
+        return;
+    }
+    log_info("signal %d: stopping engines and exiting", signum);
+    if (d->http) {
+        http_server_free(d->http);
+        d->http = NULL;
+    }
+    /* The engines get their own grace (stop_timeout), then SIGKILL from
+     * engine.c; this is the bound on the whole shutdown. */
+    uint64_t grace = 0;
+    for (size_t i = 0; i < d->cfg->nmodels; i++)
+        for (size_t k = 0; k < d->cfg->models[i].nengines; k++)
+            if (d->cfg->models[i].engines[k].stop_timeout_ms > grace)
+                grace = d->cfg->models[i].engines[k].stop_timeout_ms;
+    uv_timer_start(&d->deadline, deadline_cb, grace + 3000, 0);
+    sched_shutdown(d->sched, shutdown_done, d);
+}
+
+static int cmd_serve(struct opts *o)
+{
+    struct daemon d = {0};
+    d.cfg = load_config(o->config);
+    if (!d.cfg)
+        return 1;
+    if (o->listen) {
+        free(d.cfg->listen_host);
+        if (str_parse_hostport(o->listen, &d.cfg->listen_host, &d.cfg->listen_port))
+            fatal("--listen must be HOST:PORT, got '%s'", o->listen);
+    }
+    if (o->log_level) {
+        enum log_level l;
+        if (log_level_parse(o->log_level, &l))
+            fatal("--log-level must be error, warn, info or debug");
+        log_set_level(l);
+    }
+    signal(SIGPIPE, SIG_IGN);
+    d.loop = uv_default_loop();
+    d.up = upstream_new(d.loop);
+    d.sched = sched_new(d.loop, d.up, d.cfg);
+    d.proxy = proxy_new(d.loop, d.cfg, d.sched, d.up);
+    d.api = api_new(d.loop, d.cfg, d.sched, d.proxy, d.up);
+    struct buf err = BUF_INIT;
+    d.http = http_server_new(d.loop, d.cfg->listen_host, d.cfg->listen_port, d.cfg->max_body,
+                             api_handle, d.api, &err);
+    if (!d.http)
+        fatal("%s", buf_cstr(&err));
+    buf_release(&err);
+    uv_signal_init(d.loop, &d.sigint);
+    uv_signal_init(d.loop, &d.sigterm);
+    d.sigint.data = d.sigterm.data = &d;
+    uv_signal_start(&d.sigint, signal_cb, SIGINT);
+    uv_signal_start(&d.sigterm, signal_cb, SIGTERM);
+    uv_timer_init(d.loop, &d.deadline);
+    d.deadline.data = &d;
+    log_info("hermod %s listening on http://%s:%d config=%s models=%zu", HERMOD_VERSION,
+             d.cfg->listen_host, http_server_port(d.http), d.cfg->path, d.cfg->nmodels);
+    sched_start(d.sched);
+
+    uv_run(d.loop, UV_RUN_DEFAULT);
+
+    http_server_free(d.http);
+    api_free(d.api);
+    proxy_free(d.proxy);
+    sched_free(d.sched);
+    upstream_free(d.up);
+    uv_walk(d.loop, close_walk_cb, NULL);
+    uv_run(d.loop, UV_RUN_DEFAULT);
+    uv_loop_close(d.loop);
+    config_free(d.cfg);
+    return 0;
+}
+
+/* ---- small commands ------------------------------------------------------------------ */
+
+static int cmd_check_config(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: hermod check-config FILE\n");
+        return 2;
+    }
+    struct config *cfg = load_config(argv[2]);
+    if (!cfg)
+        return 1;
+    size_t engines = 0;
+    for (size_t i = 0; i < cfg->nmodels; i++)
+        engines += cfg->models[i].nengines;
+    printf("%s: ok (%zu models, %zu engines, listen %s:%d)\n", argv[2], cfg->nmodels, engines,
+           cfg->listen_host, cfg->listen_port);
+    config_free(cfg);
+    return 0;
+}
+
+static int cmd_models(struct opts *o)
+{
+    struct config *cfg = load_config(o->config);
+    if (!cfg)
+        return 1;
+    for (size_t i = 0; i < cfg->nmodels; i++) {
+        const struct config_model *m = &cfg->models[i];
+        printf("%s", m->name);
+        for (size_t k = 0; m->aliases[k]; k++)
+            printf("%s%s", k ? ", " : " (aliases: ", m->aliases[k]);
+        printf("%s\n", m->aliases[0] ? ")" : "");
+        for (size_t k = 0; k < m->nengines; k++) {
+            const struct config_engine *e = &m->engines[k];
+            printf("  %zu. %-12s %s%s\n", k + 1, engine_kind_name(e->kind),
+                   e->cmd ? "managed: " : "", e->cmd ? e->cmd[0] : e->url);
+        }
+    }
+    config_free(cfg);
+    return 0;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {0};
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "serve")) {
+        if (parse_opts(argc, argv, 2, &o))
+            return 2;
+        return cmd_serve(&o);
+    }
+    if (!strcmp(cmd, "check-config"))
+        return cmd_check_config(argc, argv);
+    if (!strcmp(cmd, "models")) {
+        if (parse_opts(argc, argv, 2, &o))
+            return 2;
+        return cmd_models(&o);
+    }
+    if (!strcmp(cmd, "config") && argc == 3 && !strcmp(argv[2], "--default")) {
+        size_t len;
+        const char *t = config_default_text(&len);
+        fwrite(t, 1, len, stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+        printf("hermod %s\n", HERMOD_VERSION);
+        return 0;
+    }
+    if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "hermod: unknown command '%s'\n", cmd);
+    usage(stderr);
+    return 2;
+}

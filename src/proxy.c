@@ -1,0 +1,565 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * proxy.c: the relay. See proxy.h for the contract.
+ *
+ * DESIGN
+ * One `struct relay` per request, owned by the proxy and freed only when
+ * the HTTP front says the request is over (close_cb): that is the single
+ * place where its upstream transfer is aborted and its ticket given back,
+ * so a client that goes away stops the engine's work at once.
+ *
+ * Relay states, in order: waiting for an engine (ticket), waiting for the
+ * engine's status line, then either forwarding (a 200 event stream, sent
+ * on as it comes) or collecting (everything else, answered whole). A
+ * streamed request that waits longer than `keepalive` gets its 200 and SSE
+ * comment lines saying what it waits for; from then on every failure is
+ * told as an SSE error event.
+ */
+#include "proxy.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine.h"
+#include "http.h"
+#include "lib/buf.h"
+#include "lib/clock.h"
+#include "lib/list.h"
+#include "lib/xalloc.h"
+#include "log.h"
+#include "sched.h"
+#include "sse.h"
+#include "upstream.h"
+
+struct proxy {
+    uv_loop_t *loop;
+    const struct config *cfg;
+    struct sched *sched;
+    struct upstream *up;
+    struct list relays;
+    unsigned active;
+};
+
+struct relay {
+    struct list link;
+    struct proxy *px;
+    struct http_req *req;
+    const char *endpoint;
+    json_t *body;
+    char *client_model;
+    bool stream;
+    struct sched_model *model;
+    struct sched_ticket *ticket;
+    struct engine *engine;
+    struct upstream_req *up;
+    char *up_body;
+    size_t up_len;
+    long up_status;
+    bool forwarding;     /* relaying an event stream */
+    bool collecting;     /* buffering the whole answer */
+    bool sse_begun;      /* our 200 + event-stream headers are out */
+    bool data_sent;      /* engine bytes reached the client: no fallback now */
+    bool fresh_retry;    /* already retried on a fresh connection */
+    bool finished;
+    struct buf resp;
+    struct sse_scan scan;
+    uv_timer_t *ka;      /* keepalive comments; closed async */
+    uint64_t t0_ns, ttfb_ns;
+    int status;          /* what we answered, for the log */
+    char *engine_id;     /* the engine that answered, for the log */
+};
+
+static void start_upstream(struct relay *r);
+
+/* ---- answering ---------------------------------------------------------------- */
+
+static void add_route_headers(struct relay *r)
+{
+    http_req_add_header(r->req, "X-Hermod-Model", sched_model_config(r->model)->name);
+    if (r->engine)
+        http_req_add_header(r->req, "X-Hermod-Engine", engine_id(r->engine));
+    unsigned a = sched_ticket_attempts(r->ticket);
+    if (a > 1) {
+        char n[16];
+        snprintf(n, sizeof(n), "%u", a);
+        http_req_add_header(r->req, "X-Hermod-Attempts", n);
+    }
+}
+
+static void stop_keepalive(struct relay *r)
+{
+    if (r->ka)
+        uv_timer_stop(r->ka);
+}
+
+/* Ends the request with an error, as JSON or, once the stream is begun,
+ * as an SSE error event. */
+static void fail(struct relay *r, int status, const char *type, const char *code,
+                 const char *msg)
+{
+    if (r->finished)
+        return;
+    r->finished = true;
+    stop_keepalive(r);
+    r->status = status;
+    if (r->sse_begun) {
+        struct buf ev = BUF_INIT;
+        buf_addstr(&ev, "data: ");
+        http_error_json(&ev, type, code, msg);
+        buf_addstr(&ev, "\n\n");
+        http_stream_write(r->req, ev.data, ev.len);
+        http_stream_end(r->req, true);
+        buf_release(&ev);
+        return;
+    }
+    http_respond_error(r->req, status, type, code, "%s", msg);
+}
+
+static void begin_sse(struct relay *r)
+{
+    if (r->sse_begun)
+        return;
+    r->sse_begun = true;
+    r->status = 200;
+    add_route_headers(r);
+    http_stream_begin(r->req, 200, "text/event-stream");
+}
+
+static void ka_cb(uv_timer_t *t)
+{
+    struct relay *r = t->data;
+    if (r->finished || r->forwarding)
+        return;
+    begin_sse(r);
+    struct buf line = BUF_INIT;
+    buf_addstr(&line, ": hermod: ");
+    if (r->engine && r->up)
+        buf_addf(&line, "waiting for %s to answer", engine_id(r->engine));
+    else
+        sched_ticket_status(r->ticket, &line);
+    buf_addstr(&line, "\n\n");
+    http_stream_write(r->req, line.data, line.len);
+    buf_release(&line);
+    uv_timer_start(t, ka_cb, r->px->cfg->keepalive_ms, 0);
+}
+
+/* ---- upstream callbacks --------------------------------------------------------- */
+
+static bool is_event_stream(const char *ct)
+{
+    return ct && !strncasecmp(ct, "text/event-stream", 17);
+}
+
+static void on_head(struct upstream_req *u, long status, void *arg)
+{
+    struct relay *r = arg;
+    r->up_status = status;
+    if (status < 500 && r->stream && status == 200 &&
+        is_event_stream(upstream_req_content_type(u))) {
+        r->forwarding = true;
+        stop_keepalive(r);
+        if (!r->sse_begun) {
+            begin_sse(r);
+        } else {
+            char line[256];
+            int n = snprintf(line, sizeof(line), ": hermod: ready, answered by %s\n\n",
+                             engine_id(r->engine));
+            http_stream_write(r->req, line, (size_t)n);
+        }
+        return;
+    }
+    r->collecting = true;
+}
+
+static int on_data(struct upstream_req *u, const char *p, size_t n, void *arg)
+{
+    struct relay *r = arg;
+    if (r->forwarding) {
+        if (http_stream_pending(r->req) >= HTTP_STREAM_HIGH_WATER)
+            return UPSTREAM_PAUSE;
+        if (!r->ttfb_ns)
+            r->ttfb_ns = clock_mono_ns();
+        sse_scan_feed(&r->scan, p, n);
+        http_stream_write(r->req, p, n);
+        r->data_sent = true;
+        return 0;
+    }
+    if (r->resp.len + n > r->px->cfg->max_response) {
+        /* Dropping the rest makes done() see a cut body; keep the head. */
+        r->resp.len = r->px->cfg->max_response + 1;
+        return 0;
+    }
+    buf_add(&r->resp, p, n);
+    return 0;
+}
+
+static void on_drain(struct http_req *req, void *owner)
+{
+    struct relay *r = owner;
+    if (r->up)
+        upstream_resume(r->up);
+}
+
+/* A short, single-line excerpt of an engine's error body for messages. */
+static void excerpt(struct buf *out, const struct buf *body)
+{
+    json_t *j = json_loadb(buf_cstr(body), body->len, 0, NULL);
+    const char *m = NULL;
+    if (j) {
+        json_t *e = json_object_get(j, "error");
+        m = json_string_value(json_object_get(e, "message"));
+        if (!m)
+            m = json_string_value(e);
+        if (!m)
+            m = json_string_value(json_object_get(j, "detail"));
+    }
+    const char *src = m ? m : buf_cstr(body);
+    size_t n = strlen(src);
+    if (n > 200)
+        n = 200;
+    for (size_t i = 0; i < n; i++)
+        buf_addch(out, (src[i] == '\n' || src[i] == '\r') ? ' ' : src[i]);
+    if (strlen(src) > 200)
+        buf_addstr(out, "...");
+    json_decref(j);
+}
+
+/* The engine failed this request before the client saw any of it: try the
+ * next engine. */
+static void fall_back(struct relay *r, const char *reason, bool cooldown)
+{
+    log_warn("request failed on engine, trying the next engine=%s reason=\"%s\"",
+             engine_id(r->engine), reason);
+    r->engine = NULL;
+    r->forwarding = r->collecting = false;
+    r->up_status = 0;
+    r->fresh_retry = false;
+    buf_reset(&r->resp);
+    sse_scan_init(&r->scan);
+    sched_engine_failed(r->ticket, reason, cooldown);
+    if (r->stream && !r->finished && r->ka && !uv_is_active((uv_handle_t *)r->ka))
+        uv_timer_start(r->ka, ka_cb, r->px->cfg->keepalive_ms, 0);
+    sched_acquire(r->ticket);
+}
+
+static void finish_collected(struct relay *r)
+{
+    r->finished = true;
+    stop_keepalive(r);
+    if (r->resp.len > r->px->cfg->max_response) {
+        char m[128];
+        snprintf(m, sizeof(m), "the engine's answer is larger than max_response (%llu bytes)",
+                 (unsigned long long)r->px->cfg->max_response);
+        r->finished = false;
+        fail(r, 502, "upstream_error", "response_too_large", m);
+        return;
+    }
+    if (r->sse_begun) {
+        /* We promised a stream; the engine answered something else (often a
+         * JSON error for a bad request). Pass it on as an event. */
+        struct buf ev = BUF_INIT;
+        if (r->up_status >= 400) {
+            struct buf msg = BUF_INIT;
+            buf_addf(&msg, "engine %s answered HTTP %ld: ", engine_id(r->engine), r->up_status);
+            excerpt(&msg, &r->resp);
+            buf_addstr(&ev, "data: ");
+            http_error_json(&ev, "upstream_error", "upstream_status", buf_cstr(&msg));
+            buf_release(&msg);
+        } else {
+            buf_addstr(&ev, "data: ");
+            for (size_t i = 0; i < r->resp.len; i++)
+                if (r->resp.data[i] != '\n' && r->resp.data[i] != '\r')
+                    buf_addch(&ev, r->resp.data[i]);
+            buf_addstr(&ev, "\n\ndata: [DONE]");
+        }
+        buf_addstr(&ev, "\n\n");
+        http_stream_write(r->req, ev.data, ev.len);
+        http_stream_end(r->req, true);
+        buf_release(&ev);
+        r->status = 200;
+        return;
+    }
+    r->status = (int)r->up_status;
+    add_route_headers(r);
+    const char *ct = upstream_req_content_type(r->up);
+    const char *ra = upstream_req_retry_after(r->up);
+    if (ra)
+        http_req_add_header(r->req, "Retry-After", ra);
+    size_t len;
+    char *body = buf_detach(&r->resp, &len);
+    http_respond(r->req, (int)r->up_status, ct ? ct : "application/json", body, len);
+}
+
+static void on_done(struct upstream_req *u, int rc, const char *msg, void *arg)
+{
+    struct relay *r = arg;
+    bool reused = upstream_req_reused(u);
+    uint64_t got = upstream_req_body_bytes(u);
+
+    if (rc == 0 && r->collecting && r->up_status < 500) {
+        finish_collected(r); /* needs r->up for the headers */
+        r->up = NULL;
+        return;
+    }
+    r->up = NULL;
+    if (rc != 0) {
+        if (!r->data_sent && rc == -ECONNRESET && reused && !r->fresh_retry &&
+            !r->up_status && !got) {
+            /* The engine closed a kept-alive connection as we reused it
+             * (llama-server closes after each stream). Not a failure. */
+            log_debug("upstream connection was stale, retrying on a fresh one engine=%s",
+                      engine_id(r->engine));
+            r->fresh_retry = true;
+            start_upstream(r);
+            return;
+        }
+        if (rc == -ETIMEDOUT && !r->data_sent) {
+            struct buf m = BUF_INIT;
+            buf_addf(&m, "engine %s timed out: %s", engine_id(r->engine), msg);
+            fail(r, 504, "upstream_error", "upstream_timeout", buf_cstr(&m));
+            buf_release(&m);
+            return;
+        }
+        if (!r->data_sent) {
+            struct buf m = BUF_INIT;
+            buf_addstr(&m, msg);
+            fall_back(r, buf_cstr(&m), true);
+            buf_release(&m);
+            return;
+        }
+        struct buf m = BUF_INIT;
+        buf_addf(&m, "engine %s failed mid-stream: %s; the answer is incomplete",
+                 engine_id(r->engine), msg);
+        fail(r, 502, "upstream_error", rc == -ETIMEDOUT ? "upstream_stalled" : "stream_interrupted",
+             buf_cstr(&m));
+        buf_release(&m);
+        return;
+    }
+    if (r->up_status >= 500) {
+        struct buf m = BUF_INIT;
+        buf_addf(&m, "HTTP %ld: ", r->up_status);
+        excerpt(&m, &r->resp);
+        fall_back(r, buf_cstr(&m), true);
+        buf_release(&m);
+        return;
+    }
+    /* A forwarded stream that ended cleanly at the TCP level. */
+    if (!r->scan.saw_done && !r->scan.saw_error) {
+        struct buf m = BUF_INIT;
+        buf_addf(&m, "engine %s ended the stream without [DONE]; the answer may be incomplete",
+                 engine_id(r->engine));
+        fail(r, 502, "upstream_error", "stream_interrupted", buf_cstr(&m));
+        buf_release(&m);
+        return;
+    }
+    r->finished = true;
+    http_stream_end(r->req, true);
+}
+
+/* ---- engines -------------------------------------------------------------------- */
+
+static int dump_cb(const char *p, size_t n, void *data)
+{
+    buf_add(data, p, n);
+    return 0;
+}
+
+static void start_upstream(struct relay *r)
+{
+    const struct config *cfg = r->px->cfg;
+    if (!r->up_body) {
+        json_object_set_new(r->body, "model", json_string(engine_upstream_model(r->engine)));
+        struct buf b = BUF_INIT;
+        json_dump_callback(r->body, dump_cb, &b, JSON_COMPACT);
+        r->up_body = buf_detach(&b, &r->up_len);
+    }
+    char url[512];
+    snprintf(url, sizeof(url), "%s%s", engine_base_url(r->engine), r->endpoint);
+    struct upstream_opts o = {
+        .method = "POST",
+        .url = url,
+        .body = r->up_body,
+        .body_len = r->up_len,
+        .auth_bearer = engine_config(r->engine)->api_key,
+        .connect_timeout_ms = cfg->connect_timeout_ms,
+        .first_byte_timeout_ms = cfg->first_byte_timeout_ms,
+        .stall_timeout_ms = cfg->stall_timeout_ms,
+        .total_timeout_ms = cfg->request_timeout_ms,
+        .fresh_connect = r->fresh_retry,
+        .on_head = on_head,
+        .on_data = on_data,
+        .on_done = on_done,
+        .arg = r,
+    };
+    r->up = upstream_start(r->px->up, &o);
+}
+
+static void on_grant(struct sched_ticket *t, struct engine *e, int rc, const char *msg, void *arg)
+{
+    struct relay *r = arg;
+    if (r->finished)
+        return;
+    if (rc == -EBUSY) {
+        if (!r->sse_begun)
+            http_req_add_header(r->req, "Retry-After", "1");
+        fail(r, 429, "rate_limit_exceeded", "model_busy", msg);
+        return;
+    }
+    if (rc) {
+        fail(r, 503, "service_unavailable", rc == -ENOSPC ? "insufficient_memory"
+                                                          : "no_engine_available", msg);
+        return;
+    }
+    r->engine = e;
+    free(r->engine_id);
+    r->engine_id = xstrdup(engine_id(e));
+    /* The body names the engine's model; rebuild it when the engine changes. */
+    free(r->up_body);
+    r->up_body = NULL;
+    start_upstream(r);
+}
+
+/* ---- request lifetime ------------------------------------------------------------ */
+
+static void ka_close_cb(uv_handle_t *h)
+{
+    free(h);
+}
+
+static void on_close(struct http_req *req, bool aborted, void *owner)
+{
+    struct relay *r = owner;
+    struct proxy *px = r->px;
+    if (r->up)
+        upstream_abort(r->up);
+    uint64_t now = clock_mono_ns();
+    uint64_t t0 = http_req_start_ns(req);
+    log_info("request path=%s model=%s engine=%s status=%d%s stream=%d bytes=%llu "
+             "ttfb_ms=%.2f ms=%.2f attempts=%u",
+             r->endpoint, r->client_model ? r->client_model : "-",
+             r->engine_id ? r->engine_id : "-", r->status, aborted ? " aborted=1" : "",
+             r->stream, (unsigned long long)http_req_bytes_out(req),
+             r->ttfb_ns ? (r->ttfb_ns - t0) / 1e6 : 0.0, (now - t0) / 1e6,
+             r->ticket ? sched_ticket_attempts(r->ticket) : 0);
+    sched_ticket_free(r->ticket);
+    if (r->ka) {
+        uv_timer_stop(r->ka);
+        uv_close((uv_handle_t *)r->ka, ka_close_cb);
+    }
+    json_decref(r->body);
+    free(r->client_model);
+    free(r->up_body);
+    free(r->engine_id);
+    buf_release(&r->resp);
+    list_del(&r->link);
+    px->active--;
+    free(r);
+}
+
+void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
+{
+    size_t len;
+    const char *text = http_req_body(req, &len);
+    json_error_t jerr;
+    if (!len) {
+        http_respond_error(req, 400, "invalid_request_error", "missing_body",
+                           "the request needs a JSON body");
+        return;
+    }
+    json_t *body = json_loadb(text, len, 0, &jerr);
+    if (!body) {
+        http_respond_error(req, 400, "invalid_request_error", "invalid_json",
+                           "the body is not valid JSON: %s (line %d, column %d)", jerr.text,
+                           jerr.line, jerr.column);
+        return;
+    }
+    if (!json_is_object(body)) {
+        json_decref(body);
+        http_respond_error(req, 400, "invalid_request_error", "invalid_json",
+                           "the body must be a JSON object");
+        return;
+    }
+    json_t *jm = json_object_get(body, "model");
+    const char *model = json_string_value(jm);
+    struct sched_model *m = model ? sched_find_model(px->sched, model) : NULL;
+    if (!m) {
+        struct buf names = BUF_INIT;
+        for (size_t i = 0; i < sched_model_count(px->sched); i++) {
+            const struct config_model *mc = sched_model_config(sched_model_at(px->sched, i));
+            buf_addf(&names, "%s%s", i ? ", " : "", mc->name);
+        }
+        if (!jm)
+            http_respond_error(req, 404, "invalid_request_error", "model_not_found",
+                               "the request names no model; available models: %s",
+                               buf_cstr(&names));
+        else if (!model)
+            http_respond_error(req, 404, "invalid_request_error", "model_not_found",
+                               "\"model\" must be a string; available models: %s",
+                               buf_cstr(&names));
+        else
+            http_respond_error(req, 404, "invalid_request_error", "model_not_found",
+                               "the model '%s' does not exist; available models: %s", model,
+                               buf_cstr(&names));
+        buf_release(&names);
+        json_decref(body);
+        return;
+    }
+    json_t *js = json_object_get(body, "stream");
+    if (js && !json_is_boolean(js) && !json_is_null(js)) {
+        json_decref(body);
+        http_respond_error(req, 400, "invalid_request_error", "invalid_stream",
+                           "\"stream\" must be true or false");
+        return;
+    }
+    if (px->cfg->log_prompts)
+        log_debug("request body path=%s body=%.*s", endpoint, (int)len, text);
+
+    struct relay *r = xcalloc(1, sizeof(*r));
+    r->px = px;
+    r->req = req;
+    r->endpoint = endpoint;
+    r->body = body;
+    r->client_model = xstrdup(model);
+    r->stream = json_is_true(js) && strcmp(endpoint, "/v1/embeddings") != 0;
+    r->model = m;
+    r->t0_ns = clock_mono_ns();
+    sse_scan_init(&r->scan);
+    list_add_tail(&px->relays, &r->link);
+    px->active++;
+    http_req_set_owner(req, r, on_close, on_drain);
+    r->ticket = sched_ticket_new(m, on_grant, r);
+    if (r->stream) {
+        r->ka = xmalloc(sizeof(*r->ka));
+        uv_timer_init(px->loop, r->ka);
+        r->ka->data = r;
+        uv_timer_start(r->ka, ka_cb, px->cfg->keepalive_ms, 0);
+    }
+    sched_acquire(r->ticket);
+}
+
+struct proxy *proxy_new(uv_loop_t *loop, const struct config *cfg, struct sched *sched,
+                        struct upstream *up)
+{
+    struct proxy *p = xcalloc(1, sizeof(*p));
+    p->loop = loop;
+    p->cfg = cfg;
+    p->sched = sched;
+    p->up = up;
+    list_init(&p->relays);
+    return p;
+}
+
+void proxy_free(struct proxy *p)
+{
+    if (!p)
+        return;
+    free(p);
+}
+
+unsigned proxy_active(const struct proxy *p)
+{
+    return p->active;
+}

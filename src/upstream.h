@@ -1,0 +1,98 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * upstream: HTTP requests to engines, on the event loop.
+ *
+ * One libcurl multi handle is driven by the loop through
+ * curl_multi_socket_action(): libcurl tells us which sockets to watch
+ * (uv_poll) and when to call it back (one uv_timer). Connections to an
+ * engine are kept alive and reused between requests by libcurl's
+ * connection cache.
+ *
+ * A request reports through three callbacks, always on the loop thread:
+ * head (status line and headers complete), data (body bytes as they
+ * arrive) and done (the end, with an error code or 0). After
+ * upstream_abort() no callback is called again.
+ *
+ * DESIGN
+ * libcurl forbids removing an easy handle from inside one of its own
+ * callbacks, and our callbacks can decide to abort any request (a client
+ * went away, a relay gave up). So an abort inside a libcurl callback only
+ * marks the request; the handle is removed right after libcurl returns
+ * to us. Easy handles are pooled, which saves their allocation per request.
+ */
+#ifndef HERMOD_UPSTREAM_H
+#define HERMOD_UPSTREAM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+struct upstream;
+struct upstream_req;
+
+/* Returned by a data callback that did NOT take the bytes: the transfer is
+ * paused and the same bytes are offered again after upstream_resume(). */
+#define UPSTREAM_PAUSE 1
+
+/* Status line and headers are complete. status is the HTTP status. */
+typedef void upstream_head_cb(struct upstream_req *r, long status, void *arg);
+/* Body bytes, borrowed for the call. Returns 0 (taken) or UPSTREAM_PAUSE. */
+typedef int upstream_data_cb(struct upstream_req *r, const char *p, size_t n, void *arg);
+/*
+ * The request is over. rc is 0 when the whole response arrived, else
+ * -ECONNREFUSED (nothing listens), -ETIMEDOUT (connect, first byte or
+ * total timeout), -ECONNRESET (the connection broke or closed early),
+ * -EPROTO (not HTTP), -EIO (anything else). msg says what happened, for
+ * people. The request is freed after this returns.
+ */
+typedef void upstream_done_cb(struct upstream_req *r, int rc, const char *msg, void *arg);
+
+struct upstream_opts {
+    const char *method;       /* "GET" or "POST" */
+    const char *url;          /* borrowed for the call */
+    const char *body;         /* borrowed until done; NULL for none */
+    size_t body_len;
+    const char *content_type; /* of the body, default application/json */
+    const char *auth_bearer;  /* adds Authorization: Bearer ..., or NULL */
+    uint64_t connect_timeout_ms;
+    uint64_t first_byte_timeout_ms; /* 0 = none: until the status line arrives */
+    uint64_t stall_timeout_ms;      /* 0 = none: silence between body bytes */
+    uint64_t total_timeout_ms;      /* 0 = none */
+    bool fresh_connect;             /* do not reuse a kept-alive connection */
+    upstream_head_cb *on_head;      /* may be NULL */
+    upstream_data_cb *on_data;      /* may be NULL: the body is dropped */
+    upstream_done_cb *on_done;      /* required */
+    void *arg;
+};
+
+/* Creates the client on loop. Never fails (out of memory aborts). */
+struct upstream *upstream_new(uv_loop_t *loop);
+/* Aborts every request (no callbacks) and frees the client. The loop must
+ * run once more afterwards so that the closed handles are released. */
+void upstream_free(struct upstream *u);
+
+/* Starts a request; the options are copied. Never returns NULL. */
+struct upstream_req *upstream_start(struct upstream *u, const struct upstream_opts *o);
+/* Stops the request at once; no callback follows. */
+void upstream_abort(struct upstream_req *r);
+/* Resumes a transfer paused by UPSTREAM_PAUSE. */
+void upstream_resume(struct upstream_req *r);
+
+/* Did this request run on a connection kept from an earlier one? */
+bool upstream_req_reused(const struct upstream_req *r);
+/* Body bytes taken so far by the data callback. */
+uint64_t upstream_req_body_bytes(const struct upstream_req *r);
+/* The response's Content-Type, or NULL before the head or if none. */
+const char *upstream_req_content_type(const struct upstream_req *r);
+/* The response's Retry-After header value, or NULL. */
+const char *upstream_req_retry_after(const struct upstream_req *r);
+
+/* Counts for /metrics. */
+struct upstream_stats {
+    uint64_t requests, failures, retries_fresh;
+    unsigned active;
+};
+void upstream_get_stats(const struct upstream *u, struct upstream_stats *st);
+
+#endif

@@ -1,0 +1,547 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * fake-engine: a small OpenAI-compatible inference server that misbehaves
+ * on demand. The tests start it through hermod, as they would llama-server.
+ *
+ * It speaks HTTP through libmicrohttpd (thread per connection, so a
+ * response can sleep between chunks) and JSON through jansson. It answers
+ * /health, /v1/models, /v1/chat/completions, /v1/completions and
+ * /v1/embeddings. What it does and when is set by flags (see usage()), and
+ * it writes what happened to it, one event per line, to --record FILE, so a
+ * test can check, for instance, that its connection was closed mid-stream.
+ *
+ * It also accepts (and ignores) llama-server's usual flags, so it can stand
+ * in for llama-server in a config; -m FILE must name a readable file.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <time.h>
+#include <unistd.h>
+
+static struct {
+    int port;
+    const char *host;
+    const char *model;
+    const char *record;
+    const char *content;
+    const char *model_file;
+    long listen_delay_ms, load_delay_ms, chunk_delay_ms, first_delay_ms;
+    long chunks;
+    int fail_start;         /* exit code, 0 = off */
+    long crash_after;       /* chunks, -1 = off */
+    long hang_after;        /* chunks, -1 = off */
+    bool hang;              /* never answer completions */
+    int status;             /* answer completions with this status */
+    bool garbage;           /* answer 200 with a body that is not JSON */
+    bool no_done;           /* end streams without [DONE] */
+    bool close_after_stream;
+    bool drop_reused;       /* drop the 2nd request on a connection unanswered */
+    bool json_stream;       /* answer stream requests with plain JSON */
+    long alloc_mb;
+    long fail_after;        /* fail (status 500) after this many requests, -1 = off */
+    long ignore_sigterm;
+    int embed_dim;
+    bool bench;             /* put the send time (CLOCK_MONOTONIC ns) in each chunk */
+} opt = {
+    .host = "127.0.0.1", .model = "fake-model", .chunks = 5, .crash_after = -1,
+    .hang_after = -1, .fail_after = -1, .embed_dim = 8,
+};
+
+static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
+static long requests;
+
+__attribute__((format(printf, 1, 2))) static void record(const char *fmt, ...)
+{
+    if (!opt.record)
+        return;
+    pthread_mutex_lock(&rec_lock);
+    FILE *f = fopen(opt.record, "a");
+    if (f) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        fprintf(f, "%lld.%03ld ", (long long)ts.tv_sec, ts.tv_nsec / 1000000);
+        va_list ap;
+        va_start(ap, fmt);
+        vfprintf(f, fmt, ap);
+        va_end(ap);
+        fputc('\n', f);
+        fclose(f);
+    }
+    pthread_mutex_unlock(&rec_lock);
+}
+
+static void msleep(long ms)
+{
+    if (ms <= 0)
+        return;
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+        ;
+}
+
+static uint64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+static struct timespec started;
+
+static long since_start_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (now.tv_sec - started.tv_sec) * 1000 + (now.tv_nsec - started.tv_nsec) / 1000000;
+}
+
+/* ---- per-request state ----------------------------------------------------------- */
+
+enum kind { K_CHAT, K_COMPLETION, K_EMBED, K_OTHER };
+
+struct req {
+    char *body;
+    size_t len;
+    size_t cap;
+    enum kind kind;
+    bool stream;
+    char model[256];
+    long sent;              /* chunks sent */
+    bool done_sent;
+    int fd;
+    long id;
+};
+
+struct conn {
+    long requests;
+};
+
+static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *ctype,
+                             const char *body)
+{
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
+    MHD_add_response_header(r, "Content-Type", ctype);
+    enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+static char *chunk_json(struct req *q, long i, bool last)
+{
+    char word[128];
+    if (opt.bench)
+        snprintf(word, sizeof(word), "t=%llu ", (unsigned long long)mono_ns());
+    else if (opt.content)
+        snprintf(word, sizeof(word), "%s", i == 0 ? opt.content : "");
+    else
+        snprintf(word, sizeof(word), "tok%ld ", i);
+    json_t *choice;
+    if (q->kind == K_COMPLETION)
+        choice = json_pack("{s:i,s:s,s:o}", "index", 0, "text", last ? "" : word,
+                           "finish_reason", last ? json_string("stop") : json_null());
+    else
+        choice = json_pack("{s:i,s:o,s:o}", "index", 0, "delta",
+                           last ? json_object() : json_pack("{s:s}", "content", word),
+                           "finish_reason", last ? json_string("stop") : json_null());
+    json_t *j = json_pack("{s:s,s:s,s:i,s:s,s:[o]}", "id", "cmpl-fake", "object",
+                          q->kind == K_COMPLETION ? "text_completion" : "chat.completion.chunk",
+                          "created", 1700000000, "model", q->model, "choices", choice);
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    return s;
+}
+
+/* Hangs until the client closes the connection (recorded), or forever. */
+static void hang_here(struct req *q)
+{
+    record("hang id=%ld after=%ld", q->id, q->sent);
+    for (;;) {
+        msleep(10);
+        char c;
+        ssize_t n = recv(q->fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
+        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) {
+            record("client-closed id=%ld during=hang", q->id);
+            return;
+        }
+    }
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct req *q = cls;
+    if (q->done_sent)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    if (q->sent == 0)
+        msleep(opt.first_delay_ms);
+    else
+        msleep(opt.chunk_delay_ms);
+    if (opt.crash_after >= 0 && q->sent >= opt.crash_after) {
+        record("crash id=%ld after=%ld", q->id, q->sent);
+        _exit(3);
+    }
+    if (opt.hang_after >= 0 && q->sent >= opt.hang_after) {
+        hang_here(q);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    size_t n;
+    if (q->sent < opt.chunks) {
+        char *j = chunk_json(q, q->sent, false);
+        n = (size_t)snprintf(buf, max, "data: %s\n\n", j);
+        free(j);
+    } else if (q->sent == opt.chunks) {
+        char *j = chunk_json(q, q->sent, true);
+        if (opt.no_done)
+            n = (size_t)snprintf(buf, max, "data: %s\n\n", j);
+        else
+            n = (size_t)snprintf(buf, max, "data: %s\n\ndata: [DONE]\n\n", j);
+        free(j);
+        q->done_sent = true;
+    } else {
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    }
+    q->sent++;
+    record("chunk id=%ld n=%ld", q->id, q->sent);
+    return n > max ? (ssize_t)max : (ssize_t)n;
+}
+
+static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    struct req *q = *con_cls;
+    if (!q)
+        return;
+    if (q->stream && toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+        record("client-closed id=%ld after=%ld toe=%d", q->id, q->sent, (int)toe);
+    else
+        record("done id=%ld sent=%ld toe=%d", q->id, q->sent, (int)toe);
+    free(q->body);
+    free(q);
+    *con_cls = NULL;
+}
+
+static void conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
+                    enum MHD_ConnectionNotificationCode code)
+{
+    if (code == MHD_CONNECTION_NOTIFY_STARTED)
+        *socket_context = calloc(1, sizeof(struct conn));
+    else {
+        free(*socket_context);
+        *socket_context = NULL;
+    }
+}
+
+static enum MHD_Result completion(struct MHD_Connection *c, struct req *q)
+{
+    long n = __atomic_add_fetch(&requests, 1, __ATOMIC_SEQ_CST);
+    q->id = n;
+    json_error_t jerr;
+    json_t *body = json_loadb(q->body ? q->body : "", q->len, 0, &jerr);
+    if (!body)
+        return reply(c, 400, "application/json",
+                     "{\"error\":{\"message\":\"fake-engine: invalid JSON\",\"type\":\"invalid_request_error\"}}");
+    const char *m = json_string_value(json_object_get(body, "model"));
+    snprintf(q->model, sizeof(q->model), "%s", m ? m : "");
+    q->stream = json_is_true(json_object_get(body, "stream")) && q->kind != K_EMBED;
+    record("request id=%ld kind=%d model=%s stream=%d bytes=%zu", n, (int)q->kind, q->model,
+           q->stream, q->len);
+    json_decref(body);
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    q->fd = ci ? ci->connect_fd : -1;
+
+    if (opt.hang) {
+        hang_here(q);
+        return MHD_NO;
+    }
+    int status = opt.status;
+    if (opt.fail_after >= 0 && n > opt.fail_after)
+        status = 500;
+    if (status && status != 200) {
+        char b[256];
+        snprintf(b, sizeof(b),
+                 "{\"error\":{\"message\":\"fake-engine: told to fail with %d\",\"type\":\"server_error\"}}",
+                 status);
+        return reply(c, status, "application/json", b);
+    }
+    if (opt.garbage)
+        return reply(c, 200, "application/json", "this is {not json");
+    if (q->kind == K_EMBED) {
+        json_t *vec = json_array();
+        for (int i = 0; i < opt.embed_dim; i++)
+            json_array_append_new(vec, json_real(i / 10.0));
+        json_t *j = json_pack("{s:s,s:[{s:s,s:i,s:o}],s:s,s:{s:i,s:i}}", "object", "list",
+                              "data", "object", "embedding", "index", 0, "embedding", vec,
+                              "model", q->model, "usage", "prompt_tokens", 3, "total_tokens", 3);
+        char *s = json_dumps(j, JSON_COMPACT);
+        json_decref(j);
+        enum MHD_Result rc = reply(c, 200, "application/json", s);
+        free(s);
+        return rc;
+    }
+    if (q->stream && !opt.json_stream) {
+        struct MHD_Response *r =
+            MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 4096, stream_reader, q, NULL);
+        MHD_add_response_header(r, "Content-Type", "text/event-stream");
+        if (opt.close_after_stream)
+            MHD_add_response_header(r, "Connection", "close");
+        enum MHD_Result rc = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return rc;
+    }
+    msleep(opt.first_delay_ms);
+    if (opt.crash_after == 0) {
+        record("crash id=%ld after=0", q->id);
+        _exit(3);
+    }
+    char text[4096] = "";
+    if (opt.content)
+        snprintf(text, sizeof(text), "%s", opt.content);
+    else
+        for (long i = 0; i < opt.chunks && strlen(text) < sizeof(text) - 32; i++)
+            snprintf(text + strlen(text), sizeof(text) - strlen(text), "tok%ld ", i);
+    json_t *choice = q->kind == K_COMPLETION
+                         ? json_pack("{s:i,s:s,s:s}", "index", 0, "text", text, "finish_reason",
+                                     "stop")
+                         : json_pack("{s:i,s:{s:s,s:s},s:s}", "index", 0, "message", "role",
+                                     "assistant", "content", text, "finish_reason", "stop");
+    json_t *j = json_pack("{s:s,s:s,s:i,s:s,s:[o],s:{s:i,s:i,s:i}}", "id", "cmpl-fake",
+                          "object", q->kind == K_COMPLETION ? "text_completion" : "chat.completion",
+                          "created", 1700000000, "model", q->model, "choices", choice, "usage",
+                          "prompt_tokens", 3, "completion_tokens", (int)opt.chunks,
+                          "total_tokens", 3 + (int)opt.chunks);
+    char *s = json_dumps(j, JSON_COMPACT);
+    json_decref(j);
+    enum MHD_Result rc = reply(c, 200, "application/json", s);
+    free(s);
+    return rc;
+}
+
+static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char *url,
+                                 const char *method, const char *version, const char *upload,
+                                 size_t *upload_size, void **con_cls)
+{
+    struct req *q = *con_cls;
+    if (!q) {
+        q = calloc(1, sizeof(*q));
+        *con_cls = q;
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+        struct conn *cn = ci ? ci->socket_context : NULL;
+        if (cn && ++cn->requests > 1 && opt.drop_reused && !strcmp(method, "POST")) {
+            record("drop-reused");
+            return MHD_NO;
+        }
+        return MHD_YES;
+    }
+    if (*upload_size) {
+        if (q->len + *upload_size + 1 > q->cap) {
+            q->cap = (q->len + *upload_size + 1) * 2;
+            q->body = realloc(q->body, q->cap);
+        }
+        memcpy(q->body + q->len, upload, *upload_size);
+        q->len += *upload_size;
+        q->body[q->len] = '\0';
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    bool loading = since_start_ms() < opt.load_delay_ms;
+    if (!strcmp(url, "/health")) {
+        if (loading)
+            return reply(c, 503, "application/json",
+                         "{\"error\":{\"code\":503,\"message\":\"Loading model\"}}");
+        return reply(c, 200, "application/json", "{\"status\":\"ok\"}");
+    }
+    if (!strcmp(url, "/v1/models")) {
+        char b[512];
+        snprintf(b, sizeof(b), "{\"object\":\"list\",\"data\":[{\"id\":\"%s\",\"object\":\"model\"}]}",
+                 opt.model);
+        return reply(c, 200, "application/json", b);
+    }
+    if (loading)
+        return reply(c, 503, "application/json",
+                     "{\"error\":{\"code\":503,\"message\":\"Loading model\"}}");
+    if (!strcmp(method, "POST") && !strcmp(url, "/v1/chat/completions")) {
+        q->kind = K_CHAT;
+        return completion(c, q);
+    }
+    if (!strcmp(method, "POST") && !strcmp(url, "/v1/completions")) {
+        q->kind = K_COMPLETION;
+        return completion(c, q);
+    }
+    if (!strcmp(method, "POST") && !strcmp(url, "/v1/embeddings")) {
+        q->kind = K_EMBED;
+        return completion(c, q);
+    }
+    return reply(c, 404, "application/json", "{\"error\":{\"message\":\"not found\"}}");
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: fake-engine --port N [options]\n"
+            "  --host H              listen address (127.0.0.1)\n"
+            "  --alias ID            model id it serves (fake-model)\n"
+            "  --record FILE         append what happens, one event per line\n"
+            "  --listen-delay MS     wait before listening at all\n"
+            "  --load-delay MS       listen, but answer 503 'Loading model' for MS\n"
+            "  --fail-start CODE     print an error and exit with CODE\n"
+            "  --chunks N            chunks per answer (5)\n"
+            "  --chunk-delay MS      pause between chunks\n"
+            "  --first-delay MS      pause before the first byte of an answer\n"
+            "  --crash-after N       exit(3) after N chunks of a stream\n"
+            "  --hang                never answer completions\n"
+            "  --hang-after N        stream N chunks, then hang\n"
+            "  --status CODE         answer completions with this HTTP status\n"
+            "  --fail-after N        answer 500 after N requests\n"
+            "  --garbage             answer 200 with a body that is not JSON\n"
+            "  --no-done             end streams without data: [DONE]\n"
+            "  --json-stream         answer stream requests with plain JSON\n"
+            "  --close-after-stream  close the connection after each stream\n"
+            "  --drop-reused         drop a 2nd request on one connection unanswered\n"
+            "  --content TEXT        answer with this text\n"
+            "  --alloc-mb N          allocate and touch N MiB at start\n"
+            "  --ignore-sigterm      ignore SIGTERM (must be SIGKILLed)\n"
+            "  --bench               chunks carry their send time\n"
+            "  -m, --model FILE      model file (must exist); llama-server flags are ignored\n");
+}
+
+int main(int argc, char **argv)
+{
+    clock_gettime(CLOCK_MONOTONIC, &started);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+#define NUM(flag, field)                                                       \
+    if (!strcmp(a, flag) && v) {                                               \
+        opt.field = strtol(v, NULL, 10);                                       \
+        i++;                                                                   \
+        continue;                                                              \
+    }
+#define STR(flag, field)                                                       \
+    if (!strcmp(a, flag) && v) {                                               \
+        opt.field = v;                                                         \
+        i++;                                                                   \
+        continue;                                                              \
+    }
+#define FLAG(flag, field)                                                      \
+    if (!strcmp(a, flag)) {                                                    \
+        opt.field = true;                                                      \
+        continue;                                                              \
+    }
+        NUM("--port", port)
+        STR("--host", host)
+        STR("--alias", model)
+        STR("--model", model_file)
+        STR("--record", record)
+        STR("--content", content)
+        STR("-m", model_file)
+        STR("--model-file", model_file)
+        NUM("--listen-delay", listen_delay_ms)
+        NUM("--load-delay", load_delay_ms)
+        NUM("--chunk-delay", chunk_delay_ms)
+        NUM("--first-delay", first_delay_ms)
+        NUM("--chunks", chunks)
+        NUM("--fail-start", fail_start)
+        NUM("--crash-after", crash_after)
+        NUM("--hang-after", hang_after)
+        NUM("--status", status)
+        NUM("--fail-after", fail_after)
+        NUM("--alloc-mb", alloc_mb)
+        NUM("--embed-dim", embed_dim)
+        FLAG("--hang", hang)
+        FLAG("--garbage", garbage)
+        FLAG("--no-done", no_done)
+        FLAG("--json-stream", json_stream)
+        FLAG("--close-after-stream", close_after_stream)
+        FLAG("--drop-reused", drop_reused)
+        FLAG("--bench", bench)
+        if (!strcmp(a, "--ignore-sigterm")) {
+            opt.ignore_sigterm = 1;
+            continue;
+        }
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            usage();
+            return 0;
+        }
+        /* llama-server flags with a value, accepted and ignored */
+        if ((!strcmp(a, "-c") || !strcmp(a, "-ngl") || !strcmp(a, "--mmproj") ||
+             !strcmp(a, "-np") || !strcmp(a, "--ctx-size") || !strcmp(a, "--parallel")) && v) {
+            i++;
+            continue;
+        }
+        fprintf(stderr, "fake-engine: unknown argument '%s'\n", a);
+        usage();
+        return 2;
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    record("start pid=%d port=%d", (int)getpid(), opt.port);
+    if (opt.ignore_sigterm)
+        signal(SIGTERM, SIG_IGN);
+    printf("fake-engine: starting, pid %d\n", (int)getpid());
+    if (opt.fail_start) {
+        fprintf(stderr, "fake-engine: error: told to fail at start (exit %d)\n", opt.fail_start);
+        record("fail-start code=%d", opt.fail_start);
+        return opt.fail_start;
+    }
+    if (opt.model_file && access(opt.model_file, R_OK) != 0) {
+        fprintf(stderr, "fake-engine: error: failed to load model '%s': %s\n", opt.model_file,
+                strerror(errno));
+        return 1;
+    }
+    if (!opt.port) {
+        usage();
+        return 2;
+    }
+    if (opt.alloc_mb > 0) {
+        size_t n = (size_t)opt.alloc_mb << 20;
+        char *p = mmap(NULL, n, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (p == MAP_FAILED) {
+            fprintf(stderr, "fake-engine: error: cannot allocate %ld MiB\n", opt.alloc_mb);
+            return 1;
+        }
+        for (size_t k = 0; k < n; k += 4096)
+            p[k] = 1;
+        printf("fake-engine: allocated %ld MiB\n", opt.alloc_mb);
+    }
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    if (!opt.ignore_sigterm)
+        sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+    msleep(opt.listen_delay_ms);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
+    inet_pton(AF_INET, opt.host, &sa.sin_addr);
+    struct MHD_Daemon *d = MHD_start_daemon(
+        MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG,
+        (uint16_t)opt.port, NULL, NULL, access_cb, NULL, MHD_OPTION_SOCK_ADDR, &sa,
+        MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL, MHD_OPTION_NOTIFY_CONNECTION, conn_cb,
+        NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+    if (!d) {
+        fprintf(stderr, "fake-engine: error: cannot listen on %s:%d\n", opt.host, opt.port);
+        return 1;
+    }
+    printf("fake-engine: server is listening on http://%s:%d\n", opt.host, opt.port);
+    record("listening port=%d", opt.port);
+    int sig;
+    sigwait(&set, &sig);
+    printf("fake-engine: got signal %d, shutting down\n", sig);
+    record("stop signal=%d", sig);
+    MHD_stop_daemon(d);
+    return 0;
+}

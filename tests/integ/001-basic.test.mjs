@@ -1,0 +1,89 @@
+// The basics: a managed engine started on the first request, non-streamed
+// and streamed answers, /v1/models, /health, /hermod/running, the model
+// rewrite, and a clean exit that stops every engine.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import path from 'node:path';
+import { Hermod, oneModel, managed, readRecord, readSSE, dataEvents, pidAlive } from './lib.mjs';
+
+test('managed engine: start on demand, relay, rewrite model, stop on exit', async (t) => {
+  const h = new Hermod(
+    oneModel({
+      name: 'nemo',
+      aliases: ['fast', 'nemotron'],
+      engines: [managed(['--record', '@DIR@/rec.txt', '--alias', 'upstream-id', '--load-delay', 200], '        model: upstream-id\n')],
+    }),
+  );
+  const rec = path.join(h.dir, 'rec.txt');
+  t.after(() => h.cleanup());
+  await h.start();
+
+  // Before any request the engine is not running.
+  let models = await h.json('/v1/models');
+  const ids = models.data.map((m) => m.id).sort();
+  assert.deepEqual(ids, ['fast', 'nemo', 'nemotron']);
+  assert.equal(models.data.find((m) => m.id === 'nemo').hermod.state, 'stopped');
+  assert.equal(models.data.find((m) => m.id === 'fast').hermod.alias_of, 'nemo');
+  assert.deepEqual((await h.running()).engines, []);
+
+  // Non-streamed, by alias.
+  const r = await h.post('/v1/chat/completions', {
+    model: 'fast',
+    messages: [{ role: 'user', content: 'hello' }],
+    temperature: 0.25,
+  });
+  assert.equal(r.status, 200);
+  assert.equal(r.headers.get('x-hermod-model'), 'nemo');
+  assert.equal(r.headers.get('x-hermod-engine'), 'nemo@llama-server');
+  const body = await r.json();
+  assert.equal(body.object, 'chat.completion');
+  assert.equal(body.choices[0].message.content, 'tok0 tok1 tok2 tok3 tok4 ');
+  // The engine saw its own model id, not the client's.
+  assert.equal(body.model, 'upstream-id');
+  const reqs = readRecord(rec).filter((e) => e.ev === 'request');
+  assert.equal(reqs.length, 1);
+  assert.equal(reqs[0].fields.model, 'upstream-id');
+
+  // Streamed.
+  const s = await h.post('/v1/chat/completions', { model: 'nemo', stream: true, messages: [] });
+  assert.equal(s.status, 200);
+  assert.match(s.headers.get('content-type'), /text\/event-stream/);
+  const { events } = await readSSE(s);
+  const data = dataEvents(events);
+  assert.equal(data.at(-1), '[DONE]');
+  assert.equal(data.length, 7);
+  assert.equal(JSON.parse(data[0]).choices[0].delta.content, 'tok0 ');
+
+  // /v1/completions and /v1/embeddings are relayed too.
+  const c = await h.post('/v1/completions', { model: 'nemo', prompt: 'x' });
+  assert.equal((await c.json()).object, 'text_completion');
+  const e = await h.post('/v1/embeddings', { model: 'nemo', input: 'x' });
+  const ej = await e.json();
+  assert.equal(ej.data[0].embedding.length, 8);
+
+  // One engine, ready, in /hermod/running with its pid and port.
+  const run = await h.running();
+  assert.equal(run.engines.length, 1);
+  const eng = run.engines[0];
+  assert.equal(eng.state, 'ready');
+  assert.equal(eng.model, 'nemo');
+  assert.equal(eng.kind, 'llama-server');
+  assert.equal(eng.in_flight, 0);
+  assert.ok(eng.pid > 0 && pidAlive(eng.pid));
+  assert.ok(eng.port > 0);
+  assert.ok(eng.since);
+  models = await h.json('/v1/models');
+  assert.equal(models.data.find((m) => m.id === 'nemo').hermod.state, 'ready');
+
+  // The engine's output was captured.
+  const log = await (await h.fetch('/hermod/logs?engine=nemo@llama-server')).text();
+  assert.match(log, /server is listening/);
+
+  const health = await h.json('/health');
+  assert.equal(health.status, 'ok');
+
+  await h.stop();
+  assert.equal(h.exited.code, 0);
+  assert.ok(!pidAlive(eng.pid), 'the engine was stopped');
+  assert.ok(readRecord(rec).some((e) => e.ev === 'stop'), 'the engine got SIGTERM');
+});

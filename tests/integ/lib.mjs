@@ -1,0 +1,241 @@
+// Shared helpers for hermod's integration tests: real hermod processes on
+// loopback, real fake-engine children, and the official openai client.
+//
+// Every test gets its own temporary directory, its own port and its own
+// hermod. stop() sends SIGTERM, waits for a clean exit, and fails the test
+// if hermod wrote a sanitizer report or left an engine process behind.
+
+import { spawn, execFileSync } from 'node:child_process';
+import fs from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import assert from 'node:assert/strict';
+
+export const HERMOD = process.env.HERMOD_BIN || path.resolve('build/hermod');
+export const FAKE = process.env.FAKE_ENGINE || path.resolve('build/fake-engine');
+export const ASAN = /asan/.test(process.env.HERMOD_BUILD || HERMOD);
+// Sanitizer builds are slower; timing bounds scale with this.
+export const SLOW = ASAN ? 3 : 1;
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer();
+    s.unref();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export function tmpdir(prefix = 'hermod-test-') {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+// A YAML flow sequence for a fake-engine command line.
+export function fakeCmd(...args) {
+  const all = [FAKE, '--port', '${PORT}', ...args.map(String)];
+  return '[' + all.map((a) => JSON.stringify(a)).join(', ') + ']';
+}
+
+// Events a fake engine recorded: [{t, ev, fields}]
+export function readRecord(file) {
+  if (!fs.existsSync(file)) return [];
+  return fs
+    .readFileSync(file, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((line) => {
+      const [t, ev, ...rest] = line.split(' ');
+      const fields = {};
+      for (const kv of rest) {
+        const i = kv.indexOf('=');
+        if (i > 0) fields[kv.slice(0, i)] = kv.slice(i + 1);
+      }
+      return { t: Number(t), ev, fields };
+    });
+}
+
+export async function waitFor(pred, { timeout = 5000 * SLOW, interval = 20, what = 'condition' } = {}) {
+  const end = Date.now() + timeout;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await sleep(interval);
+  }
+}
+
+export function pidAlive(pid) {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Children (by pid) whose command line mentions this test's directory.
+export function processesMentioning(dir) {
+  let out = '';
+  try {
+    out = execFileSync('ps', ['-eo', 'pid=,args='], { encoding: 'utf8' });
+  } catch {
+    return [];
+  }
+  return out
+    .split('\n')
+    .filter((l) => l.includes(dir) && !l.includes('ps -eo'))
+    .map((l) => Number(l.trim().split(/\s+/)[0]));
+}
+
+export class Hermod {
+  constructor(config, { args = [], env = {} } = {}) {
+    this.dir = tmpdir();
+    this.config = config;
+    this.args = args;
+    this.env = env;
+    this.stderr = '';
+    this.exited = null;
+  }
+
+  async start({ expectFail = false } = {}) {
+    this.port = await freePort();
+    this.url = `http://127.0.0.1:${this.port}`;
+    const text = this.config.replaceAll('@DIR@', this.dir).replaceAll('@LISTEN@', `127.0.0.1:${this.port}`);
+    this.configPath = path.join(this.dir, 'hermod.yaml');
+    fs.writeFileSync(this.configPath, text.includes('listen:') ? text : `listen: 127.0.0.1:${this.port}\n${text}`);
+    this.proc = spawn(HERMOD, ['serve', '--config', this.configPath, ...this.args], {
+      env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.proc.stdout.on('data', (d) => (this.stderr += d));
+    this.proc.stderr.on('data', (d) => (this.stderr += d));
+    this.exitPromise = new Promise((resolve) =>
+      this.proc.on('exit', (code, signal) => {
+        this.exited = { code, signal };
+        resolve(this.exited);
+      }),
+    );
+    if (expectFail) return this.exitPromise;
+    await waitFor(
+      async () => {
+        if (this.exited) throw new Error(`hermod exited early (${JSON.stringify(this.exited)}):\n${this.stderr}`);
+        try {
+          const r = await fetch(this.url + '/health');
+          return r.ok;
+        } catch {
+          return false;
+        }
+      },
+      { what: 'hermod /health' },
+    );
+    return this;
+  }
+
+  fetch(p, init = {}) {
+    return fetch(this.url + p, init);
+  }
+
+  post(p, body, headers = {}) {
+    return fetch(this.url + p, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  }
+
+  async json(p) {
+    const r = await this.fetch(p);
+    return r.json();
+  }
+
+  async running(all = false) {
+    return this.json('/hermod/running' + (all ? '?all=1' : ''));
+  }
+
+  async engine(id) {
+    const r = await this.running(true);
+    return r.engines.find((e) => e.id === id);
+  }
+
+  // Stops hermod and checks that it exits cleanly, with no sanitizer
+  // report and no engine left behind.
+  async stop({ signal = 'SIGTERM', timeout = 15000 * SLOW } = {}) {
+    if (!this.exited) {
+      this.proc.kill(signal);
+      const t = setTimeout(() => this.proc.kill('SIGKILL'), timeout);
+      await this.exitPromise;
+      clearTimeout(t);
+    }
+    this.checkSanitizers();
+    const left = processesMentioning(this.dir);
+    assert.deepEqual(left, [], `processes left behind: ${left}`);
+    return this.exited;
+  }
+
+  checkSanitizers() {
+    const bad = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|hermod: BUG at)/;
+    assert.ok(!bad.test(this.stderr), `sanitizer or BUG report from hermod:\n${this.stderr.slice(-6000)}`);
+  }
+
+  log() {
+    return this.stderr;
+  }
+
+  // For t.after(): kills a hermod that a failed test left running, and
+  // removes the test's directory.
+  cleanup() {
+    if (this.proc && !this.exited) {
+      try {
+        this.proc.kill('SIGKILL');
+      } catch {}
+      for (const pid of processesMentioning(this.dir)) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {}
+      }
+    }
+    try {
+      fs.rmSync(this.dir, { recursive: true, force: true });
+    } catch {}
+  }
+}
+
+// Reads an SSE response into events: [{comment}|{data}], plus the raw text.
+export async function readSSE(res) {
+  const text = await res.text();
+  const events = [];
+  for (const block of text.split(/\n\n/)) {
+    for (const line of block.split('\n')) {
+      if (line.startsWith(':')) events.push({ comment: line.slice(1).trim() });
+      else if (line.startsWith('data:')) events.push({ data: line.slice(5).trim() });
+    }
+  }
+  return { text, events };
+}
+
+export function dataEvents(events) {
+  return events.filter((e) => e.data !== undefined).map((e) => e.data);
+}
+
+// A minimal config with one model served by one or more fake engines.
+export function oneModel({ name = 'm', aliases = [], ttl = 0, engines, extra = '' }) {
+  let y = `${extra}\nmodels:\n  - name: ${name}\n`;
+  if (aliases.length) y += `    aliases: [${aliases.join(', ')}]\n`;
+  y += `    ttl: ${ttl}\n    engines:\n`;
+  for (const e of engines) y += e;
+  return y;
+}
+
+export function managed(args, more = '') {
+  return `      - kind: llama-server\n        cmd: ${fakeCmd(...args)}\n${more}`;
+}
+
+export function unmanaged(url, more = '') {
+  return `      - kind: openai\n        url: ${url}\n${more}`;
+}
