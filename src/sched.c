@@ -106,7 +106,6 @@ static void grant(struct sched_ticket *t, struct sched_engine *se)
         list_del(&t->link);
     t->state = T_GRANTED;
     t->se = se;
-    t->attempts++;
     se->in_flight++;
     se->requests++;
     if (se->idle_timer)
@@ -260,6 +259,7 @@ static void on_engine_event(struct engine *e, enum engine_event ev, const char *
 
 static void wait_for(struct sched_ticket *t, struct sched_engine *se)
 {
+    t->attempts++;
     t->state = T_ENGINE_WAIT;
     t->se = se;
     t->wait_since_ms = clock_mono_ms();
@@ -297,6 +297,7 @@ static void pick(struct sched_ticket *t)
                 wait_for(t, se);
                 return;
             }
+            t->attempts++;
             grant(t, se);
             return;
         case ENGINE_STARTING:

@@ -55,10 +55,11 @@ static struct {
     long fail_after;        /* fail (status 500) after this many requests, -1 = off */
     long ignore_sigterm;
     int embed_dim;
+    long record_every;      /* record every Nth chunk */
     bool bench;             /* put the send time (CLOCK_MONOTONIC ns) in each chunk */
 } opt = {
     .host = "127.0.0.1", .model = "fake-model", .chunks = 5, .crash_after = -1,
-    .hang_after = -1, .fail_after = -1, .embed_dim = 8,
+    .hang_after = -1, .fail_after = -1, .embed_dim = 8, .record_every = 1,
 };
 
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -122,6 +123,7 @@ struct req {
     char model[256];
     long sent;              /* chunks sent */
     bool done_sent;
+    bool base64;            /* embeddings: encoding_format base64 */
     int fd;
     long id;
 };
@@ -215,7 +217,8 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
         return MHD_CONTENT_READER_END_OF_STREAM;
     }
     q->sent++;
-    record("chunk id=%ld n=%ld", q->id, q->sent);
+    if (q->sent % opt.record_every == 0 || q->done_sent)
+        record("chunk id=%ld n=%ld", q->id, q->sent);
     return n > max ? (ssize_t)max : (ssize_t)n;
 }
 
@@ -257,6 +260,8 @@ static enum MHD_Result completion(struct MHD_Connection *c, struct req *q)
     const char *m = json_string_value(json_object_get(body, "model"));
     snprintf(q->model, sizeof(q->model), "%s", m ? m : "");
     q->stream = json_is_true(json_object_get(body, "stream")) && q->kind != K_EMBED;
+    const char *ef = json_string_value(json_object_get(body, "encoding_format"));
+    q->base64 = ef && !strcmp(ef, "base64");
     record("request id=%ld kind=%d model=%s stream=%d bytes=%zu", n, (int)q->kind, q->model,
            q->stream, q->len);
     json_decref(body);
@@ -281,9 +286,35 @@ static enum MHD_Result completion(struct MHD_Connection *c, struct req *q)
     if (opt.garbage)
         return reply(c, 200, "application/json", "this is {not json");
     if (q->kind == K_EMBED) {
-        json_t *vec = json_array();
-        for (int i = 0; i < opt.embed_dim; i++)
-            json_array_append_new(vec, json_real(i / 10.0));
+        json_t *vec;
+        if (q->base64) {
+            /* encoding_format "base64": little-endian float32s, base64'd */
+            static const char b64[] =
+                "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+            unsigned char raw[4096];
+            size_t nraw = 0;
+            for (int i = 0; i < opt.embed_dim && nraw + 4 <= sizeof(raw); i++) {
+                float f = (float)(i / 10.0);
+                memcpy(raw + nraw, &f, 4);
+                nraw += 4;
+            }
+            char enc[8192];
+            size_t o = 0;
+            for (size_t k = 0; k < nraw; k += 3) {
+                unsigned v = (unsigned)raw[k] << 16 | (k + 1 < nraw ? raw[k + 1] : 0) << 8 |
+                             (k + 2 < nraw ? raw[k + 2] : 0);
+                enc[o++] = b64[v >> 18 & 63];
+                enc[o++] = b64[v >> 12 & 63];
+                enc[o++] = k + 1 < nraw ? b64[v >> 6 & 63] : '=';
+                enc[o++] = k + 2 < nraw ? b64[v & 63] : '=';
+            }
+            enc[o] = '\0';
+            vec = json_string(enc);
+        } else {
+            vec = json_array();
+            for (int i = 0; i < opt.embed_dim; i++)
+                json_array_append_new(vec, json_real(i / 10.0));
+        }
         json_t *j = json_pack("{s:s,s:[{s:s,s:i,s:o}],s:s,s:{s:i,s:i}}", "object", "list",
                               "data", "object", "embedding", "index", 0, "embedding", vec,
                               "model", q->model, "usage", "prompt_tokens", 3, "total_tokens", 3);
@@ -416,6 +447,7 @@ static void usage(void)
             "  --content TEXT        answer with this text\n"
             "  --alloc-mb N          allocate and touch N MiB at start\n"
             "  --ignore-sigterm      ignore SIGTERM (must be SIGKILLed)\n"
+            "  --record-every N      record only every Nth chunk\n"
             "  --bench               chunks carry their send time\n"
             "  -m, --model FILE      model file (must exist); llama-server flags are ignored\n");
 }
@@ -463,6 +495,7 @@ int main(int argc, char **argv)
         NUM("--fail-after", fail_after)
         NUM("--alloc-mb", alloc_mb)
         NUM("--embed-dim", embed_dim)
+        NUM("--record-every", record_every)
         FLAG("--hang", hang)
         FLAG("--garbage", garbage)
         FLAG("--no-done", no_done)
@@ -518,13 +551,15 @@ int main(int argc, char **argv)
             p[k] = 1;
         printf("fake-engine: allocated %ld MiB\n", opt.alloc_mb);
     }
+    /* Still killable by SIGTERM while "loading"; blocked from here on so
+     * that sigwait() gets it and not one of MHD's threads. */
+    msleep(opt.listen_delay_ms);
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     if (!opt.ignore_sigterm)
         sigaddset(&set, SIGTERM);
     pthread_sigmask(SIG_BLOCK, &set, NULL);
-    msleep(opt.listen_delay_ms);
     struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)opt.port)};
     inet_pton(AF_INET, opt.host, &sa.sin_addr);
     struct MHD_Daemon *d = MHD_start_daemon(

@@ -1,0 +1,135 @@
+// Config: broken files fail at start with FILE:LINE:COL and what is wrong;
+// check-config validates without starting; the built-in default config
+// starts with nothing installed and serves as soon as an engine exists.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawnSync } from 'node:child_process';
+import fs from 'node:fs';
+import path from 'node:path';
+import OpenAI from 'openai';
+import { Hermod, HERMOD, FAKE, tmpdir, freePort, waitFor } from './lib.mjs';
+
+const broken = [
+  ['listen: nowhere\nmodels: []\n', /:1:9: 'listen' must be HOST:PORT/],
+  ['models:\n  - name: a\n    engins: []\n', /:3:5: unknown key 'engins' in a model \(did you mean 'engines'\?\)/],
+  ['models:\n  - name: a\n    engines: []\n', /:3:14: 'engines' is empty/],
+  ['models:\n  - name: a\n    engines:\n      - kind: llama-server\n        cmd: llama-server -m x.gguf\n', /:5:14: 'cmd' must be a list of arguments/],
+  ['models:\n  - name: a\n    engines:\n      - kind: llama-server\n        cmd: [llama-server, -m, x.gguf]\n', /:4:9: 'cmd' must pass \$\{PORT\}/],
+  ['models:\n  - name: a\n    engines:\n      - kind: tgi\n        url: http://x\n', /:4:15: unknown engine kind 'tgi'/],
+  ['models:\n  - name: a\n    ttl: forever\n    engines:\n      - url: http://x\n', /:3:10: 'ttl' must be a duration/],
+  ['models:\n  - name: a\n    engines:\n      - url: http://x\n  - name: b\n    aliases: [a]\n    engines:\n      - url: http://y\n', /:5: model name or alias 'a' is already used by model 'a' \(line 2\)/],
+  ['models:\n  - name: a\n    memory: lots\n    engines:\n      - url: http://x\n', /:3:13: 'memory' must be a size/],
+  ['budget: 12 apples\nmodels: []\n', /:1:9: 'budget' must be a size/],
+  ['models:\n  - name: a\n    engines:\n      - url: ftp://x\n', /'url' must start with http/],
+  ['models:\n  - name: a\n   engines: [\n', /:3:4: did not find expected/],
+  ['models:\n  - name: a\n    engines:\n      - url: http://x\n        cmd: [x, "${NOPE}"]\n', /unknown macro \$\{NOPE\}/],
+  ['models:\n  - name: a\n    engines:\n      - url: "${env.HERMOD_SURELY_UNSET_VAR}"\n', /environment variable HERMOD_SURELY_UNSET_VAR is not set/],
+  ['', /the config is empty/],
+  ['- a\n- b\n', /the config must be a mapping/],
+];
+
+test('broken configs: check-config and serve fail with file:line and the problem', () => {
+  const dir = tmpdir();
+  broken.forEach(([text, re], i) => {
+    const f = path.join(dir, `c${i}.yaml`);
+    fs.writeFileSync(f, text);
+    const c = spawnSync(HERMOD, ['check-config', f], { encoding: 'utf8' });
+    assert.equal(c.status, 1, `check-config exit for case ${i}`);
+    assert.match(c.stderr, re, `case ${i}: ${c.stderr}`);
+    assert.ok(c.stderr.includes(f), `names the file (case ${i})`);
+    const s = spawnSync(HERMOD, ['serve', '--config', f, '--listen', '127.0.0.1:1'], { encoding: 'utf8', timeout: 10000 });
+    assert.equal(s.status, 1, `serve exit for case ${i}`);
+    assert.match(s.stderr, re);
+  });
+  const missing = spawnSync(HERMOD, ['check-config', path.join(dir, 'nope.yaml')], { encoding: 'utf8' });
+  assert.equal(missing.status, 1);
+  assert.match(missing.stderr, /cannot open: No such file/);
+  // a file that is not a config at all
+  const bin = spawnSync(HERMOD, ['check-config', HERMOD], { encoding: 'utf8' });
+  assert.equal(bin.status, 1);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('check-config accepts the shipped default and reports what it holds', () => {
+  const out = execFileSync(HERMOD, ['check-config', 'etc/hermod.yaml'], { encoding: 'utf8' });
+  assert.match(out, /ok \(7 models, 12 engines, listen 127\.0\.0\.1:8400\)/);
+  const def = execFileSync(HERMOD, ['config', '--default'], { encoding: 'utf8' });
+  assert.equal(def, fs.readFileSync('etc/hermod.yaml', 'utf8'));
+});
+
+test('port already in use: a clear start-up error', async () => {
+  const port = await freePort();
+  const net = await import('node:net');
+  const srv = net.createServer().listen(port, '127.0.0.1');
+  await new Promise((r) => srv.on('listening', r));
+  const dir = tmpdir();
+  const f = path.join(dir, 'c.yaml');
+  fs.writeFileSync(f, `listen: 127.0.0.1:${port}\nmodels: []\n`);
+  const s = spawnSync(HERMOD, ['serve', '--config', f], { encoding: 'utf8', timeout: 10000 });
+  srv.close();
+  assert.equal(s.status, 1);
+  assert.match(s.stderr, new RegExp(`cannot listen on 127\\.0\\.0\\.1:${port}`));
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('default config: starts with no engine anywhere, then serves through llama-server from PATH', async (t) => {
+  const dir = tmpdir();
+  const bin = path.join(dir, 'bin');
+  const models = path.join(dir, 'models');
+  fs.mkdirSync(bin);
+  fs.mkdirSync(models);
+  // A stand-in llama-server (our fake engine accepts llama-server's flags).
+  fs.symlinkSync(FAKE, path.join(bin, 'llama-server'));
+  const port = await freePort();
+  const env = {
+    ...process.env,
+    PATH: `${bin}:/usr/bin:/bin`,
+    HERMOD_MODEL_DIR: models,
+  };
+  // No NIM on :8000, no Ollama on :11434 here, and no model files yet.
+  const h = new Hermod('', { args: ['--listen', `127.0.0.1:${port}`], env });
+  t.after(() => {
+    h.cleanup();
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+  // serve with no --config: use the built-in default
+  h.configPath = null;
+  const { spawn } = await import('node:child_process');
+  h.port = port;
+  h.url = `http://127.0.0.1:${port}`;
+  h.dir = dir;
+  h.proc = spawn(HERMOD, ['serve', '--listen', `127.0.0.1:${port}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  h.proc.stderr.on('data', (d) => (h.stderr += d));
+  h.exitPromise = new Promise((r) => h.proc.on('exit', (code, signal) => r((h.exited = { code, signal }))));
+  await waitFor(async () => {
+    try {
+      return (await fetch(h.url + '/health')).ok;
+    } catch {
+      return false;
+    }
+  });
+
+  let list = await h.json('/v1/models');
+  const nemo = list.data.find((m) => m.id === 'nemotron-3-nano');
+  assert.equal(nemo.hermod.state, 'unavailable');
+  assert.match(nemo.hermod.reason, /nemotron-3-nano@nim: http:\/\/127\.0\.0\.1:8000/);
+  assert.match(nemo.hermod.reason, /nemotron-3-nano@ollama: http:\/\/127\.0\.0\.1:11434/);
+  assert.match(nemo.hermod.reason, /nemotron-3-nano-30b-a3b-Q4_K_M\.gguf: No such file/);
+  assert.ok(list.data.some((m) => m.id === 'qwen3.5-35b-a3b'));
+  assert.ok(list.data.some((m) => m.id === 'cosmos-reason2-8b'));
+
+  // The user drops the model file in place: it is served at once.
+  fs.writeFileSync(path.join(models, 'nemotron-3-nano-30b-a3b-Q4_K_M.gguf'), 'GGUF');
+  const client = new OpenAI({ baseURL: h.url + '/v1', apiKey: 'x', maxRetries: 0 });
+  const { data, response } = await client.chat.completions
+    .create({ model: 'nemotron', messages: [{ role: 'user', content: 'hi' }] })
+    .withResponse();
+  assert.equal(response.headers.get('x-hermod-engine'), 'nemotron-3-nano@llama-server');
+  // NIM and Ollama were found down by their health checks and skipped.
+  assert.equal(response.headers.get('x-hermod-attempts'), null);
+  assert.equal(data.choices[0].message.content, 'tok0 tok1 tok2 tok3 tok4 ');
+  list = await h.json('/v1/models');
+  assert.equal(list.data.find((m) => m.id === 'nemotron-3-nano').hermod.state, 'ready');
+  await h.stop();
+  assert.equal(h.exited.code, 0);
+});
