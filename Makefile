@@ -117,3 +117,8 @@ clean:
 	rm -rf build
 
 -include $(wildcard build/obj/*.d build/obj/lib/*.d build/asan/obj/*.d build/asan/obj/lib/*.d)
+
+# Benchmark clients (see bench/README.md).
+build/bench/sse_client: bench/sse_client.c
+	@mkdir -p $(dir $@)
+	$(CC) -O2 -g -Wall -Wextra -Werror -o $@ $< $(shell pkg-config --cflags --libs libcurl)

@@ -7,6 +7,8 @@
 #include "log.h"
 
 #include <errno.h>
+#include <stdint.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,17 +47,69 @@ void log_set_level(enum log_level l)
     log_level_current = l;
 }
 
-static void vwrite_line(const char *level, const char *fmt, va_list ap)
+/* Buffered mode (the daemon): lines collect here and go out in one write
+ * when the loop is about to block (log_flush), when the buffer fills, or at
+ * once for errors. */
+static bool buffered;
+static char obuf[65536];
+static size_t olen;
+
+void log_set_buffered(bool on)
+{
+    log_flush();
+    buffered = on;
+}
+
+void log_flush(void)
+{
+    size_t off = 0;
+    while (off < olen) {
+        ssize_t w = write(STDERR_FILENO, obuf + off, olen - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    olen = 0;
+}
+
+/* "2026-11-27T22:07:00.123Z": the date part is formatted once a second. */
+static void timestamp(char *out, size_t outlen)
+{
+    static uint64_t last_s = UINT64_MAX;
+    static char prefix[64];
+    uint64_t ms = clock_wall_ms();
+    if (ms / 1000 != last_s) {
+        last_s = ms / 1000;
+        time_t t = (time_t)last_s;
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        snprintf(prefix, sizeof(prefix), "%04d-%02d-%02dT%02d:%02d:%02d", tm.tm_year + 1900,
+                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+    }
+    snprintf(out, outlen, "%s.%03uZ", prefix, (unsigned)(ms % 1000));
+}
+
+static void vwrite_line(enum log_level l, const char *level, const char *fmt, va_list ap)
 {
     char line[4096];
-    char ts[32];
-    clock_fmt_rfc3339(clock_wall_ms(), ts, sizeof(ts));
+    char ts[80];
+    timestamp(ts, sizeof(ts));
     int n = snprintf(line, sizeof(line), "%s %s ", ts, level);
     int m = vsnprintf(line + n, sizeof(line) - (size_t)n - 1, fmt, ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
     if (len > sizeof(line) - 2)
         len = sizeof(line) - 2;
     line[len++] = '\n';
+    if (buffered && l > LOG_ERR) {
+        if (olen + len > sizeof(obuf))
+            log_flush();
+        memcpy(obuf + olen, line, len);
+        olen += len;
+        return;
+    }
+    log_flush();
     ssize_t w = write(STDERR_FILENO, line, len);
     (void)w;
 }
@@ -64,7 +118,7 @@ void log_write(enum log_level l, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vwrite_line(names[l], fmt, ap);
+    vwrite_line(l, names[l], fmt, ap);
     va_end(ap);
 }
 
@@ -72,7 +126,8 @@ void fatal(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    vwrite_line("fatal", fmt, ap);
+    vwrite_line(LOG_ERR, "fatal", fmt, ap);
     va_end(ap);
+    log_flush();
     exit(1);
 }

@@ -33,6 +33,11 @@ __attribute__((format(printf, 2, 3))) void log_write(enum log_level l, const cha
 #define log_info(...) log_at(LOG_INFO, __VA_ARGS__)
 #define log_debug(...) log_at(LOG_DEBUG, __VA_ARGS__)
 
+/* In buffered mode (the daemon) lines are written in batches; errors and
+ * log_flush() write at once. The loop calls log_flush() before it blocks. */
+void log_set_buffered(bool on);
+void log_flush(void);
+
 /* fatal: for start-up errors only (bad config, bind failure); exits 1. */
 __attribute__((noreturn, format(printf, 1, 2))) void fatal(const char *fmt, ...);
 

@@ -102,6 +102,7 @@ struct daemon {
     struct api *api;
     struct http_server *http;
     uv_signal_t sigint, sigterm;
+    uv_prepare_t flush;
     uv_timer_t deadline;
     int signals;
 };
@@ -125,6 +126,11 @@ static void deadline_cb(uv_timer_t *t)
     log_warn("engines did not stop in time, killing them");
     sched_kill_all(d->sched);
     uv_stop(d->loop);
+}
+
+static void flush_cb(uv_prepare_t *h)
+{
+    log_flush();
 }
 
 static void signal_cb(uv_signal_t *h, int signum)
@@ -188,6 +194,9 @@ static int cmd_serve(struct opts *o)
     uv_signal_start(&d.sigterm, signal_cb, SIGTERM);
     uv_timer_init(d.loop, &d.deadline);
     d.deadline.data = &d;
+    uv_prepare_init(d.loop, &d.flush);
+    uv_prepare_start(&d.flush, flush_cb);
+    log_set_buffered(true);
     log_info("hermod %s listening on http://%s:%d config=%s models=%zu", HERMOD_VERSION,
              d.cfg->listen_host, http_server_port(d.http), d.cfg->path, d.cfg->nmodels);
     sched_start(d.sched);
@@ -203,6 +212,7 @@ static int cmd_serve(struct opts *o)
     uv_run(d.loop, UV_RUN_DEFAULT);
     uv_loop_close(d.loop);
     config_free(d.cfg);
+    log_set_buffered(false);
     return 0;
 }
 

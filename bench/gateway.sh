@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# bench/gateway.sh: what hermod costs as a proxy, against nginx, in one run.
+#
+# Starts the fake engine, hermod and nginx (Debian's, as a streaming reverse
+# proxy with upstream keep-alive: the reference for a proxy written in C),
+# and measures, each against the direct engine in the same invocation:
+#   1. added latency of a small non-streamed request at 1 connection, with
+#      client, proxy and engine pinned to one CPU;
+#   2. requests/s at 32 connections (unpinned) and the proxy's CPU time per
+#      request;
+#   3. streamed time to first byte and per-chunk delay at 0 and 10 ms pacing
+#      (the engine stamps each chunk with its send time);
+#   4. RSS idle and under load.
+# Every figure is a median of ROUNDS interleaved rounds. Needs wrk, nginx
+# (`apt-get install wrk nginx-light`) and taskset.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROUNDS=${ROUNDS:-3}
+DUR=${DUR:-5}
+make -s build/hermod build/fake-engine build/bench/sse_client >/dev/null
+
+for tool in wrk nginx taskset; do
+    command -v $tool >/dev/null || { echo "bench: $tool is missing (apt-get install wrk nginx-light util-linux)" >&2; exit 1; }
+done
+
+dir=$(mktemp -d /tmp/hermod-bench.XXXXXX)
+pids=()
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    [ -f "$dir/nginx.pid" ] && kill "$(cat "$dir/nginx.pid")" 2>/dev/null || true
+    sleep 0.2
+    rm -rf "$dir"
+}
+trap cleanup EXIT
+
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+E1=$(port); E2=$(port); E3=$(port); HP=$(port); NP=$(port)
+
+# engines: E1 small non-streamed answers; E2 streams paced 10 ms; E3 unpaced
+build/fake-engine --port "$E1" --chunks 1 --alias bench >/dev/null 2>&1 & pids+=($!)
+build/fake-engine --port "$E2" --bench --chunks 100 --chunk-delay 10 >/dev/null 2>&1 & pids+=($!)
+build/fake-engine --port "$E3" --bench --chunks 400 >/dev/null 2>&1 & pids+=($!)
+ENGINE_PIDS="${pids[*]}"
+
+cat > "$dir/hermod.yaml" <<EOF
+listen: 127.0.0.1:$HP
+log_level: info
+models:
+  - name: bench
+    engines:
+      - kind: openai
+        url: http://127.0.0.1:$E1
+  - name: paced
+    engines:
+      - kind: openai
+        url: http://127.0.0.1:$E2
+        model: fake-model
+  - name: unpaced
+    engines:
+      - kind: openai
+        url: http://127.0.0.1:$E3
+        model: fake-model
+EOF
+build/hermod serve --config "$dir/hermod.yaml" 2>"$dir/hermod.log" & HPID=$!; pids+=($HPID)
+
+mkdir -p "$dir/nginx"
+cat > "$dir/nginx.conf" <<EOF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/nginx-error.log warn;
+user root;
+events { worker_connections 4096; }
+http {
+    access_log $dir/nginx-access.log;
+    client_body_temp_path $dir/nginx;
+    proxy_temp_path $dir/nginx;
+    upstream e1 { server 127.0.0.1:$E1; keepalive 64; }
+    upstream e2 { server 127.0.0.1:$E2; keepalive 64; }
+    upstream e3 { server 127.0.0.1:$E3; keepalive 64; }
+    server {
+        listen 127.0.0.1:$NP;
+        proxy_http_version 1.1;
+        proxy_set_header Connection "";
+        proxy_buffering off;
+        location /e1/ { proxy_pass http://e1/; }
+        location /e2/ { proxy_pass http://e2/; }
+        location /e3/ { proxy_pass http://e3/; }
+    }
+}
+EOF
+nginx -c "$dir/nginx.conf" -p "$dir" -g 'daemon on;'
+sleep 0.5
+NPIDS="$(cat "$dir/nginx.pid") $(pgrep -P "$(cat "$dir/nginx.pid")" | tr '\n' ' ')"
+
+for i in $(seq 50); do curl -sf "http://127.0.0.1:$HP/health" >/dev/null && break; sleep 0.1; done
+# Warm hermod's health check of the engines.
+sleep 0.5
+
+cat > "$dir/post.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = '{"model":"bench","messages":[{"role":"user","content":"hi"}],"max_tokens":8}'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+
+declare -A URL=(
+    [direct]="http://127.0.0.1:$E1/v1/chat/completions"
+    [nginx]="http://127.0.0.1:$NP/e1/v1/chat/completions"
+    [hermod]="http://127.0.0.1:$HP/v1/chat/completions"
+)
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+cpu_ticks() { local t=0; for p in "$@"; do t=$((t + $(awk '{print $14+$15}' "/proc/$p/stat"))); done; echo $t; }
+pin_all() { # pin_all CPUS: engine, hermod, nginx to CPUS
+    for p in $ENGINE_PIDS $HPID $NPIDS; do taskset -a -p -c "$1" "$p" >/dev/null; done
+}
+to_us() { # wrk latency value ("52.00us", "1.20ms", "2.01s") -> µs
+    awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) print n; else if (v ~ /ms$/) print n * 1000; else if (v ~ /s$/) print n * 1000000; else print n }'
+}
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+
+IDLE_RSS=$(rss_kb $HPID)
+NGINX_WORKER=$(pgrep -P "$(cat "$dir/nginx.pid")" | head -1)
+NGINX_IDLE_RSS=$(( $(rss_kb "$(cat "$dir/nginx.pid")") + $(rss_kb "$NGINX_WORKER") ))
+TICK_US=$((1000000 / $(getconf CLK_TCK)))
+
+declare -A P50 RPS CPU
+for round in $(seq "$ROUNDS"); do
+    # 1. pinned, one connection
+    pin_all 0
+    for t in direct nginx hermod; do
+        out=$(taskset -c 0 wrk -t1 -c1 -d"${DUR}s" --latency -s "$dir/post.lua" "${URL[$t]}")
+        v=$(printf '%s\n' "$out" | awk '$1 == "50%" {print $2}')
+        P50[$t]+="$(to_us "$v") "
+    done
+    # 2. unpinned, 32 connections
+    pin_all 0,1
+    for t in direct nginx hermod; do
+        case $t in hermod) who=$HPID ;; nginx) who=$NGINX_WORKER ;; *) who="" ;; esac
+        before=$([ -n "$who" ] && cpu_ticks $who || echo 0)
+        out=$(wrk -t2 -c32 -d"${DUR}s" -s "$dir/post.lua" "${URL[$t]}")
+        after=$([ -n "$who" ] && cpu_ticks $who || echo 0)
+        [ "$t" = hermod ] && LOAD_RSS=$(rss_kb $HPID)
+        reqs=$(printf '%s\n' "$out" | awk '/requests in/ {print $1}')
+        RPS[$t]+="$(printf '%s\n' "$out" | awk '/Requests\/sec/ {print $2}') "
+        [ -n "$who" ] && CPU[$t]+="$(awk -v d=$((after - before)) -v r="$reqs" -v u=$TICK_US 'BEGIN {printf "%.1f", d * u / r}') "
+    done
+done
+
+med() { printf '%s\n' $1 | median; }
+d50=$(med "${P50[direct]}"); n50=$(med "${P50[nginx]}"); h50=$(med "${P50[hermod]}")
+drps=$(med "${RPS[direct]}"); nrps=$(med "${RPS[nginx]}"); hrps=$(med "${RPS[hermod]}")
+ncpu=$(med "${CPU[nginx]}"); hcpu=$(med "${CPU[hermod]}")
+
+# 3. streaming
+stream() { # stream URL MODEL
+    build/bench/sse_client "$1" "$2" "${3:-5}"
+}
+declare -A ST
+for round in $(seq "$ROUNDS"); do
+    ST[direct10]+="$(stream "http://127.0.0.1:$E2/v1/chat/completions" x)|"
+    ST[nginx10]+="$(stream "http://127.0.0.1:$NP/e2/v1/chat/completions" x)|"
+    ST[hermod10]+="$(stream "http://127.0.0.1:$HP/v1/chat/completions" paced)|"
+    ST[direct0]+="$(stream "http://127.0.0.1:$E3/v1/chat/completions" x 20)|"
+    ST[nginx0]+="$(stream "http://127.0.0.1:$NP/e3/v1/chat/completions" x 20)|"
+    ST[hermod0]+="$(stream "http://127.0.0.1:$HP/v1/chat/completions" unpaced 20)|"
+done
+field() { # field KEY NAME: median over rounds of NAME=VALUE in ST[KEY]
+    printf '%s' "${ST[$1]}" | tr '|' '\n' | grep -o "$2=[0-9.]*" | cut -d= -f2 | median
+}
+
+echo "hermod gateway benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r)"
+echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), 1 worker, proxy_buffering off, upstream keepalive; wrk; ${ROUNDS} rounds x ${DUR}s, medians"
+echo
+printf '%-44s %12s %12s %12s\n' "" direct nginx hermod
+printf '%-44s %12.1f %12.1f %12.1f\n' "p50 latency, 1 conn, pinned to 1 CPU (µs)" "$d50" "$n50" "$h50"
+printf '%-44s %12s %12.1f %12.1f\n' "  added over direct (µs)" "-" "$(echo "$n50 - $d50" | bc -l)" "$(echo "$h50 - $d50" | bc -l)"
+printf '%-44s %12.0f %12.0f %12.0f\n' "requests/s, 32 conns" "$drps" "$nrps" "$hrps"
+printf '%-44s %12s %12.2f %12.2f\n' "  ratio to direct" "1.00" "$(echo "$nrps / $drps" | bc -l)" "$(echo "$hrps / $drps" | bc -l)"
+printf '%-44s %12s %12s %12.2f\n' "  hermod / nginx" "" "" "$(echo "$hrps / $nrps" | bc -l)"
+printf '%-44s %12s %12.1f %12.1f\n' "proxy CPU per request (µs)" "-" "$ncpu" "$hcpu"
+for pace in 10 0; do
+    printf '%-44s %12.1f %12.1f %12.1f\n' "stream ${pace} ms pacing: per-chunk delay p50 (µs)" \
+        "$(field direct$pace chunk_p50_us)" "$(field nginx$pace chunk_p50_us)" "$(field hermod$pace chunk_p50_us)"
+    printf '%-44s %12.1f %12.1f %12.1f\n' "stream ${pace} ms pacing: per-chunk delay p99 (µs)" \
+        "$(field direct$pace chunk_p99_us)" "$(field nginx$pace chunk_p99_us)" "$(field hermod$pace chunk_p99_us)"
+    printf '%-44s %12.1f %12.1f %12.1f\n' "stream ${pace} ms pacing: TTFB p50 (µs)" \
+        "$(field direct$pace ttfb_p50_us)" "$(field nginx$pace ttfb_p50_us)" "$(field hermod$pace ttfb_p50_us)"
+done
+printf '%-44s %12s %12s %12s\n' "RSS idle (KiB)" "-" "$NGINX_IDLE_RSS" "$IDLE_RSS"
+printf '%-44s %12s %12s %12s\n' "RSS after load (KiB)" "-" "-" "$LOAD_RSS"
