@@ -124,6 +124,22 @@ static void get_models(struct api *a, struct http_req *req, const char *one)
 
 /* ---- /hermod/ ------------------------------------------------------------------- */
 
+static json_t *bytes_or_null(uint64_t b)
+{
+    return b ? json_integer((json_int_t)b) : json_null();
+}
+
+static json_t *memory_json(const struct sched_engine_info *info)
+{
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:I,s:b,s:b}", "declared",
+                     bytes_or_null(info->declared), "estimate", bytes_or_null(info->estimate),
+                     "reported", bytes_or_null(info->reported), "measured",
+                     bytes_or_null(info->measured), "measured_peak",
+                     bytes_or_null(info->measured_peak), "steady", bytes_or_null(info->steady),
+                     "charge", (json_int_t)info->charge, "queued_for_load",
+                     info->queued_for_load, "draining", info->draining);
+}
+
 static json_t *engine_json(struct sched_model *m, size_t i)
 {
     struct engine *e = sched_model_engine(m, i);
@@ -149,6 +165,7 @@ static json_t *engine_json(struct sched_model *m, size_t i)
     }
     if (engine_last_error(e))
         json_object_set_new(j, "last_error", json_string(engine_last_error(e)));
+    json_object_set_new(j, "memory", memory_json(&info));
     return j;
 }
 
@@ -172,6 +189,43 @@ static void get_running(struct api *a, struct http_req *req)
                                         sched_model_waiting(m)));
     }
     respond_json(req, 200, json_pack("{s:o,s:o}", "engines", engines, "models", models));
+}
+
+static void get_budget(struct api *a, struct http_req *req)
+{
+    struct sched_pool_info pools[16];
+    size_t np = sched_pools(a->sched, pools, 16);
+    json_t *jp = json_array(), *je = json_array(), *jr = json_array();
+    for (size_t p = 0; p < np; p++)
+        json_array_append_new(
+            jp, json_pack("{s:s,s:I,s:I,s:I,s:I,s:I,s:b,s:f}", "name", pools[p].name, "total",
+                          (json_int_t)pools[p].total, "reserved", (json_int_t)pools[p].reserved,
+                          "capacity", (json_int_t)pools[p].capacity, "used",
+                          (json_int_t)pools[p].used, "free",
+                          (json_int_t)(pools[p].capacity > pools[p].used
+                                           ? pools[p].capacity - pools[p].used
+                                           : 0),
+                          "unified", pools[p].unified, "load_factor", pools[p].load_factor));
+    for (size_t i = 0; i < sched_model_count(a->sched); i++) {
+        struct sched_model *m = sched_model_at(a->sched, i);
+        for (size_t k = 0; k < sched_model_engine_count(m); k++) {
+            struct engine *e = sched_model_engine(m, k);
+            struct sched_engine_info info;
+            sched_engine_info(m, k, &info);
+            json_t *j = memory_json(&info);
+            json_object_set_new(j, "id", json_string(engine_id(e)));
+            json_object_set_new(j, "state", json_string(engine_state_name(engine_state(e))));
+            json_object_set_new(j, "pool", info.pool >= 0 && (size_t)info.pool < np
+                                               ? json_string(pools[info.pool].name)
+                                               : json_null());
+            json_object_set_new(j, "in_flight", json_integer(info.in_flight));
+            json_array_append_new(je, j);
+        }
+    }
+    for (size_t r = 0; r < a->cfg->nreserved; r++)
+        json_array_append_new(jr, json_pack("{s:s,s:I}", "name", a->cfg->reserved[r].name,
+                                            "bytes", (json_int_t)a->cfg->reserved[r].bytes));
+    respond_json(req, 200, json_pack("{s:o,s:o,s:o}", "pools", jp, "reserved", jr, "engines", je));
 }
 
 static void post_unload(struct api *a, struct http_req *req)
@@ -340,6 +394,10 @@ static void r_unload(struct api *a, struct http_req *req, const char *path)
 {
     post_unload(a, req);
 }
+static void r_budget(struct api *a, struct http_req *req, const char *path)
+{
+    get_budget(a, req);
+}
 static void r_logs(struct api *a, struct http_req *req, const char *path)
 {
     get_logs(a, req);
@@ -359,6 +417,7 @@ static const struct route routes[] = {
     {"GET", "/hermod/running", r_running},
     {"POST", "/hermod/unload", r_unload},
     {"GET", "/hermod/logs", r_logs},
+    {"GET", "/hermod/budget", r_budget},
 };
 
 void api_handle(struct http_req *req, void *arg)

@@ -719,6 +719,22 @@ static int parse_reserved(struct ld *ld, yaml_node_t *n, void *target)
     return 0;
 }
 
+static int parse_swap_policy(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config *cfg = target;
+    const char *s;
+    int rc = get_scalar(ld, n, "swap_policy", &s);
+    if (rc)
+        return rc;
+    if (!strcmp(s, "batch"))
+        cfg->swap_fifo = false;
+    else if (!strcmp(s, "fifo"))
+        cfg->swap_fifo = true;
+    else
+        return fail(ld, n, "'swap_policy' must be batch or fifo, got \"%s\"", s);
+    return 0;
+}
+
 static const struct key top_keys[] = {
     {"listen", K_CUSTOM, 0, 0, 0, parse_listen},
     {"models", K_CUSTOM, 0, 0, 0, parse_models},
@@ -743,6 +759,11 @@ static const struct key top_keys[] = {
     {"budget", K_CUSTOM, 0, 0, 0, parse_budget},
     {"reserved", K_CUSTOM, 0, 0, 0, parse_reserved},
     {"load_factor", K_FLOAT, offsetof(struct config, load_factor), 1, 10, NULL},
+    {"swap_policy", K_CUSTOM, 0, 0, 0, parse_swap_policy},
+    {"swap_quantum", K_DURATION, offsetof(struct config, swap_quantum_ms), 0, 3600000, NULL},
+    {"serialize_loads", K_BOOL, offsetof(struct config, serialize_loads), 0, 0, NULL},
+    {"measure_interval", K_DURATION, offsetof(struct config, measure_interval_ms), 100,
+     3600000, NULL},
 };
 
 static void set_defaults(struct config *cfg)
@@ -762,7 +783,10 @@ static void set_defaults(struct config *cfg)
     cfg->default_concurrency = 0;
     cfg->default_queue = 256;
     cfg->log_level = LOG_INFO;
-    cfg->load_factor = 1.0;
+    cfg->load_factor = 0;
+    cfg->swap_quantum_ms = 5000;
+    cfg->serialize_loads = true;
+    cfg->measure_interval_ms = 2000;
     const char *md = getenv("HERMOD_MODEL_DIR");
     const char *xdg = getenv("XDG_DATA_HOME");
     const char *home = getenv("HOME");

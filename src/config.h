@@ -96,7 +96,11 @@ struct config {
     uint64_t budget;            /* 0 = auto-detect */
     struct config_reserved *reserved;
     size_t nreserved;
-    double load_factor;         /* peak while loading / steady size */
+    double load_factor;         /* peak while loading / steady size; 0 = auto */
+    bool swap_fifo;             /* swap_policy: fifo (naive) instead of batch */
+    uint64_t swap_quantum_ms;   /* batch: a model's turn before others get theirs */
+    bool serialize_loads;       /* one engine loading at a time */
+    uint64_t measure_interval_ms; /* sampling engines' real memory use */
     struct config_model *models;
     size_t nmodels;
 };

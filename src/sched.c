@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sched.c: engine choice, start/stop, cooldown, concurrency and ttl.
- * See sched.h for the contract.
+ * sched.c: engine choice, tickets, cooldown, concurrency, ttl, unload.
+ * See sched.h for the contract; the memory side lives in sched_mem.c.
  *
  * DESIGN
  * A ticket moves: NEW -> (SLOT_WAIT) -> (ENGINE_WAIT) -> GRANTED, and back
@@ -10,9 +10,10 @@
  * queues behind requests that came later.
  *
  * pick() walks the model's engines in their configured order and takes the
- * first one that is not tried, not cooling down and possible; a ready one
- * grants at once, a starting one makes the ticket wait for it, a stopped
- * one is started. Everything that was skipped is written into the ticket's
+ * first one that is not tried, not cooling down and possible: a ready one
+ * grants at once; a starting, stopping or draining one makes the ticket
+ * wait on it; a stopped one is queued for loading (sched_mem.c decides
+ * when there is room). Everything skipped is written into the ticket's
  * reasons, which become the 503 message when nothing is left.
  */
 #include "sched.h"
@@ -24,72 +25,18 @@
 #include <string.h>
 
 #include "lib/clock.h"
-#include "lib/list.h"
 #include "lib/xalloc.h"
 #include "log.h"
+#include "sched_int.h"
 
 /* An unmanaged engine found down is checked again on demand after this. */
 #define RECHECK_DOWN_MS 2000
 
-struct sched_engine {
-    struct engine *e;
-    struct sched_model *m;
-    unsigned idx;
-    unsigned in_flight;
-    uint64_t last_used_wall_ms;
-    uint64_t cooldown_until_ms;   /* monotonic */
-    char *cooldown_reason;
-    struct list waiters;          /* tickets waiting for this engine */
-    uv_timer_t *idle_timer;       /* ttl; closed async */
-    bool draining;                /* stop once in_flight reaches 0 */
-    uint64_t requests, failures;
-};
-
-struct sched_model {
-    struct sched *s;
-    const struct config_model *cfg;
-    struct sched_engine *engines;
-    size_t n;
-    unsigned slots;               /* tickets holding a slot */
-    struct list slot_waiters;
-    unsigned nwaiting;
-};
-
-struct sched {
-    uv_loop_t *loop;
-    struct upstream *up;
-    const struct config *cfg;
-    struct sched_model *models;
-    size_t nmodels;
-    bool shutting_down;
-    void (*shutdown_done)(void *);
-    void *shutdown_arg;
-};
-
-enum ticket_state { T_NEW, T_SLOT_WAIT, T_ENGINE_WAIT, T_GRANTED, T_DONE };
-
-struct sched_ticket {
-    struct list link;
-    struct sched_model *m;
-    sched_grant_cb *cb;
-    void *arg;
-    enum ticket_state state;
-    bool has_slot;
-    uint32_t tried;
-    unsigned attempts;
-    struct sched_engine *se;      /* waited for, or granted */
-    struct buf reasons;
-    uint64_t wait_since_ms;
-};
-
-static void pick(struct sched_ticket *t);
 static void check_shutdown(struct sched *s);
 
 /* ---- helpers -------------------------------------------------------------------- */
 
-static void add_reason(struct sched_ticket *t, struct sched_engine *se, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void add_reason(struct sched_ticket *t, struct sched_engine *se, const char *fmt, ...)
+void sched__add_reason(struct sched_ticket *t, struct sched_engine *se, const char *fmt, ...)
 {
     va_list ap;
     if (t->reasons.len)
@@ -100,6 +47,13 @@ static void add_reason(struct sched_ticket *t, struct sched_engine *se, const ch
     va_end(ap);
 }
 
+void sched__set_cooldown(struct sched_engine *se, const char *reason)
+{
+    se->cooldown_until_ms = clock_mono_ms() + se->m->s->cfg->cooldown_ms;
+    free(se->cooldown_reason);
+    se->cooldown_reason = xstrdup(reason ? reason : "a failure");
+}
+
 static void grant(struct sched_ticket *t, struct sched_engine *se)
 {
     if (t->state == T_ENGINE_WAIT)
@@ -108,8 +62,10 @@ static void grant(struct sched_ticket *t, struct sched_engine *se)
     t->se = se;
     se->in_flight++;
     se->requests++;
+    se->last_used_mono_ms = clock_mono_ms();
     if (se->idle_timer)
         uv_timer_stop(se->idle_timer);
+    sched__recharge(se);
     t->cb(t, se->e, 0, NULL, t->arg);
 }
 
@@ -132,16 +88,24 @@ static void idle_cb(uv_timer_t *timer)
     log_info("engine idle for ttl, stopping engine=%s ttl_s=%.0f", engine_id(se->e),
              se->m->cfg->ttl_ms / 1000.0);
     engine_stop(se->e);
+    sched__recharge(se);
 }
 
 /* The engine has nothing in flight: stop it if asked to, or arm its ttl. */
 static void engine_idle(struct sched_engine *se)
 {
-    if (se->draining) {
-        se->draining = false;
+    if (se->drain != DRAIN_NONE && engine_state(se->e) == ENGINE_READY) {
+        log_info("engine drained, stopping engine=%s reason=%s", engine_id(se->e),
+                 se->drain == DRAIN_UNLOAD ? "unload" : "another model's turn");
+        se->drain = DRAIN_NONE;
         engine_stop(se->e);
+        sched__recharge(se);
         return;
     }
+    se->last_used_mono_ms = clock_mono_ms();
+    sched__recharge(se);
+    /* An idle engine can make room for a waiting load. */
+    sched__admit(se->m->s);
     if (!engine_managed(se->e) || se->m->cfg->pinned || !se->m->cfg->ttl_ms ||
         engine_state(se->e) != ENGINE_READY)
         return;
@@ -183,22 +147,29 @@ static void release_slot(struct sched_ticket *t)
         w->state = T_NEW;
         w->has_slot = true;
         m->slots++;
-        pick(w);
+        sched__pick(w);
     }
 }
 
 /* ---- engine events ---------------------------------------------------------------- */
 
-static void wake_waiters(struct sched_engine *se)
+void sched__repick_waiters(struct sched_engine *se, const char *reason, bool nospc)
 {
-    struct list *p, *tmp;
-    list_for_each_safe(p, tmp, &se->waiters)
-    {
-        struct sched_ticket *t = container_of(p, struct sched_ticket, link);
+    /* Picking may queue a ticket on this very engine again: take the
+     * current waiters out first, so each is picked once. */
+    struct list batch;
+    list_move_all(&se->waiters, &batch);
+    while (!list_empty(&batch)) {
+        struct sched_ticket *t = container_of(batch.next, struct sched_ticket, link);
         list_del(&t->link);
         t->state = T_NEW;
         t->se = NULL;
-        pick(t);
+        if (reason) {
+            t->tried |= 1u << se->idx;
+            t->nospc |= nospc;
+            sched__add_reason(t, se, "%s", reason);
+        }
+        sched__pick(t);
     }
 }
 
@@ -208,49 +179,51 @@ static void on_engine_event(struct engine *e, enum engine_event ev, const char *
     struct sched *s = se->m->s;
     switch (ev) {
     case ENGINE_EV_READY: {
+        se->turn_start_ms = clock_mono_ms();
+        se->last_used_mono_ms = se->turn_start_ms;
+        sched__recharge(se);
         struct list *p, *tmp;
-        list_for_each_safe(p, tmp, &se->waiters)
-        {
-            struct sched_ticket *t = container_of(p, struct sched_ticket, link);
-            grant(t, se);
+        if (se->drain == DRAIN_NONE) {
+            list_for_each_safe(p, tmp, &se->waiters)
+            {
+                struct sched_ticket *t = container_of(p, struct sched_ticket, link);
+                grant(t, se);
+            }
         }
         if (!se->in_flight)
             engine_idle(se);
+        sched__admit(s); /* the next load may go */
         break;
     }
-    case ENGINE_EV_START_FAILED: {
+    case ENGINE_EV_START_FAILED:
         se->failures++;
         /* An unmanaged engine that fails its health check is DOWN and
          * re-checked on demand; a cooldown would only hide its recovery. */
-        if (engine_managed(e)) {
-            se->cooldown_until_ms = clock_mono_ms() + s->cfg->cooldown_ms;
-            free(se->cooldown_reason);
-            se->cooldown_reason = xstrdup(reason ? reason : "failed to start");
-        }
-        struct list *p, *tmp;
-        list_for_each_safe(p, tmp, &se->waiters)
-        {
-            struct sched_ticket *t = container_of(p, struct sched_ticket, link);
-            list_del(&t->link);
-            t->state = T_NEW;
-            t->se = NULL;
-            t->tried |= 1u << se->idx;
-            add_reason(t, se, "%s", reason ? reason : "failed to start");
-            pick(t);
-        }
+        if (engine_managed(e))
+            sched__set_cooldown(se, reason ? reason : "failed to start");
+        sched__recharge(se);
+        sched__repick_waiters(se, reason ? reason : "failed to start", false);
+        sched__admit(s);
         break;
-    }
     case ENGINE_EV_EXITED:
-        se->draining = false;
+        se->drain = DRAIN_NONE;
         if (se->idle_timer)
             uv_timer_stop(se->idle_timer);
+        se->measured = 0;
+        sched__recharge(se);
         /* Requests that waited for it to stop now start it again. */
         if (!s->shutting_down)
-            wake_waiters(se);
+            sched__repick_waiters(se, NULL, false);
+        if (!s->shutting_down && se->resident_wanted)
+            sched__request_load(se);
+        sched__admit(s);
         check_shutdown(s);
         break;
-    case ENGINE_EV_DOWN:
     case ENGINE_EV_OUTPUT:
+        sched__on_output(se, reason);
+        break;
+    case ENGINE_EV_DOWN:
+        sched__recharge(se);
         break;
     }
 }
@@ -266,12 +239,11 @@ static void wait_for(struct sched_ticket *t, struct sched_engine *se)
     list_add_tail(&se->waiters, &t->link);
 }
 
-static void pick(struct sched_ticket *t)
+void sched__pick(struct sched_ticket *t)
 {
     struct sched_model *m = t->m;
     struct sched *s = m->s;
     uint64_t now = clock_mono_ms();
-    uint64_t soonest = 0;
 
     if (s->shutting_down) {
         fail_ticket(t, -ENODEV, "hermod is shutting down");
@@ -283,17 +255,15 @@ static void pick(struct sched_ticket *t)
         if (t->tried & bit)
             continue;
         if (se->cooldown_until_ms > now) {
-            uint64_t left = se->cooldown_until_ms - now;
-            if (!soonest || left < soonest)
-                soonest = left;
-            add_reason(t, se, "cooling down for %.1f s after: %s", left / 1000.0,
-                       se->cooldown_reason ? se->cooldown_reason : "a failure");
+            sched__add_reason(t, se, "cooling down for %.1f s after: %s",
+                              (se->cooldown_until_ms - now) / 1000.0,
+                              se->cooldown_reason ? se->cooldown_reason : "a failure");
             t->tried |= bit;
             continue;
         }
         switch (engine_state(se->e)) {
         case ENGINE_READY:
-            if (se->draining) {
+            if (se->drain != DRAIN_NONE) {
                 wait_for(t, se);
                 return;
             }
@@ -315,32 +285,39 @@ static void pick(struct sched_ticket *t)
                 return;
             }
             buf_release(&why);
-            add_reason(t, se, "%s", engine_last_error(se->e) ? engine_last_error(se->e)
-                                                             : "down");
+            sched__add_reason(t, se, "%s",
+                              engine_last_error(se->e) ? engine_last_error(se->e) : "down");
             t->tried |= bit;
             continue;
         }
         case ENGINE_STOPPED: {
             struct buf why = BUF_INIT;
-            if (!engine_possible(se->e, &why)) {
-                add_reason(t, se, "%s", buf_cstr(&why));
-                buf_release(&why);
-                t->tried |= bit;
-                continue;
-            }
-            int rc = engine_start(se->e, &why);
-            if (rc) {
-                se->failures++;
-                se->cooldown_until_ms = now + s->cfg->cooldown_ms;
-                free(se->cooldown_reason);
-                se->cooldown_reason = xstrdup(buf_cstr(&why));
-                add_reason(t, se, "%s", buf_cstr(&why));
+            bool ok = engine_possible(se->e, &why);
+            if (!ok) {
+                sched__add_reason(t, se, "%s", buf_cstr(&why));
                 buf_release(&why);
                 t->tried |= bit;
                 continue;
             }
             buf_release(&why);
+            if (!engine_managed(se->e)) {
+                /* "starting" an unmanaged engine is a health check */
+                struct buf err = BUF_INIT;
+                int rc = engine_start(se->e, &err);
+                if (rc) {
+                    sched__add_reason(t, se, "%s", buf_cstr(&err));
+                    buf_release(&err);
+                    t->tried |= bit;
+                    continue;
+                }
+                buf_release(&err);
+                wait_for(t, se);
+                return;
+            }
+            /* The load may start at once, wait for room, or be refused:
+             * sched_mem.c tells the waiters. */
             wait_for(t, se);
+            sched__request_load(se);
             return;
         }
         }
@@ -348,7 +325,7 @@ static void pick(struct sched_ticket *t)
     struct buf msg = BUF_INIT;
     buf_addf(&msg, "no engine available for model '%s': %s", m->cfg->name,
              t->reasons.len ? buf_cstr(&t->reasons) : "no engines");
-    fail_ticket(t, -ENODEV, buf_cstr(&msg));
+    fail_ticket(t, t->nospc ? -ENOSPC : -ENODEV, buf_cstr(&msg));
     buf_release(&msg);
 }
 
@@ -387,10 +364,12 @@ struct sched *sched_new(uv_loop_t *loop, struct upstream *up, const struct confi
             se->m = m;
             se->idx = (unsigned)j;
             list_init(&se->waiters);
+            list_init(&se->lq_link);
             se->e = engine_new(loop, up, &mc->engines[j], cfg, mc->name, id, on_engine_event, se);
             free(id);
         }
     }
+    sched__mem_init(s);
     return s;
 }
 
@@ -406,17 +385,18 @@ void sched_start(struct sched *s)
             buf_release(&err);
         }
         if (m->cfg->pinned) {
-            /* A pinned model is resident from the start: a ticket that
-             * nobody waits for starts its first possible engine. */
+            /* A pinned model is resident from the start: its first possible
+             * managed engine loads with or without a request. */
             for (size_t j = 0; j < m->n; j++) {
                 struct sched_engine *se = &m->engines[j];
                 struct buf why = BUF_INIT;
-                if (engine_managed(se->e) && engine_possible(se->e, &why) &&
-                    engine_start(se->e, &why) == 0) {
-                    buf_release(&why);
+                bool ok = engine_managed(se->e) && engine_possible(se->e, &why);
+                buf_release(&why);
+                if (ok) {
+                    se->resident_wanted = true;
+                    sched__request_load(se);
                     break;
                 }
-                buf_release(&why);
             }
         }
     }
@@ -431,6 +411,7 @@ void sched_free(struct sched *s)
 {
     if (!s)
         return;
+    sched__mem_release(s);
     for (size_t i = 0; i < s->nmodels; i++) {
         struct sched_model *m = &s->models[i];
         for (size_t j = 0; j < m->n; j++) {
@@ -482,6 +463,7 @@ void sched_shutdown(struct sched *s, void (*done)(void *arg), void *arg)
                         "hermod is shutting down");
         for (size_t j = 0; j < m->n; j++) {
             struct sched_engine *se = &m->engines[j];
+            sched__unqueue(se);
             list_for_each_safe(p, tmp, &se->waiters)
                 fail_ticket(container_of(p, struct sched_ticket, link), -ENODEV,
                             "hermod is shutting down");
@@ -538,11 +520,10 @@ const char *sched_model_state(struct sched_model *m, struct buf *why)
     bool starting = false, possible = false;
     uint64_t now = clock_mono_ms();
     for (size_t i = 0; i < m->n; i++) {
-        struct sched_engine *se = &m->engines[i];
-        enum engine_state st = engine_state(se->e);
+        enum engine_state st = engine_state(m->engines[i].e);
         if (st == ENGINE_READY)
             return "ready";
-        if (st == ENGINE_STARTING)
+        if (st == ENGINE_STARTING || m->engines[i].in_loadq)
             starting = true;
     }
     if (starting)
@@ -576,12 +557,23 @@ void sched_engine_info(const struct sched_model *m, size_t i, struct sched_engin
 {
     const struct sched_engine *se = &m->engines[i];
     uint64_t now = clock_mono_ms();
+    memset(out, 0, sizeof(*out));
     out->in_flight = se->in_flight;
     out->cooldown_left_ms = se->cooldown_until_ms > now ? se->cooldown_until_ms - now : 0;
     out->cooldown_reason = out->cooldown_left_ms ? se->cooldown_reason : NULL;
     out->last_used_wall_ms = se->last_used_wall_ms;
     out->requests = se->requests;
     out->failures = se->failures;
+    out->declared = se->declared;
+    out->estimate = se->estimate;
+    out->reported = se->reported;
+    out->measured = se->measured;
+    out->measured_peak = se->measured_peak;
+    out->charge = se->charge;
+    out->steady = sched__steady(se);
+    out->pool = se->charge || engine_state(se->e) != ENGINE_STOPPED ? se->pool : -1;
+    out->queued_for_load = se->in_loadq;
+    out->draining = se->drain != DRAIN_NONE;
 }
 
 unsigned sched_model_waiting(const struct sched_model *m)
@@ -615,6 +607,8 @@ void sched_ticket_free(struct sched_ticket *t)
 {
     if (!t)
         return;
+    struct sched *s = t->m->s;
+    bool left_wait = false;
     switch (t->state) {
     case T_SLOT_WAIT:
         list_del(&t->link);
@@ -622,6 +616,7 @@ void sched_ticket_free(struct sched_ticket *t)
         break;
     case T_ENGINE_WAIT:
         list_del(&t->link);
+        left_wait = true;
         break;
     case T_GRANTED:
         release_engine(t);
@@ -632,6 +627,9 @@ void sched_ticket_free(struct sched_ticket *t)
     release_slot(t);
     buf_release(&t->reasons);
     free(t);
+    /* A load that nobody waits for any more need not happen. */
+    if (left_wait)
+        sched__admit(s);
 }
 
 void sched_acquire(struct sched_ticket *t)
@@ -658,7 +656,7 @@ void sched_acquire(struct sched_ticket *t)
         t->has_slot = true;
         m->slots++;
     }
-    pick(t);
+    sched__pick(t);
 }
 
 void sched_engine_failed(struct sched_ticket *t, const char *reason, bool cooldown)
@@ -667,14 +665,12 @@ void sched_engine_failed(struct sched_ticket *t, const char *reason, bool cooldo
     ASSERT(t->state == T_GRANTED && se);
     se->failures++;
     if (cooldown) {
-        se->cooldown_until_ms = clock_mono_ms() + t->m->s->cfg->cooldown_ms;
-        free(se->cooldown_reason);
-        se->cooldown_reason = xstrdup(reason);
+        sched__set_cooldown(se, reason);
         log_warn("engine failed a request, cooling down engine=%s cooldown_s=%.1f reason=\"%s\"",
                  engine_id(se->e), t->m->s->cfg->cooldown_ms / 1000.0, reason);
     }
     t->tried |= 1u << se->idx;
-    add_reason(t, se, "%s", reason);
+    sched__add_reason(t, se, "%s", reason);
     release_engine(t);
 }
 
@@ -689,8 +685,13 @@ void sched_ticket_status(const struct sched_ticket *t, struct buf *out)
     case T_ENGINE_WAIT: {
         struct engine *e = t->se->e;
         enum engine_state st = engine_state(e);
-        if (st == ENGINE_STOPPING)
+        if (t->se->in_loadq)
+            buf_addf(out, "waiting for memory to load %s, %.0f s", engine_id(e),
+                     waited / 1000.0);
+        else if (st == ENGINE_STOPPING)
             buf_addf(out, "waiting for %s to stop before restarting it", engine_id(e));
+        else if (t->se->drain != DRAIN_NONE)
+            buf_addf(out, "waiting: %s is draining for another model", engine_id(e));
         else if (engine_pid(e))
             buf_addf(out, "loading %s (pid %d), %.0f s", engine_id(e), engine_pid(e),
                      waited / 1000.0);
@@ -724,10 +725,13 @@ unsigned sched_unload(struct sched *s, struct sched_model *only)
             if (!engine_managed(se->e) || (st != ENGINE_READY && st != ENGINE_STARTING))
                 continue;
             n++;
-            if (se->in_flight)
-                se->draining = true;
-            else
+            se->resident_wanted = false;
+            if (se->in_flight) {
+                se->drain = DRAIN_UNLOAD;
+            } else {
                 engine_stop(se->e);
+                sched__recharge(se);
+            }
         }
     }
     return n;

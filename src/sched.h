@@ -76,6 +76,17 @@ struct sched_engine_info {
     uint64_t last_used_wall_ms;  /* 0 = never */
     uint64_t requests;           /* served since hermod started */
     uint64_t failures;
+    /* memory, bytes (0 = unknown) */
+    uint64_t declared;           /* config `memory` */
+    uint64_t estimate;           /* from the model file or catalog */
+    uint64_t reported;           /* from the engine's own load report */
+    uint64_t measured;           /* real use now (RSS, or GPU memory) */
+    uint64_t measured_peak;      /* largest real use seen while running */
+    uint64_t steady;             /* what the scheduler counts when running */
+    uint64_t charge;             /* what it holds in its pool now */
+    int pool;                    /* index of its pool, -1 when not placed */
+    bool queued_for_load;        /* waiting for memory */
+    bool draining;               /* takes no new requests until stopped */
 };
 void sched_engine_info(const struct sched_model *m, size_t i, struct sched_engine_info *out);
 /* Queued requests of a model, and requests in flight. */
@@ -94,6 +105,15 @@ void sched_engine_failed(struct sched_ticket *t, const char *reason, bool cooldo
 void sched_ticket_status(const struct sched_ticket *t, struct buf *out);
 /* How many engines the ticket has been granted (1 + fallbacks). */
 unsigned sched_ticket_attempts(const struct sched_ticket *t);
+
+struct sched_pool_info {
+    const char *name;            /* "system", "gpu0", ... */
+    uint64_t total, reserved, capacity, used;
+    bool unified;
+    double load_factor;
+};
+/* The memory pools and what engines hold in each. Returns the count. */
+size_t sched_pools(const struct sched *s, struct sched_pool_info *out, size_t max);
 
 /* Stops the engines of a model (NULL: all) once their requests finish.
  * Returns how many engines are stopping. */

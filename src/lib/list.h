@@ -60,6 +60,20 @@ static inline size_t list_count(const struct list *head)
     return n;
 }
 
+/* Moves every element of `from` to the (empty) list `to`; `from` is left
+ * empty. */
+static inline void list_move_all(struct list *from, struct list *to)
+{
+    list_init(to);
+    if (list_empty(from))
+        return;
+    to->next = from->next;
+    to->prev = from->prev;
+    to->next->prev = to;
+    to->prev->next = to;
+    list_init(from);
+}
+
 #define list_for_each(pos, head) for ((pos) = (head)->next; (pos) != (head); (pos) = (pos)->next)
 /* Safe against removal of `pos` inside the loop. */
 #define list_for_each_safe(pos, tmp, head)                                     \
