@@ -11,7 +11,9 @@
 #   make lint       cppcheck over src/
 
 CC      ?= cc
-PKGS    := libuv libmicrohttpd libcurl jansson yaml-0.1 sqlite3
+PKGS    := libuv libmicrohttpd libcurl jansson yaml-0.1 sqlite3 \
+           libjpeg libpng libwebp libwebpdemux libheif libexif nettle \
+           libavformat libavcodec libswscale libavutil
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
