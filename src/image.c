@@ -80,9 +80,33 @@ enum image_format image_detect(const void *data, size_t len)
     return IMAGE_FMT_UNKNOWN;
 }
 
+/* Images people do send that we do not decode, so that the message can
+ * say so rather than call them "not an image". */
+static const struct {
+    const char *magic;
+    size_t len;
+    const char *name;
+} unsupported[] = {
+    {"GIF87a", 6, "GIF"},
+    {"GIF89a", 6, "GIF"},
+    {"BM", 2, "BMP"},
+    {"II*\0", 4, "TIFF"},
+    {"MM\0*", 4, "TIFF"},
+    {"\xff\x0a", 2, "JPEG XL"},
+    {"\0\0\0\x0cJXL ", 8, "JPEG XL"},
+    {"\0\0\1\0", 4, "ICO"},
+};
+
 /* "not an image: starts with 25 50 44 46 2d 31 2e 37 '%PDF-1.7'" */
 static void describe_unknown(const unsigned char *p, size_t len, struct buf *err)
 {
+    for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++) {
+        if (len >= unsupported[i].len && memcmp(p, unsupported[i].magic, unsupported[i].len) == 0) {
+            buf_addf(err, "unsupported image format %s (JPEG, PNG, WebP and HEIC are read)",
+                     unsupported[i].name);
+            return;
+        }
+    }
     if (len >= 12 && memcmp(p + 4, "ftyp", 4) == 0) {
         buf_addstr(err, "not an image: an ISO media file of brand '");
         for (int i = 8; i < 12; i++)

@@ -498,13 +498,24 @@ int image__decode_webp(struct image_dec *d, struct buf *err)
         goto out;
     }
 
-    size_t n = (size_t)w * h;
+    /* libwebp scales while it decodes, by area averaging like ours, so the
+     * full-size picture never exists. */
+    unsigned ow = w, oh = h;
+    if (d->want_side) {
+        image_fit(w, h, d->want_side, &ow, &oh);
+        if (ow != w || oh != h) {
+            cfg.options.use_scaling = 1;
+            cfg.options.scaled_width = (int)ow;
+            cfg.options.scaled_height = (int)oh;
+        }
+    }
+    size_t n = (size_t)ow * oh;
     bool alpha = cfg.input.has_alpha;
     unsigned char *px = xmalloc(n * (alpha ? 4 : 3));
     cfg.output.colorspace = alpha ? MODE_RGBA : MODE_RGB;
     cfg.output.is_external_memory = 1;
     cfg.output.u.RGBA.rgba = px;
-    cfg.output.u.RGBA.stride = (int)(w * (alpha ? 4 : 3));
+    cfg.output.u.RGBA.stride = (int)(ow * (alpha ? 4 : 3));
     cfg.output.u.RGBA.size = n * (alpha ? 4 : 3);
     st = WebPDecode(d->data, d->len, &cfg);
     WebPFreeDecBuffer(&cfg.output);
@@ -512,11 +523,11 @@ int image__decode_webp(struct image_dec *d, struct buf *err)
         free(px);
         webp_status(st, err, &rc);
     } else if (alpha) {
-        adopt_rgba(d, px, w, h);
+        adopt_rgba(d, px, ow, oh);
     } else {
         image_rgb_release(&d->rgb);
-        d->rgb.w = w;
-        d->rgb.h = h;
+        d->rgb.w = ow;
+        d->rgb.h = oh;
         d->rgb.px = px;
     }
 out:

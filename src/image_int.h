@@ -28,8 +28,9 @@ struct image_dec {
     size_t len;
     uint64_t max_pixels;
     /*
-     * The decoder may deliver a smaller picture (JPEG's DCT scaling) as long
-     * as its longer side stays at least this; 0 asks for the full size.
+     * The decoder may deliver a smaller picture (JPEG's DCT scaling, WebP's
+     * scaling decoder) as long as its longer side stays at least this; 0
+     * asks for the full size.
      */
     unsigned want_side;
 

@@ -14,6 +14,7 @@
 #include <cmocka.h>
 #include <dirent.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -377,8 +378,12 @@ static void test_detect(void **state)
     assert_int_equal(image_prepare(mp4, sizeof(mp4) - 1, NULL, &out, &info, &err), -ENOTSUP);
     assert_non_null(strstr(buf_cstr(&err), "brand 'isom'"));
     buf_reset(&err);
-    assert_int_equal(image_prepare("GIF89a", 6, NULL, &out, &info, &err), -ENOTSUP);
-    assert_non_null(strstr(buf_cstr(&err), "'GIF89a'"));
+    assert_int_equal(image_prepare("GIF89a\1\0\1\0", 10, NULL, &out, &info, &err), -ENOTSUP);
+    assert_string_equal(buf_cstr(&err),
+                        "unsupported image format GIF (JPEG, PNG, WebP and HEIC are read)");
+    buf_reset(&err);
+    assert_int_equal(image_prepare("\x01", 1, NULL, &out, &info, &err), -ENOTSUP);
+    assert_string_equal(buf_cstr(&err), "not an image: starts with 01 '.'");
     assert_int_equal(out.len, 0);
     buf_release(&out);
     buf_release(&err);
@@ -618,6 +623,33 @@ static void test_downscale(void **state)
     assert_string_equal(info.sha256, "");
     image_rgb_release(&rgb);
     buf_release(&err);
+
+    /* WebP scales while decoding; with alpha too (transparent = white). */
+    static const unsigned char clear[4] = {0, 0, 0, 0};
+    struct pic pa = pic_new(400, 300, 4, RED);
+    pic_rect(&pa, 200, 0, 200, 300, BLUE);
+    pic_rect(&pa, 0, 150, 400, 150, clear);
+    for (int alpha = 0; alpha < 2; alpha++) {
+        struct pic q = pic_new(400, 300, 3, RED);
+        for (size_t i = 0; i < 400 * 300; i++)
+            memcpy(q.px + 3 * i, pa.px + 4 * i, 3);
+        buf_reset(&b);
+        enc_webp(&b, alpha ? &pa : &q, true);
+        o = (struct image_opts){.max_side = 100};
+        prepare_ok(&b, &o, &info, &out, &px);
+        assert_int_equal(info.src_w, 400);
+        assert_int_equal(info.out_w, 100);
+        assert_int_equal(info.out_h, 75);
+        assert_px_near(px, 100, 10, 10, RED, 30);
+        assert_px_near(px, 100, 90, 10, BLUE, 30);
+        if (alpha)
+            assert_px_near(px, 100, 50, 65, WHITE, 10);
+        else
+            assert_px_near(px, 100, 10, 65, BLACK, 10);
+        free(px);
+        free(q.px);
+    }
+    free(pa.px);
     buf_release(&b);
     buf_release(&out);
 }
@@ -1177,6 +1209,74 @@ static void test_fuzz_lite(void **state)
     free(p.px);
 }
 
+/* Calls on several threads at once give what one thread gives. */
+struct thr {
+    const struct buf *in, *want;
+    size_t n;
+    int bad;
+};
+
+static void *thr_main(void *arg)
+{
+    struct thr *t = arg;
+    for (int round = 0; round < 6; round++) {
+        for (size_t i = 0; i < t->n; i++) {
+            struct buf out = BUF_INIT, err = BUF_INIT;
+            struct image_info info;
+            size_t k = (i + round) % t->n;
+            if (image_prepare(t->in[k].data, t->in[k].len, NULL, &out, &info, &err) != 0 ||
+                out.len != t->want[k].len || memcmp(out.data, t->want[k].data, out.len) != 0)
+                t->bad++;
+            buf_release(&out);
+            buf_release(&err);
+        }
+    }
+    return NULL;
+}
+
+static void test_threads(void **state)
+{
+    need_tool("heif-enc", "libheif-examples");
+    struct buf in[4], want[4];
+    for (size_t i = 0; i < 4; i++) {
+        buf_init(&in[i]);
+        buf_init(&want[i]);
+    }
+    static const unsigned char half[4] = {0, 0, 255, 128};
+    struct pic p = pic_new(200, 150, 4, half);
+    pic_rect(&p, 20, 20, 60, 40, RED);
+    enc_png_pic(&in[0], &p);
+    enc_webp(&in[1], &p, false);
+    struct pic q = pic_new(200, 150, 3, GREEN);
+    pic_rect(&q, 20, 20, 60, 40, RED);
+    enc_jpeg(&in[2], q.px, q.w, q.h, 3, JCS_RGB, 90, true);
+    write_file("thr.png", &in[0]);
+    sh("heif-enc -q 60 thr.png -o thr.heic >/dev/null");
+    read_file("thr.heic", &in[3]);
+    for (size_t i = 0; i < 4; i++) {
+        struct image_info info;
+        struct buf err = BUF_INIT;
+        assert_int_equal(image_prepare(in[i].data, in[i].len, NULL, &want[i], &info, &err), 0);
+        buf_release(&err);
+    }
+    pthread_t tid[4];
+    struct thr t[4];
+    for (int k = 0; k < 4; k++) {
+        t[k] = (struct thr){in, want, 4, 0};
+        assert_int_equal(pthread_create(&tid[k], NULL, thr_main, &t[k]), 0);
+    }
+    for (int k = 0; k < 4; k++) {
+        pthread_join(tid[k], NULL);
+        assert_int_equal(t[k].bad, 0);
+    }
+    for (size_t i = 0; i < 4; i++) {
+        buf_release(&in[i]);
+        buf_release(&want[i]);
+    }
+    free(p.px);
+    free(q.px);
+}
+
 /* ---- set-up -------------------------------------------------------------- */
 
 static int setup(void **state)
@@ -1221,6 +1321,7 @@ int main(void)
         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_bombs),
         cmocka_unit_test(test_fuzz_lite),
+        cmocka_unit_test(test_threads),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
