@@ -84,6 +84,11 @@ build/asan/tests/%: tests/unit/%.c build/asan/libhermod.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(ASAN_CFLAGS) -Wno-missing-prototypes $(ASAN_LDFLAGS) -o $@ $< build/asan/libhermod.a $(LIBS) -lcmocka
 
+# Media preprocessing throughput (bench/image.sh, bench/README-media.md).
+build/bench/image: bench/image.c build/libhermod.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $< build/libhermod.a $(LIBS)
+
 # Test engines: small programs of our own that speak the OpenAI protocol.
 build/%: tests/fakes/%.c
 	@mkdir -p $(dir $@)
