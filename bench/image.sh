@@ -28,16 +28,18 @@ if [ ! -f "$dir/photo.jpg" ] || [ ! -f "$dir/screenshot.png" ]; then
 fi
 [ -f "$dir/photo.heic" ] || nice heif-enc -q 50 "$dir/photo.png" -o "$dir/photo.heic" >/dev/null
 ff="nice ffmpeg -nostdin -v error -y"
-# A phone-like clip: 1080p30 H.264, 15 s, moving content throughout.
+# Phone-like clips, 1080p30, 15 s: a red card moving across testsrc2's
+# pattern, as H.264; and as HEVC (what iPhones record) with the card
+# still for the middle 5 s.
 [ -f "$dir/clip-h264.mp4" ] ||
-    $ff -f lavfi -i testsrc2=s=1920x1080:r=30:d=15 -c:v libx264 -preset veryfast \
-        -g 30 -pix_fmt yuv420p "$dir/clip-h264.mp4"
-# The same as HEVC with a still middle third (what iPhones record).
+    $ff -f lavfi -i "testsrc2=s=1920x1080:r=30:d=15[bg];color=c=red:s=480x480:r=30:d=15[fg];\
+[bg][fg]overlay=x=t*90:y=300" -c:v libx264 -preset veryfast -g 30 -pix_fmt yuv420p \
+        "$dir/clip-h264.mp4"
 [ -f "$dir/clip-hevc.mp4" ] ||
-    $ff -f lavfi -i "testsrc2=s=1920x1080:r=30:d=5[a];testsrc2=s=1920x1080:r=30:d=1,\
-trim=end_frame=1,loop=loop=149:size=1,setpts=N/30/TB[b];testsrc2=s=1920x1080:r=30:d=5[c];\
-[a][b][c]concat=n=3" -c:v libx265 -preset ultrafast -x265-params log-level=error -g 30 \
-        -pix_fmt yuv420p -tag:v hvc1 "$dir/clip-hevc.mp4"
+    $ff -f lavfi -i "testsrc2=s=1920x1080:r=30:d=15[bg];color=c=red:s=480x480:r=30:d=15[fg];\
+[bg][fg]overlay=x=if(lt(t\\,5)\\,t*90\\,if(lt(t\\,10)\\,450\\,450+(t-10)*90)):y=300" \
+        -c:v libx265 -preset ultrafast -x265-params log-level=error -g 30 -pix_fmt yuv420p \
+        -tag:v hvc1 "$dir/clip-hevc.mp4"
 
 ls -l "$dir"
 echo "--- images ($(nproc) cores; $(uname -m))"

@@ -64,7 +64,12 @@ struct image_info {
     char format[8];       /* "jpeg", "png", "webp", "heic", "avif", "heif" */
     unsigned src_w, src_h; /* as stored, before orientation */
     unsigned out_w, out_h; /* of the prepared picture, upright */
-    int orientation;      /* EXIF 1..8; 1 when absent or invalid */
+    /*
+     * The EXIF orientation applied, 1..8; 1 when absent or invalid, and
+     * always 1 for HEIF, whose rotation lives in the container (irot/imir,
+     * applied by libheif) and whose EXIF tag readers must ignore.
+     */
+    int orientation;
     bool has_time;
     int64_t captured_unix; /* see has_tz */
     /*
