@@ -12,13 +12,11 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -29,8 +27,7 @@
 #include "image.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
-
-static char tmpdir[64];
+#include "media_test.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -90,29 +87,6 @@ static void enc_jpeg(struct buf *out, unsigned char *px, unsigned w, unsigned h,
     free(mem);
 }
 
-/* Decodes a JPEG (ours) to RGB with libjpeg directly, not with the module. */
-static unsigned char *dec_jpeg(const struct buf *in, unsigned *w, unsigned *h)
-{
-    struct jpeg_decompress_struct ci;
-    struct jpeg_error_mgr jerr;
-    ci.err = jpeg_std_error(&jerr);
-    jpeg_create_decompress(&ci);
-    jpeg_mem_src(&ci, (const unsigned char *)in->data, in->len);
-    jpeg_read_header(&ci, TRUE);
-    ci.out_color_space = JCS_RGB;
-    jpeg_start_decompress(&ci);
-    *w = ci.output_width;
-    *h = ci.output_height;
-    unsigned char *px = xmalloc((size_t)*w * *h * 3);
-    while (ci.output_scanline < *h) {
-        JSAMPROW row = px + (size_t)ci.output_scanline * *w * 3;
-        jpeg_read_scanlines(&ci, &row, 1);
-    }
-    jpeg_finish_decompress(&ci);
-    jpeg_destroy_decompress(&ci);
-    return px;
-}
-
 static void png_write_cb(png_structp png, png_bytep d, size_t n)
 {
     buf_add(png_get_io_ptr(png), d, n);
@@ -170,61 +144,6 @@ static void enc_webp(struct buf *out, const struct pic *p, bool lossless)
     WebPFree(mem);
 }
 
-static char *tmp_path(const char *name)
-{
-    return xasprintf("%s/%s", tmpdir, name);
-}
-
-static void write_file(const char *name, const struct buf *b)
-{
-    char *path = tmp_path(name);
-    FILE *f = fopen(path, "wb");
-    assert_non_null(f);
-    assert_int_equal(fwrite(b->data, 1, b->len, f), b->len);
-    assert_int_equal(fclose(f), 0);
-    free(path);
-}
-
-static void read_file(const char *name, struct buf *b)
-{
-    char *path = tmp_path(name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot read %s", path);
-    char chunk[8192];
-    size_t n;
-    buf_reset(b);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_add(b, chunk, n);
-    fclose(f);
-    free(path);
-}
-
-/* A missing tool is a failure that says what to install, never a skip. */
-static void need_tool(const char *tool, const char *pkg)
-{
-    char *cmd = xasprintf("command -v %s >/dev/null 2>&1", tool);
-    int rc = system(cmd);
-    free(cmd);
-    if (rc != 0)
-        fail_msg("this test needs '%s': install the Debian package %s (scripts/deps --test)", tool,
-                 pkg);
-}
-
-__attribute__((format(printf, 1, 2))) static void sh(const char *fmt, ...)
-{
-    struct buf cmd = BUF_INIT;
-    va_list ap;
-    va_start(ap, fmt);
-    buf_addf(&cmd, "cd '%s' && ", tmpdir);
-    buf_vaddf(&cmd, fmt, ap);
-    va_end(ap);
-    int rc = system(buf_cstr(&cmd));
-    if (rc != 0)
-        fail_msg("command failed (%d): %s", rc, buf_cstr(&cmd));
-    buf_release(&cmd);
-}
-
 static void px_at(const unsigned char *px, unsigned w, unsigned x, unsigned y, unsigned char c[3])
 {
     memcpy(c, px + ((size_t)y * w + x) * 3, 3);
@@ -239,28 +158,6 @@ static void px_at(const unsigned char *px, unsigned w, unsigned x, unsigned y, u
                 fail_msg("pixel (%u,%u) is %d,%d,%d, expected %d,%d,%d", (unsigned)(x),        \
                          (unsigned)(y), c_[0], c_[1], c_[2], (col)[0], (col)[1], (col)[2]);    \
     } while (0)
-
-/* No APPn (other than JFIF's APP0) or COM segment before the first scan. */
-static void assert_no_metadata(const struct buf *j)
-{
-    const unsigned char *p = (const unsigned char *)j->data;
-    size_t n = j->len, i = 2;
-    assert_true(n > 4 && p[0] == 0xff && p[1] == 0xd8);
-    while (i + 4 <= n) {
-        assert_int_equal(p[i], 0xff);
-        unsigned m = p[i + 1];
-        if (m == 0xda)
-            break;
-        if ((m >= 0xe1 && m <= 0xef) || m == 0xfe)
-            fail_msg("output JPEG has a metadata segment FF%02X at %zu", m, i);
-        if (m == 0xe0)
-            assert_memory_equal(p + i + 4, "JFIF\0", 5);
-        i += 2 + ((size_t)p[i + 2] << 8 | p[i + 3]);
-    }
-    assert_null(memmem(p, n, "Exif", 4));
-    assert_int_equal(p[n - 2], 0xff);
-    assert_int_equal(p[n - 1], 0xd9);
-}
 
 /* Prepares in, checks success, decodes the output into *px. */
 static void prepare_ok(const struct buf *in, const struct image_opts *o, struct image_info *info,
@@ -1281,25 +1178,12 @@ static void test_threads(void **state)
 
 static int setup(void **state)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/hermod-test-image-XXXXXX");
-    return mkdtemp(tmpdir) ? 0 : -1;
+    return media_tmp_init("image");
 }
 
 static int teardown(void **state)
 {
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *path = tmp_path(e->d_name);
-        unlink(path);
-        free(path);
-    }
-    if (d)
-        closedir(d);
-    rmdir(tmpdir);
-    return 0;
+    return media_tmp_clean();
 }
 
 int main(void)

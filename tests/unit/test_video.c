@@ -11,7 +11,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,53 +22,8 @@
 #include "image.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
+#include "media_test.h"
 #include "video.h"
-
-static char tmpdir[64];
-
-static char *tmp_path(const char *name)
-{
-    return xasprintf("%s/%s", tmpdir, name);
-}
-
-static void read_file(const char *name, struct buf *b)
-{
-    char *path = tmp_path(name);
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        fail_msg("cannot read %s", path);
-    char chunk[8192];
-    size_t n;
-    buf_reset(b);
-    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
-        buf_add(b, chunk, n);
-    fclose(f);
-    free(path);
-}
-
-/* Decodes a kept frame with libjpeg directly. */
-static unsigned char *dec_jpeg(const struct buf *in, unsigned *w, unsigned *h)
-{
-    struct jpeg_decompress_struct ci;
-    struct jpeg_error_mgr jerr;
-    ci.err = jpeg_std_error(&jerr);
-    jpeg_create_decompress(&ci);
-    jpeg_mem_src(&ci, (const unsigned char *)in->data, in->len);
-    jpeg_save_markers(&ci, JPEG_APP0 + 1, 0xffff);
-    jpeg_read_header(&ci, TRUE);
-    assert_null(ci.marker_list); /* no APP1: no metadata */
-    jpeg_start_decompress(&ci);
-    *w = ci.output_width;
-    *h = ci.output_height;
-    unsigned char *px = xmalloc((size_t)*w * *h * 3);
-    while (ci.output_scanline < *h) {
-        JSAMPROW row = px + (size_t)ci.output_scanline * *w * 3;
-        jpeg_read_scanlines(&ci, &row, 1);
-    }
-    jpeg_finish_decompress(&ci);
-    jpeg_destroy_decompress(&ci);
-    return px;
-}
 
 static bool is_red(const unsigned char *px, unsigned w, unsigned x, unsigned y)
 {
@@ -132,6 +86,7 @@ static void test_static_then_moving(void **state)
         if (i > 0)
             assert_true(f->diff >= VIDEO_DEFAULT_DUP_THRESHOLD);
         unsigned w, h;
+        assert_no_metadata(&f->jpeg);
         unsigned char *px = dec_jpeg(&f->jpeg, &w, &h);
         assert_int_equal(w, 160);
         /* The box: 40x40 at y 40, x = 10 until 4 s, then 10 + 25 (t - 4). */
@@ -352,8 +307,7 @@ static void test_hostile(void **state)
 
 static int setup(void **state)
 {
-    snprintf(tmpdir, sizeof(tmpdir), "/tmp/hermod-test-video-XXXXXX");
-    if (!mkdtemp(tmpdir))
+    if (media_tmp_init("video") < 0)
         return -1;
     if (system("command -v ffmpeg >/dev/null 2>&1") != 0) {
         fprintf(stderr, "test_video needs 'ffmpeg': install the Debian package ffmpeg "
@@ -382,7 +336,7 @@ static int setup(void **state)
              "-g 25 -keyint_min 25 -sc_threshold 0 -pix_fmt yuv420p long.mp4 && "
              "%s -f lavfi -i testsrc=s=160x120:r=10:d=2 -c:v libvpx -b:v 200k -f webm - "
              "> clip.webm",
-             tmpdir, ff, ff, ff, ff, ff, ff);
+             media_tmpdir, ff, ff, ff, ff, ff, ff);
     int rc = system(buf_cstr(&cmd));
     if (rc != 0)
         fprintf(stderr, "making the test clips failed (%d): %s\n", rc, buf_cstr(&cmd));
@@ -392,19 +346,7 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    DIR *d = opendir(tmpdir);
-    struct dirent *e;
-    while (d && (e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        char *path = tmp_path(e->d_name);
-        unlink(path);
-        free(path);
-    }
-    if (d)
-        closedir(d);
-    rmdir(tmpdir);
-    return 0;
+    return media_tmp_clean();
 }
 
 int main(void)
