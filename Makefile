@@ -11,7 +11,9 @@
 #   make lint       cppcheck over src/
 
 CC      ?= cc
-PKGS    := libuv libmicrohttpd libcurl jansson yaml-0.1 sqlite3
+PKGS    := libuv libmicrohttpd libcurl jansson yaml-0.1 sqlite3 \
+           libjpeg libpng libwebp libwebpdemux libheif libexif nettle \
+           libavformat libavcodec libswscale libavutil
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -81,6 +83,11 @@ build/tests/%: tests/unit/%.c build/libhermod.a
 build/asan/tests/%: tests/unit/%.c build/asan/libhermod.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(ASAN_CFLAGS) -Wno-missing-prototypes $(ASAN_LDFLAGS) -o $@ $< build/asan/libhermod.a $(LIBS) -lcmocka
+
+# Media preprocessing throughput (bench/image.sh, bench/README-media.md).
+build/bench/image: bench/image.c build/libhermod.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $< build/libhermod.a $(LIBS)
 
 # Test engines: small programs of our own that speak the OpenAI protocol.
 build/%: tests/fakes/%.c
