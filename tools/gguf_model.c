@@ -617,7 +617,9 @@ int gm_generate(const struct gm_preset *p, const struct gm_options *o, uint64_t 
         buf_addf(err, "%s: %s", tmp, strerror(errno));
         goto out;
     }
-    rc = o->sparse ? gw_write_sparse(w, fd, err) : gw_write(w, fd, seed, err);
+    rc = o->sparse ? gw_write_sparse(w, fd, err)
+                   : gw_write_threads(w, fd, seed, o->threads ? o->threads : gw_default_threads(),
+                                      err);
     if (close(fd) < 0 && !rc) {
         rc = -errno;
         buf_addf(err, "%s: close: %s", tmp, strerror(errno));

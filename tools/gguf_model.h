@@ -75,6 +75,7 @@ struct gm_options {
     uint32_t layers;        /* 0 = the preset's; nemotron_h repeats its pattern */
     uint32_t ctx;           /* 0 = the preset's context_length */
     bool sparse;            /* gm_generate(): header only, data left a hole (gw_write_sparse) */
+    unsigned threads;       /* gm_generate(): writer threads, 0 = gw_default_threads() */
 };
 
 /* Defaults: Q4_K, synthetic tokenizer, preset layers and context. */

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -439,6 +440,10 @@ static float fill_value(struct rng *r, const struct gw_fill *f)
 struct scales {
     unsigned char d[256][2];
     unsigned char dmin[256][2];
+    /* random float-type weights are drawn from a table of 4096 values: the
+     * conversion per element would make F16 models 20 times slower */
+    float f[4096];
+    uint16_t h[4096];
 };
 
 static void scales_init(struct scales *s, float d, float dmin_ratio)
@@ -455,20 +460,35 @@ static void fill_chunk(struct rng *r, const struct gw_tensor *t, const struct sc
                        unsigned char *p, size_t n)
 {
     size_t bb = gguf_type_block_bytes(t->type);
+    bool table = t->fill.kind == GW_FILL_RANDOM;
     switch (t->type) {
     case GGML_TYPE_F32:
+        if (table) {
+            for (size_t i = 0; i < n; i += 4 * 5) {
+                uint64_t x = rng_next(r);
+                for (size_t k = 0; k < 5 && i + 4 * k < n; k++, x >>= 12)
+                    memcpy(p + i + 4 * k, &sc->f[x & 4095], 4);
+            }
+            return;
+        }
         for (size_t i = 0; i < n; i += 4) {
             float v = fill_value(r, &t->fill);
             memcpy(p + i, &v, 4);
         }
         return;
     case GGML_TYPE_F16:
-        for (size_t i = 0; i < n; i += 2)
-            put_f16(p + i, fill_value(r, &t->fill));
-        return;
     case GGML_TYPE_BF16:
+        if (table) {
+            for (size_t i = 0; i < n; i += 2 * 5) {
+                uint64_t x = rng_next(r);
+                for (size_t k = 0; k < 5 && i + 2 * k < n; k++, x >>= 12)
+                    memcpy(p + i + 2 * k, &sc->h[x & 4095], 2);
+            }
+            return;
+        }
         for (size_t i = 0; i < n; i += 2) {
-            uint16_t h = gw_f32_to_bf16(fill_value(r, &t->fill));
+            float v = fill_value(r, &t->fill);
+            uint16_t h = t->type == GGML_TYPE_F16 ? gw_f32_to_f16(v) : gw_f32_to_bf16(v);
             p[i] = (unsigned char)h;
             p[i + 1] = (unsigned char)(h >> 8);
         }
@@ -496,10 +516,22 @@ static void fill_chunk(struct rng *r, const struct gw_tensor *t, const struct sc
     }
 }
 
-static void scales_for(const struct gw_tensor *t, struct scales *sc)
+static void scales_for(const struct gw_tensor *t, struct rng *r, struct scales *sc)
 {
     float sigma = t->fill.a > 0 ? t->fill.a : 0.02f;
     switch (t->type) {
+    case GGML_TYPE_F32:
+    case GGML_TYPE_F16:
+    case GGML_TYPE_BF16:
+        if (t->fill.kind == GW_FILL_RANDOM) {
+            for (int i = 0; i < 4096; i++) {
+                sc->f[i] = fill_value(r, &t->fill);
+                uint16_t h = t->type == GGML_TYPE_BF16 ? gw_f32_to_bf16(sc->f[i])
+                                                       : gw_f32_to_f16(sc->f[i]);
+                memcpy(&sc->h[i], &h, 2);
+            }
+        }
+        break;
     case GGML_TYPE_Q4_K:
         /* research/gpu-anchor.md: d in [1e-4, 1.2e-4] for sigma 0.02, dmin = 7.5 d */
         scales_init(sc, 1.1e-4f * sigma / 0.02f, 7.5f);
@@ -521,73 +553,146 @@ static void scales_for(const struct gw_tensor *t, struct scales *sc)
     }
 }
 
-static int write_all(int fd, const void *p, size_t n, struct buf *err)
+static int pwrite_all(int fd, const void *p, size_t n, uint64_t off, struct buf *err)
 {
     const unsigned char *c = p;
     while (n) {
-        ssize_t k = write(fd, c, n);
+        ssize_t k = pwrite(fd, c, n, (off_t)off);
         if (k < 0) {
             if (errno == EINTR)
                 continue;
             int e = errno;
-            buf_addf(err, "write: %s", strerror(e));
+            buf_addf(err, "write at offset %" PRIu64 ": %s", off, strerror(e));
             return -e;
         }
         c += k;
         n -= (size_t)k;
+        off += (uint64_t)k;
     }
     return 0;
 }
 
-int gw_write(struct gw *w, int fd, uint64_t seed, struct buf *err)
+/*
+ * One chunk of one tensor. Its data depends only on (seed, tensor, chunk),
+ * so any number of threads writes the same file.
+ */
+struct job {
+    size_t tensor;
+    uint64_t off;   /* within the tensor */
+    size_t n;
+    uint64_t index; /* chunk number within the tensor */
+};
+
+struct pool {
+    const struct gw *w;
+    int fd;
+    uint64_t seed, data_start;
+    struct job *jobs;
+    size_t njobs, next;
+    int rc;
+    struct buf *err;
+    pthread_mutex_t mu;
+};
+
+static void *worker(void *arg)
+{
+    struct pool *p = arg;
+    unsigned char *chunk = xmalloc(GW_CHUNK);
+    struct scales *sc = xmalloc(sizeof(*sc));
+    struct buf err = BUF_INIT;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        size_t j = p->rc ? p->njobs : p->next++;
+        pthread_mutex_unlock(&p->mu);
+        if (j >= p->njobs)
+            break;
+        const struct job *jb = &p->jobs[j];
+        const struct gw_tensor *t = &p->w->t[jb->tensor];
+        struct rng r;
+        uint64_t x = p->seed ^ (0x9e3779b97f4a7c15ull * (jb->tensor + 1));
+        rng_seed(&r, splitmix64(&x) ^ (0xd1b54a32d192ed03ull * (jb->index + 1)));
+        scales_for(t, &r, sc);
+        fill_chunk(&r, t, sc, chunk, jb->n);
+        int rc = pwrite_all(p->fd, chunk, jb->n, p->data_start + t->offset + jb->off, &err);
+        if (rc) {
+            pthread_mutex_lock(&p->mu);
+            if (!p->rc) {
+                p->rc = rc;
+                buf_addstr(p->err, buf_cstr(&err));
+            }
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+    }
+    buf_release(&err);
+    free(sc);
+    free(chunk);
+    return NULL;
+}
+
+unsigned gw_default_threads(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
+}
+
+int gw_write_threads(struct gw *w, int fd, uint64_t seed, unsigned threads, struct buf *err)
 {
     struct buf h = BUF_INIT;
-    unsigned char *chunk = NULL;
-    struct scales *sc = xmalloc(sizeof(*sc));
+    struct pool p = {.w = w, .fd = fd, .seed = seed, .err = err};
+    size_t cap = 0;
     int rc;
 
     header(w, &h);
-    rc = write_all(fd, h.data, h.len, err);
+    p.data_start = h.len;
+    rc = pwrite_all(fd, h.data, h.len, 0, err);
+    buf_release(&h);
     if (rc)
-        goto out;
-    chunk = xmalloc(GW_CHUNK);
-    uint64_t pos = 0; /* within the data section */
+        return rc;
     for (size_t i = 0; i < w->nt; i++) {
         const struct gw_tensor *t = &w->t[i];
-        static const unsigned char zeros[ALIGNMENT];
-        if (t->offset > pos) {
-            rc = write_all(fd, zeros, (size_t)(t->offset - pos), err);
-            if (rc)
-                goto out;
-            pos = t->offset;
-        }
-        struct rng r;
-        rng_seed(&r, seed ^ (0x9e3779b97f4a7c15ull * (i + 1)));
-        scales_for(t, sc);
         size_t bb = gguf_type_block_bytes(t->type);
         size_t step = GW_CHUNK / bb * bb;
-        for (uint64_t done = 0; done < t->nbytes;) {
-            size_t n = t->nbytes - done < step ? (size_t)(t->nbytes - done) : step;
-            fill_chunk(&r, t, sc, chunk, n);
-            rc = write_all(fd, chunk, n, err);
-            if (rc)
-                goto out;
-            done += n;
+        uint64_t k = 0;
+        for (uint64_t off = 0; off < t->nbytes; off += step, k++) {
+            ALLOC_GROW(p.jobs, p.njobs + 1, cap);
+            p.jobs[p.njobs++] = (struct job){i, off, t->nbytes - off < step ? (size_t)(t->nbytes - off) : step, k};
         }
-        pos += t->nbytes;
     }
-out:
-    free(chunk);
-    free(sc);
-    buf_release(&h);
+    if (threads < 1)
+        threads = 1;
+    if (threads > 64)
+        threads = 64;
+    pthread_mutex_init(&p.mu, NULL);
+    pthread_t tid[64];
+    unsigned started = 0;
+    for (; started < threads - 1; started++)
+        if (pthread_create(&tid[started], NULL, worker, &p))
+            break;
+    worker(&p); /* the calling thread works too */
+    for (unsigned i = 0; i < started; i++)
+        pthread_join(tid[i], NULL);
+    pthread_mutex_destroy(&p.mu);
+    free(p.jobs);
+    rc = p.rc;
+    /* padding after the last tensor is not written; holes between tensors read as zeros */
+    if (!rc && ftruncate(fd, (off_t)gw_file_size(w)) < 0) {
+        rc = -errno;
+        buf_addf(err, "ftruncate: %s", strerror(errno));
+    }
     return rc;
+}
+
+int gw_write(struct gw *w, int fd, uint64_t seed, struct buf *err)
+{
+    return gw_write_threads(w, fd, seed, gw_default_threads(), err);
 }
 
 int gw_write_sparse(struct gw *w, int fd, struct buf *err)
 {
     struct buf h = BUF_INIT;
     header(w, &h);
-    int rc = write_all(fd, h.data, h.len, err);
+    int rc = pwrite_all(fd, h.data, h.len, 0, err);
     buf_release(&h);
     if (!rc && ftruncate(fd, (off_t)gw_file_size(w)) < 0) {
         rc = -errno;

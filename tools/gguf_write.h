@@ -16,9 +16,12 @@
  *     small fp16 scales chosen so that the weights have roughly zero mean and
  *     the requested standard deviation (Q4_K: d ~ 1e-4, dmin = 7.5 d, as in
  *     research/gpu-anchor.md). A model made of these produces finite logits.
- *   - Every tensor has its own PRNG stream derived from (seed, index), so the
- *     output depends only on the seed and the tensor list.
- *   - Not thread-safe; one writer per thread.
+ *   - Every chunk of every tensor has its own PRNG stream derived from
+ *     (seed, tensor, chunk), so the output depends only on the seed and the
+ *     tensor list, not on the number of threads.
+ *   - gw_write() fills and writes chunks on several threads (pwrite at
+ *     their own offsets; tmpfs and page-cache writes scale with CPUs). The
+ *     struct gw itself is not thread-safe: build it on one thread.
  */
 #ifndef HERMOD_GGUF_WRITE_H
 #define HERMOD_GGUF_WRITE_H
@@ -90,12 +93,19 @@ uint64_t gw_tensor_bytes(const struct gw *w);
 uint64_t gw_n_elements(const struct gw *w);
 
 /*
- * Writes the whole file to `fd` (from its current offset) with data from
- * `seed`. Returns 0, or a negative errno with "write: ..." in err.
+ * Writes the whole file to `fd`, which must be a fresh regular file (it is
+ * written with pwrite() at absolute offsets and then sized with
+ * ftruncate()), with data from `seed`, using `threads` threads (the caller's
+ * plus threads-1 more; each fills and writes whole chunks). The bytes depend
+ * only on the tensors and the seed, not on the number of threads. Returns 0,
+ * or a negative errno with "write at offset ...: ..." in err.
  */
+int gw_write_threads(struct gw *w, int fd, uint64_t seed, unsigned threads, struct buf *err);
+/* gw_write_threads() with gw_default_threads(): the online CPUs, at most 8. */
 int gw_write(struct gw *w, int fd, uint64_t seed, struct buf *err);
+unsigned gw_default_threads(void);
 /*
- * Writes only the header to `fd` (at offset 0) and extends the file to its
+ * Writes only the header to `fd` (at offset 0) and sizes the file to its
  * full size with ftruncate(), leaving the tensor data a hole: a sparse file
  * that parses and estimates like the real one but reads as zeros. For
  * estimates and tests; an engine would compute garbage from it.

@@ -644,6 +644,65 @@ static void test_writer_errors(void **state)
     buf_release(&err);
 }
 
+/* The bytes depend on the seed only, not on the number of writer threads. */
+static void test_writer_threads(void **state)
+{
+    struct buf err = BUF_INIT;
+    char *paths[2] = {tpath("threads1.gguf"), tpath("threads3.gguf")};
+    unsigned threads[2] = {1, 3};
+    for (int k = 0; k < 2; k++) {
+        struct gw *w = gw_new();
+        gw_kv_str(w, "general.architecture", "llama");
+        int64_t big[2] = {4096, 1536}, q[2] = {256, 64}, f[1] = {1000};
+        struct gw_fill r = {GW_FILL_RANDOM, 0.02f, 0};
+        assert_int_equal(gw_tensor(w, "big", 2, big, GGML_TYPE_F16, r, &err), 0); /* 2 chunks */
+        assert_int_equal(gw_tensor(w, "q", 2, q, GGML_TYPE_Q4_K, r, &err), 0);
+        assert_int_equal(gw_tensor(w, "f", 1, f, GGML_TYPE_F32, r, &err), 0);
+        int fd = open(paths[k], O_RDWR | O_CREAT | O_TRUNC, 0644);
+        assert_int_equal(gw_write_threads(w, fd, 99, threads[k], &err), 0);
+        struct stat st;
+        fstat(fd, &st);
+        assert_int_equal((uint64_t)st.st_size, gw_file_size(w));
+        close(fd);
+        gw_free(w);
+    }
+    FILE *a = fopen(paths[0], "rb"), *b = fopen(paths[1], "rb");
+    unsigned char x[65536], y[65536];
+    size_t n, total = 0;
+    while ((n = fread(x, 1, sizeof(x), a)) > 0) {
+        assert_int_equal(fread(y, 1, n, b), n);
+        assert_memory_equal(x, y, n);
+        total += n;
+    }
+    assert_true(total > 12u << 20);
+    fclose(a);
+    fclose(b);
+
+    /* random F32 weights: mean ~ 0, standard deviation ~ 0.02 */
+    struct gguf *g = NULL;
+    assert_int_equal(gguf_open(paths[0], &g, &err), 0);
+    const struct gguf_tensor_info *t = tensor_named(g, "f");
+    float v[1000];
+    int fd = open(paths[0], O_RDONLY);
+    assert_int_equal(pread(fd, v, sizeof(v), (off_t)(gguf_data_offset(g) + t->offset)),
+                     (ssize_t)sizeof(v));
+    close(fd);
+    double sum = 0, sq = 0;
+    for (int i = 0; i < 1000; i++) {
+        sum += v[i];
+        sq += (double)v[i] * v[i];
+    }
+    double mean = sum / 1000, sd = sqrt(sq / 1000 - mean * mean);
+    assert_true(fabs(mean) < 0.003);
+    assert_true(sd > 0.017 && sd < 0.023);
+    gguf_free(g);
+    for (int k = 0; k < 2; k++) {
+        unlink(paths[k]);
+        free(paths[k]);
+    }
+    buf_release(&err);
+}
+
 /* ------------------------------------------------------- hostile files */
 
 /* A small valid GGUF built byte by byte, with the offsets of its fields. */
@@ -1578,7 +1637,8 @@ int main(void)
         cmocka_unit_test(test_tiny_nemotron_h),  cmocka_unit_test(test_anchor_qwen3moe),
         cmocka_unit_test(test_nemotron_h_full),  cmocka_unit_test(test_llama8b_full),
         cmocka_unit_test(test_synthetic_tokenizer), cmocka_unit_test(test_vocab_copy),
-        cmocka_unit_test(test_writer_errors),    cmocka_unit_test(test_hand_valid),
+        cmocka_unit_test(test_writer_errors),    cmocka_unit_test(test_writer_threads),
+        cmocka_unit_test(test_hand_valid),
         cmocka_unit_test(test_hand_truncated),   cmocka_unit_test(test_hand_hostile),
         cmocka_unit_test(test_hand_flips),       cmocka_unit_test(test_estimate_errors),
         cmocka_unit_test(test_split_gguf),       cmocka_unit_test(test_safetensors),
