@@ -562,6 +562,17 @@ int estimate_parse_log_line(const char *line, struct engine_report *r)
         return 0;
     if ((p = strstr(line, " buffer size = ")))
         return parse_llama_buffer(line, p, r);
+    if (strstr(line, "using device ") && (p = strstr(line, " MiB free"))) {
+        /* llama_model_load_from_file_impl: using device CUDA0 (...) - 80614 MiB free */
+        const char *q = p;
+        while (q > line && q[-1] >= '0' && q[-1] <= '9')
+            q--;
+        if (q == p || q == line || q[-1] != ' ' || !parse_count(q, &v))
+            return 0;
+        r->device_free = v * MIB;
+        r->seen |= ENGINE_REPORT_DEVICE_FREE;
+        return 1;
+    }
     if ((p = strstr(line, "offloaded "))) {
         int a, b;
         if (sscanf(p, "offloaded %d/%d layers to GPU", &a, &b) == 2 && a >= 0 && b >= a) {

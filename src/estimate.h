@@ -153,6 +153,7 @@ enum engine_report_seen {
     ENGINE_REPORT_VLLM_KV = 1 << 7,
     ENGINE_REPORT_VLLM_BLOCKS = 1 << 8,
     ENGINE_REPORT_VLLM_TOKENS = 1 << 9,
+    ENGINE_REPORT_DEVICE_FREE = 1 << 10,
 };
 
 /*
@@ -167,6 +168,7 @@ struct engine_report {
     uint64_t compute_dev, compute_host;
     uint64_t output_dev, output_host;
     int32_t layers_offloaded, layers_total;
+    uint64_t device_free;    /* "using device CUDA0 (...) - N MiB free" (the last one) */
     /* vLLM */
     uint64_t vllm_model;     /* "Model loading took X GiB" */
     uint64_t vllm_kv;        /* "Available KV cache memory: X GiB" */

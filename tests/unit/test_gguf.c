@@ -1379,7 +1379,7 @@ static void test_log_lines(void **state)
         const char *line;
         int want;
     } lines[] = {
-        {"llama_model_load_from_file_impl: using device CUDA0 (NVIDIA H100 80GB HBM3) - 80614 MiB free", 0},
+        {"llama_model_load_from_file_impl: using device CUDA0 (NVIDIA H100 80GB HBM3) (0000:00:07.0) - 80614 MiB free", 1},
         {"load_tensors: offloading 48 repeating layers to GPU", 0},
         {"load_tensors: offloaded 49/49 layers to GPU", 1},
         {"load_tensors:        CUDA0 model buffer size = 16253.70 MiB", 1},
@@ -1410,8 +1410,10 @@ static void test_log_lines(void **state)
     assert_int_equal(r.output_host, (uint64_t)llround(4.64 * MiB));
     assert_int_equal(r.layers_offloaded, 49);
     assert_int_equal(r.layers_total, 49);
+    assert_int_equal(r.device_free, 80614ull << 20);
     unsigned all = ENGINE_REPORT_MODEL | ENGINE_REPORT_KV | ENGINE_REPORT_RS |
-                   ENGINE_REPORT_COMPUTE | ENGINE_REPORT_OUTPUT | ENGINE_REPORT_OFFLOAD;
+                   ENGINE_REPORT_COMPUTE | ENGINE_REPORT_OUTPUT | ENGINE_REPORT_OFFLOAD |
+                   ENGINE_REPORT_DEVICE_FREE;
     assert_int_equal(r.seen, all);
 
     struct estimate e;
