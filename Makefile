@@ -94,6 +94,21 @@ build/%: tests/fakes/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $< $(LIBS)
 
+# --- gguf-gen: synthetic GGUF models (tools/, see docs/internals/estimate.md).
+# The unit test test_gguf #includes tools/gguf_write.c and tools/gguf_model.c.
+GGUF_GEN_SRC := tools/gguf-gen.c tools/gguf_write.c tools/gguf_model.c
+GGUF_GEN_HDR := tools/gguf_write.h tools/gguf_model.h
+build/gguf-gen: $(GGUF_GEN_SRC) $(GGUF_GEN_HDR) build/libhermod.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $(GGUF_GEN_SRC) build/libhermod.a $(LIBS)
+build/tests/test_gguf build/asan/tests/test_gguf: $(GGUF_GEN_SRC) $(GGUF_GEN_HDR)
+# libFuzzer harness for the GGUF reader (clang): make build/fuzz/fuzz_gguf
+build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c src/gguf.c src/gguf.h $(wildcard src/lib/*.c)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -iquote src -fsanitize=fuzzer,address,undefined \
+	    -o $@ tests/fuzz/fuzz_gguf.c src/gguf.c $(wildcard src/lib/*.c)
+# --- end gguf-gen
+
 asan: build/asan/hermod $(FAKES)
 fakes: $(FAKES)
 unit: $(UNIT_BIN)
