@@ -87,6 +87,11 @@ build/%: tests/fakes/%.c
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $< $(LIBS)
 
+# Benchmarks and measurement tools: one program per bench/NAME.c.
+build/bench/%: bench/%.c build/libhermod.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -Wno-missing-prototypes -o $@ $< build/libhermod.a $(LIBS)
+
 asan: build/asan/hermod $(FAKES)
 fakes: $(FAKES)
 unit: $(UNIT_BIN)
