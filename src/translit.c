@@ -392,10 +392,12 @@ static void fold_word(struct buf *w, struct buf *tmp, unsigned rules)
     }
     n = o;
 
+    /* An anusvara is m or n by the next letter and writers disagree before
+     * sibilants and stops (samskruta, sanskrit); before labials and
+     * semivowels both write m, and a word-initial m is no anusvara. */
     if (rules & TR_NASAL)
-        for (i = 0; i + 1 < n; i++)
-            if (p[i] == 'm' && (is_cons(p[i + 1]) || p[i + 1] == 'y' || p[i + 1] == 'h') &&
-                p[i + 1] != 'b' && p[i + 1] != 'p' && p[i + 1] != 'm')
+        for (i = 1; i + 1 < n; i++)
+            if (p[i] == 'm' && is_cons(p[i + 1]) && !strchr("bpmvrl", p[i + 1]))
                 p[i] = 'n';
 
     if ((rules & TR_FINAL_A) && n >= 4 && p[n - 1] == 'a' && !is_vowel(p[n - 2]))

@@ -19,7 +19,7 @@ enum translit_rule {
     TR_ASPIRATE = 1 << 1,  /* ph -> f, then h after a consonant dropped: th, sh, ... */
     TR_WV_ZJ = 1 << 2,     /* w -> v, z -> j, q -> k, x -> ks */
     TR_DOUBLE = 1 << 3,    /* doubled letters single: tt -> t, ll -> l */
-    TR_NASAL = 1 << 4,     /* m before a consonant other than b/p -> n */
+    TR_NASAL = 1 << 4,     /* m inside a word before a stop or sibilant -> n */
     TR_FINAL_A = 1 << 5,   /* final 'a' dropped: Rajesha = Rajesh */
     TR_RI_RU = 1 << 6,     /* ri after a consonant -> ru: Krishna = ಕೃಷ್ಣ (krushna) */
     TR_Y_VOWEL = 1 << 7,   /* y between consonants -> ai (Mysuru), final -> i (Shetty) */

@@ -150,6 +150,7 @@ static void test_key_keeps_names_apart(void **state)
     check_differ("Mala", "Mela");
     check_differ("Anil", "Anila Devi");
     check_differ("Rama", "Ramu");
+    check_differ("Ramya", "Ranya");
 }
 
 static void test_key_shape(void **state)
