@@ -317,8 +317,8 @@ static int conn_open(struct store *st, struct conn *c, bool first, struct buf *e
     }
     rc = exec(c->db,
               st->opts.sync_normal
-                  ? "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY"
-                  : "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY",
+                  ? "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456"
+                  : "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456",
               "pragmas", err);
     if (rc)
         goto fail;
