@@ -184,8 +184,8 @@ static void bulk_load(struct store *st, long n)
             die("import", &err);
     }
     double s = (double)(clock_mono_ns() - t0) / 1e9;
-    printf("| bulk import (store_import, 1000 per transaction) | %ld | %.1f s | %.0f episodes/s |\n",
-           n, s, (double)n / s);
+    printf("| bulk import (store_import, 1000 per transaction) | %ld | %.1f s |"
+           " %.0f episodes/s |\n", n, s, (double)n / s);
     for (size_t k = 0; k < ARRAY_SIZE(g); k++) {
         buf_release(&g[k].desc);
         buf_release(&g[k].ocr);

@@ -315,11 +315,15 @@ static int conn_open(struct store *st, struct conn *c, bool first, struct buf *e
         rc = store__error(c, src, "journal_mode", err);
         goto fail;
     }
-    rc = exec(c->db,
-              st->opts.sync_normal
-                  ? "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456"
-                  : "PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA mmap_size=268435456",
+    /* FULL: a commit is fsynced before it returns (docs/internals/store.md,
+     * "Durability"). mmap: searches read pages without a syscall each. */
+    rc = exec(c->db, st->opts.sync_normal ? "PRAGMA synchronous=NORMAL" : "PRAGMA synchronous=FULL",
               "pragmas", err);
+    if (!rc)
+        rc = exec(c->db,
+                  "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;"
+                  " PRAGMA mmap_size=268435456",
+                  "pragmas", err);
     if (rc)
         goto fail;
     src = sqlite3_create_function(c->db, "hermod_recency", 2,
@@ -532,8 +536,8 @@ static const char *const sql_text[SQL__COUNT] = {
     [SQL_ENT_SEEN] =
         "UPDATE entities SET first_seen = min(coalesce(first_seen, ?2), ?2),"
         " last_seen = max(coalesce(last_seen, ?2), ?2) WHERE id = ?1",
-    [SQL_ALIAS_INSERT] =
-        "INSERT OR IGNORE INTO entity_aliases(entity_id, alias, key, script) VALUES (?1, ?2, ?3, ?4)",
+    [SQL_ALIAS_INSERT] = "INSERT OR IGNORE INTO entity_aliases(entity_id, alias, key, script)"
+                         " VALUES (?1, ?2, ?3, ?4)",
     [SQL_ENT_GET] = "SELECT id, type, name, first_seen, last_seen FROM entities WHERE id = ?1",
     [SQL_ALIAS_LIST] = "SELECT alias, key, script FROM entity_aliases WHERE entity_id = ?1"
                        " ORDER BY alias",

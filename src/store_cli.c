@@ -138,7 +138,7 @@ static void print_human(const char *text, const struct store_hits *h, int tz)
         if (x->source)
             printf("  from %s", x->source);
         if (x->relevance > 0)
-            printf("  score %.2f", x->score);
+            printf("  score %.3g", x->score);
         printf("\n    %s\n", x->snippet);
         if (x->nentities) {
             printf("    ");

@@ -21,6 +21,13 @@
  * search_keys 0.5, and age is now - captured_at. A better match wins over
  * a recent one unless their relevance is within 20%; equal matches go to
  * the newer episode.
+ *
+ * DESIGN
+ * A search borrows one connection for its whole run (both queries and the
+ * per-hit entity lookups), so it reads one snapshot. User text reaches FTS5
+ * only inside double-quoted strings, so no query can be a syntax error or
+ * an FTS5 operator. Everything returned is copied into the caller's
+ * store_hits before the connection goes back.
  */
 #include "store.h"
 
@@ -236,13 +243,24 @@ static bool snippet_of(const char *text, const struct qword *w, size_t nw, struc
     if (best > 0)
         buf_addstr(out, "… ");
     for (size_t i = best; i < end; i++) {
+        size_t a = sp[i].a, b = sp[i].b;
         if (i > best)
             buf_addch(out, ' ');
-        if (sp[i].hit)
-            buf_addch(out, '[');
-        buf_add(out, text + sp[i].a, sp[i].b - sp[i].a);
-        if (sp[i].hit)
-            buf_addch(out, ']');
+        if (!sp[i].hit) {
+            buf_add(out, text + a, b - a);
+            continue;
+        }
+        /* "[Mysuru]," rather than "[Mysuru,]" */
+        size_t ia = a, ib = b;
+        while (ia < ib && ispunct((unsigned char)text[ia]))
+            ia++;
+        while (ib > ia && ispunct((unsigned char)text[ib - 1]))
+            ib--;
+        buf_add(out, text + a, ia - a);
+        buf_addch(out, '[');
+        buf_add(out, text + ia, ib - ia);
+        buf_addch(out, ']');
+        buf_add(out, text + ib, b - ib);
     }
     if (end < n)
         buf_addstr(out, " …");

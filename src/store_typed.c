@@ -19,6 +19,11 @@
  * fields are ignored; a missing merchant, test name or item text skips that
  * fact and never fails the episode, because a half-read receipt is still
  * worth keeping.
+ *
+ * DESIGN
+ * Runs inside store_episode_complete()'s transaction on its connection, so
+ * the derived facts commit or roll back with the episode. Dates are read in
+ * the store's zone (store_options.tz_min).
  */
 #include "store.h"
 

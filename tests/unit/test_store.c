@@ -662,7 +662,7 @@ static void test_search_ranking(void **state)
     assert_true(h.v[1].id == b);
     assert_true(h.v[0].score > h.v[1].score);
     assert_true(h.v[0].relevance > h.v[1].relevance);
-    assert_non_null(strstr(h.v[0].snippet, "[restaurant]"));
+    assert_non_null(strstr(h.v[0].snippet, "[restaurant],"));
     store_hits_release(&h);
 
     /* all words first, then any word */

@@ -55,7 +55,8 @@ static void test_romanize_letters(void **state)
     check_latn("ಎ ಏ ಐ ಒ ಓ ಔ ಋ", "e e ai o o au ru");
     check_latn("ಕ ಖ ಗ ಘ ಚ ಛ ಜ ಝ", "ka kha ga gha cha chha ja jha");
     check_latn("ಟ ಠ ಡ ಢ ಣ ತ ಥ ದ ಧ ನ", "ta tha da dha na ta tha da dha na");
-    check_latn("ಪ ಫ ಬ ಭ ಮ ಯ ರ ಲ ವ ಶ ಷ ಸ ಹ ಳ ಱ ೞ", "pa pha ba bha ma ya ra la va sha sha sa ha la ra la");
+    check_latn("ಪ ಫ ಬ ಭ ಮ ಯ ರ ಲ ವ ಶ ಷ ಸ ಹ ಳ ಱ ೞ",
+               "pa pha ba bha ma ya ra la va sha sha sa ha la ra la");
     /* virama removes the inherent vowel; vowel signs replace it */
     check_latn("ಕ್", "k");
     check_latn("ಕಾ ಕಿ ಕೀ ಕು ಕೂ ಕೃ ಕೆ ಕೇ ಕೈ ಕೊ ಕೋ ಕೌ", "kaa ki kee ku koo kru ke ke kai ko ko kau");
