@@ -109,6 +109,11 @@ build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c src/gguf.c src/gguf.h $(wildcard sr
 	    -o $@ tests/fuzz/fuzz_gguf.c src/gguf.c $(wildcard src/lib/*.c)
 # --- end gguf-gen
 
+# Benchmarks and measurement tools: one program per bench/NAME.c.
+build/bench/%: bench/%.c build/libhermod.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -Wno-missing-prototypes -o $@ $< build/libhermod.a $(LIBS)
+
 asan: build/asan/hermod $(FAKES)
 fakes: $(FAKES)
 unit: $(UNIT_BIN)
