@@ -18,12 +18,15 @@
 #include "api.h"
 #include "config.h"
 #include "engine.h"
+#include "estimate.h"
 #include "http.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "log.h"
+#include "plan.h"
 #include "proxy.h"
 #include "sched.h"
+#include "store.h"
 #include "upstream.h"
 
 #define HERMOD_VERSION "0.1.0"
@@ -45,6 +48,16 @@ static void usage(FILE *f)
             "  check-config FILE     validate a config file without starting anything\n"
             "  models [--config FILE]\n"
             "                        list the configured models and their engines\n"
+            "  models --catalog [--json]\n"
+            "                        the built-in catalog of the seed's models\n"
+            "  plan [--config FILE] [--budget SIZE] [--seed]\n"
+            "                        the memory plan: sizes, what fits together, what is left\n"
+            "  estimate FILE|DIR [--ctx N] [--parallel N] [--kv-type T] [--json]\n"
+            "                        memory an engine needs for a GGUF or safetensors model\n"
+            "  search QUERY [--since T] [--until T] [--kind K] [--entity NAME] [--json]\n"
+            "                        search the memory store (\"restaurant last week\")\n"
+            "  export [--store PATH] [--out FILE]\n"
+            "                        the memory store as JSON Lines (Graphiti/Neo4j import)\n"
             "  config --default      print the built-in default config\n"
             "  version               print the version\n");
 }
@@ -272,6 +285,16 @@ int main(int argc, char **argv)
     }
     if (!strcmp(cmd, "check-config"))
         return cmd_check_config(argc, argv);
+    if (!strcmp(cmd, "models") && argc >= 3 && !strcmp(argv[2], "--catalog"))
+        return catalog_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "plan"))
+        return plan_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "estimate"))
+        return estimate_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "search"))
+        return store_search_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "export"))
+        return store_export_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "models")) {
         if (parse_opts(argc, argv, 2, &o))
             return 2;
