@@ -117,3 +117,11 @@ clean:
 	rm -rf build
 
 -include $(wildcard build/obj/*.d build/obj/lib/*.d build/asan/obj/*.d build/asan/obj/lib/*.d)
+
+# ---- langid: evaluation tool and benchmark (docs/internals/langid.md) -------------
+build/tools/langid-eval: tools/langid/eval.c build/libhermod.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $< build/libhermod.a $(LIBS)
+build/bench/langid: bench/langid.c build/libhermod.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $< build/libhermod.a $(LIBS)
