@@ -64,6 +64,7 @@ enum lane { L_EN, L_KN, L_HI, L_OT };
 struct scan {
     /* Code point counts by class (size_t: they saturate only at the end). */
     size_t latin, deva, kannada, other, punct;
+    size_t invalid; /* ill-formed UTF-8 sequences, also counted in other */
     size_t latin_words, deva_words;
     /* Sum of the weight bytes per lane, and how many features were added. */
     int64_t lane[LANGID_NLANES];
@@ -271,6 +272,7 @@ static void scan_text(struct scan *s, const unsigned char *p, size_t len)
             if (cp == CP_INVALID) {
                 cls = C_OTHER;
                 sym = 0;
+                s->invalid++;
             } else {
                 cls = class_of(cp, &sym);
             }
@@ -403,9 +405,11 @@ void langid_classify(const char *utf8, size_t len, struct langid_result *out)
                          out->needs_kannada != (best == L_KN);
         return;
     }
+    /* Letters of other scripts, or no letters at all (then it is a guess;
+     * so is a text whose only "letters" are invalid UTF-8). */
     out->label = LANGID_OTHER;
     out->scores[LANGID_OTHER] = 1;
-    out->uncertain = s.other == 0;
+    out->uncertain = s.other == s.invalid;
 }
 
 static const char *const label_names[LANGID_NLABELS] = {

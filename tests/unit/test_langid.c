@@ -222,6 +222,13 @@ static void test_invalid_utf8(void **state)
         assert_false(r.label == LANGID_EN && !r.uncertain);
     }
 
+    /* Nothing but invalid bytes is not a language. */
+    struct langid_result junk;
+    classify_exact("\xff\xfe\xc0", 3, &junk);
+    assert_int_equal(junk.label, LANGID_OTHER);
+    assert_true(junk.uncertain);
+    assert_false(junk.needs_kannada);
+
     /* Random bytes: nothing may crash or read past the end (ASan). */
     uint32_t x = 12345;
     for (int round = 0; round < 2000; round++) {
