@@ -25,11 +25,10 @@ this script writes into the tables.
 Everything is deterministic: fixed seeds, sorted inputs, no dict-order or
 hash() dependence, so the same inputs give a byte-identical output file.
 
-Standard library only (no numpy): training takes a few minutes on one core.
+Standard library only (no numpy): training takes about 1.5 minutes on one core.
 """
 
 import argparse
-import hashlib
 import math
 import os
 import random
@@ -45,7 +44,7 @@ L_EN, L_KN, L_HI, L_OT = 0, 1, 2, 3
 NLANES = 4
 
 # ---------------------------------------------------------------------------
-# Text scanning: the twin of scan() in src/langid.c.
+# Text scanning: the twin of scan_text() in src/langid.c.
 
 C_SPACE, C_LATIN, C_DEVA, C_KANNADA, C_OTHER, C_PUNCT, C_JOINER = range(7)
 WORD_NONE, WORD_LATIN, WORD_DEVA = 0, 1, 2
@@ -120,7 +119,7 @@ class Scan:
 
 
 def scan(text, nmax, want_hashes=True):
-    """Twin of scan() in langid.c. Returns a Scan; its hashes are the raw
+    """Twin of scan_text() in langid.c. Returns a Scan; its hashes are the raw
     32-bit feature hashes (n-grams of 2..nmax symbols, and whole words)."""
     sc = Scan()
     out = sc.hashes
@@ -342,10 +341,10 @@ def quantize(W, qmax=127):
 
 
 # ---------------------------------------------------------------------------
-# The decision rules: the twin of classify() in langid.c.
+# The decision rules: the twin of langid_classify() in langid.c.
 
 class Params:
-    """Decision thresholds; written into the tables as LANGID_* constants."""
+    """Decision thresholds; written into the tables as langid_* constants."""
 
     def __init__(self):
         self.route_min = 0.30       # P(kn-latn) at or above which Latin text needs Kannada
