@@ -245,11 +245,7 @@ static size_t utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
     return need + 1;
 }
 
-/*
- * Class and symbol of each ASCII byte. Letters carry their lowercase form;
- * the table is built by hand-written rules at compile time, not at run time,
- * so that there is nothing to initialise.
- */
+/* The class of an ASCII byte; a letter's symbol is its lowercase form. */
 #define ASCII_CLASS(c)                                                          \
     ((c) >= 'a' && (c) <= 'z'   ? C_LATIN                                       \
      : (c) >= 'A' && (c) <= 'Z' ? C_LATIN                                       \
@@ -352,6 +348,7 @@ void langid_classify(const char *utf8, size_t len, struct langid_result *out)
     struct scan s;
     float logit[LANGID_NLANES], p[LANGID_NLANES];
 
+    ASSERT(utf8 || !len);
     memset(&s, 0, sizeof(s));
     memset(out, 0, sizeof(*out));
     if (len)
