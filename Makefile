@@ -149,3 +149,11 @@ clean:
 build/bench/sse_client: bench/sse_client.c
 	@mkdir -p $(dir $@)
 	$(CC) -O2 -g -Wall -Wextra -Werror -o $@ $< $(shell pkg-config --cflags --libs libcurl)
+
+# ---- langid: evaluation tool and benchmark (docs/internals/langid.md) -------------
+build/tools/langid-eval: tools/langid/eval.c build/libhermod.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $< build/libhermod.a $(LIBS)
+build/bench/langid: bench/langid.c build/libhermod.a
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $< build/libhermod.a $(LIBS)

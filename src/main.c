@@ -20,6 +20,7 @@
 #include "engine.h"
 #include "estimate.h"
 #include "http.h"
+#include "langid.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "log.h"
@@ -50,6 +51,7 @@ static void usage(FILE *f)
             "                        list the configured models and their engines\n"
             "  models --catalog [--json]\n"
             "                        the built-in catalog of the seed's models\n"
+            "  langid                language and script of each stdin line, as JSON lines\n"
             "  plan [--config FILE] [--budget SIZE] [--seed]\n"
             "                        the memory plan: sizes, what fits together, what is left\n"
             "  estimate FILE|DIR [--ctx N] [--parallel N] [--kv-type T] [--json]\n"
@@ -287,6 +289,8 @@ int main(int argc, char **argv)
         return cmd_check_config(argc, argv);
     if (!strcmp(cmd, "models") && argc >= 3 && !strcmp(argv[2], "--catalog"))
         return catalog_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "langid"))
+        return langid_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "plan"))
         return plan_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "estimate"))
