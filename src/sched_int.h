@@ -74,7 +74,7 @@ struct sched {
 
     /* memory (sched_mem.c) */
     struct budget_pool pools[BUDGET_MAX_POOLS];
-    char pool_names[BUDGET_MAX_POOLS][16];
+    char pool_names[BUDGET_MAX_POOLS][24];
     uint64_t pool_total[BUDGET_MAX_POOLS];
     uint64_t pool_reserved[BUDGET_MAX_POOLS];
     size_t npools;
