@@ -219,6 +219,9 @@ static void get_budget(struct api *a, struct http_req *req)
                                                ? json_string(pools[info.pool].name)
                                                : json_null());
             json_object_set_new(j, "in_flight", json_integer(info.in_flight));
+            json_object_set_new(j, "estimate_from", info.estimate_from
+                                                        ? json_string(info.estimate_from)
+                                                        : json_null());
             json_array_append_new(je, j);
         }
     }

@@ -24,6 +24,7 @@
 #include <string.h>
 #include <yaml.h>
 
+#include "catalog.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
@@ -838,6 +839,30 @@ static int validate(struct ld *ld, yaml_node_t *root)
                     }
                 }
             }
+        }
+        if (m->catalog && !catalog_find(m->catalog)) {
+            const char *best = NULL;
+            unsigned bestd = 4;
+            for (size_t c = 0; c < catalog_count(); c++) {
+                const struct catalog_entry *ce = catalog_at(c);
+                unsigned d = str_edit_distance(m->catalog, ce->name);
+                for (size_t a = 0; ce->aliases && ce->aliases[a]; a++) {
+                    unsigned da = str_edit_distance(m->catalog, ce->aliases[a]);
+                    if (da < d)
+                        d = da;
+                }
+                if (str_starts_with(ce->name, m->catalog))
+                    d = 1;
+                if (d < bestd) {
+                    bestd = d;
+                    best = ce->name;
+                }
+            }
+            buf_reset(ld->err);
+            buf_addf(ld->err, "%s:%u: model '%s': unknown catalog entry '%s'%s%s%s (see `hermod "
+                     "models --catalog`)", ld->file, m->line, m->name, m->catalog,
+                     best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
+            return -EINVAL;
         }
         for (size_t e = 0; e < m->nengines; e++) {
             subst_model_dir(m->engines[e].cmd, cfg->model_dir);

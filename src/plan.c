@@ -63,7 +63,7 @@ static const struct config_engine *chosen_engine(const struct config_model *m)
 }
 
 static int plan_config(const struct config *cfg, uint64_t budget, const char *budget_from,
-                       double load_factor)
+                       double load_factor, bool have_gpu)
 {
     char a[32];
     double budget_gb = gb(budget);
@@ -98,7 +98,7 @@ static int plan_config(const struct config *cfg, uint64_t budget, const char *bu
         const struct config_model *m = &cfg->models[i];
         const struct config_engine *e = chosen_engine(m);
         struct sizing sz;
-        sizing_engine(m, e, &sz);
+        sizing_engine(m, e, have_gpu, &sz);
         double g = gb(sz.bytes);
         bool fits = total + g <= budget_gb;
         if (!sz.bytes)
@@ -260,7 +260,7 @@ int plan_main(int argc, char **argv)
         from = "this machine's memory";
     }
     double lf = cfg->load_factor > 0 ? cfg->load_factor : info.unified ? 1.8 : 1.0;
-    rc = plan_config(cfg, budget, from, lf);
+    rc = plan_config(cfg, budget, from, lf, info.ngpus > 0);
     if (!no_seed && (seed || !config))
         plan_seed();
     config_free(cfg);

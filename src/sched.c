@@ -573,6 +573,7 @@ void sched_engine_info(const struct sched_model *m, size_t i, struct sched_engin
     out->steady = sched__steady(se);
     out->pool = se->charge || engine_state(se->e) != ENGINE_STOPPED ? se->pool : -1;
     out->queued_for_load = se->in_loadq;
+    out->estimate_from = se->estimate_from[0] ? se->estimate_from : NULL;
     out->draining = se->drain != DRAIN_NONE;
 }
 

@@ -79,6 +79,7 @@ struct sched_engine_info {
     /* memory, bytes (0 = unknown) */
     uint64_t declared;           /* config `memory` */
     uint64_t estimate;           /* from the model file or catalog */
+    const char *estimate_from;   /* how it was estimated, or NULL */
     uint64_t reported;           /* from the engine's own load report */
     uint64_t measured;           /* real use now (RSS, or GPU memory) */
     uint64_t measured_peak;      /* largest real use seen while running */

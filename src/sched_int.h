@@ -13,6 +13,8 @@
 
 #include "budget.h"
 #include "engine.h"
+#include "estimate.h"
+#include "sizing.h"
 #include "lib/buf.h"
 #include "lib/list.h"
 #include "sched.h"
@@ -50,6 +52,10 @@ struct sched_engine {
     uint64_t charge;              /* what it holds in its pool now */
     uint64_t load_queued_ms;
     uint64_t turn_start_ms;       /* when it last became ready (monotonic) */
+    bool estimating;              /* a sizing job runs on the worker pool */
+    bool estimate_tried;          /* sized once on demand for this load */
+    char estimate_from[160];      /* where the estimate comes from */
+    struct engine_report report;  /* what the engine printed while loading */
 };
 
 struct sched_model {
@@ -79,6 +85,7 @@ struct sched {
     uint64_t pool_reserved[BUDGET_MAX_POOLS];
     size_t npools;
     bool unified;
+    bool have_gpu;
     double load_factor;
     struct list loadq;            /* engines waiting to load, FIFO */
     bool admitting, admit_again;

@@ -146,6 +146,9 @@ static size_t build_items(const struct sched *s, struct budget_item *items,
     return n;
 }
 
+static void enforce(struct sched *s);
+static void estimate_async(struct sched_engine *se);
+
 /* ---- the load queue --------------------------------------------------------------- */
 
 void sched__unqueue(struct sched_engine *se)
@@ -161,6 +164,7 @@ void sched__request_load(struct sched_engine *se)
     struct sched *s = se->m->s;
     if (!se->in_loadq) {
         se->in_loadq = true;
+        se->estimate_tried = false;
         se->load_queued_ms = clock_mono_ms();
         list_add_tail(&s->loadq, &se->lq_link);
     }
@@ -191,6 +195,7 @@ static void start_load(struct sched_engine *se, int pool)
     char a[32];
     sched__unqueue(se);
     se->pool = pool;
+    engine_report_init(&se->report);
     struct buf err = BUF_INIT;
     int rc = engine_start(se->e, &err);
     if (rc) {
@@ -255,6 +260,15 @@ static void admit_pass(struct sched *s)
         }
         if (engine_state(se->e) != ENGINE_STOPPED) {
             head = false; /* still stopping from an earlier run */
+            continue;
+        }
+        /* Never load blind when a size can be known: a model file that was
+         * missing at start may be there now. */
+        if (!sched__steady(se) && !se->estimate_tried)
+            estimate_async(se);
+        if (se->estimating) {
+            se->estimate_tried = true;
+            head = false;
             continue;
         }
         struct budget_want w = {
@@ -423,10 +437,83 @@ static void measure_cb(uv_timer_t *t)
     }
 }
 
+/*
+ * llama-server and vLLM print the buffers they allocate while they load.
+ * Each such line corrects what a loading engine is charged, before it is
+ * even ready, so a model larger than its estimate is caught while loading.
+ */
 void sched__on_output(struct sched_engine *se, const char *lines)
 {
-    (void)se;
-    (void)lines;
+    bool seen = false;
+    const char *p = lines;
+    while (*p) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        char line[512];
+        if (n < sizeof(line)) {
+            memcpy(line, p, n);
+            line[n] = '\0';
+            if (estimate_parse_log_line(line, &se->report) > 0)
+                seen = true;
+        }
+        p += n + (nl ? 1 : 0);
+    }
+    if (!seen)
+        return;
+    struct estimate e;
+    engine_report_breakdown(&se->report, &e);
+    se->reported = e.total;
+    sched__recharge(se);
+    enforce(se->m->s);
+}
+
+/* ---- estimates (worker pool) ---------------------------------------------------------- */
+
+struct size_job {
+    uv_work_t work;
+    struct sched_engine *se;
+    struct sizing result;
+};
+
+static void size_work(uv_work_t *w)
+{
+    struct size_job *j = w->data;
+    const struct config_model *m = j->se->m->cfg;
+    sizing_engine(m, &m->engines[j->se->idx], j->se->m->s->have_gpu, &j->result);
+}
+
+static void size_done(uv_work_t *w, int status)
+{
+    struct size_job *j = w->data;
+    struct sched_engine *se = j->se;
+    se->estimating = false;
+    if (status == 0 && j->result.source != SIZING_DECLARED) {
+        se->estimate = j->result.bytes;
+        snprintf(se->estimate_from, sizeof(se->estimate_from), "%s", j->result.detail);
+        if (se->estimate) {
+            char a[32];
+            log_info("engine size engine=%s estimate=%s from=\"%s\"", engine_id(se->e),
+                     str_fmt_size(se->estimate, a, sizeof(a)), j->result.detail);
+        }
+    }
+    free(j);
+    sched__recharge(se);
+    sched__admit(se->m->s);
+}
+
+/* Sizes se from its model file or the catalog, off the loop thread. */
+static void estimate_async(struct sched_engine *se)
+{
+    if (se->estimating || se->declared || !engine_managed(se->e))
+        return;
+    struct size_job *j = xcalloc(1, sizeof(*j));
+    j->se = se;
+    j->work.data = j;
+    se->estimating = true;
+    if (uv_queue_work(se->m->s->loop, &j->work, size_work, size_done) < 0) {
+        se->estimating = false;
+        free(j);
+    }
 }
 
 /* ---- set-up ------------------------------------------------------------------------ */
@@ -452,6 +539,7 @@ void sched__mem_init(struct sched *s)
     list_init(&s->loadq);
     sysmem_probe(&info);
     s->unified = info.unified;
+    s->have_gpu = info.ngpus > 0;
     if (cfg->budget || !info.ngpus || info.unified) {
         s->npools = 1;
         snprintf(s->pool_names[0], sizeof(s->pool_names[0]), "system");
@@ -478,6 +566,8 @@ void sched__mem_init(struct sched *s)
             se->declared = m->cfg->engines[j].memory ? m->cfg->engines[j].memory
                                                      : m->cfg->memory;
             se->pool = m->cfg->gpu >= 0 && (size_t)m->cfg->gpu < s->npools ? m->cfg->gpu : 0;
+            engine_report_init(&se->report);
+            estimate_async(se);
         }
     }
     s->quantum_timer = xmalloc(sizeof(uv_timer_t));

@@ -103,7 +103,7 @@ static enum catalog_quant quant_for(const struct config_engine *e,
     }
 }
 
-void sizing_engine(const struct config_model *m, const struct config_engine *e,
+void sizing_engine(const struct config_model *m, const struct config_engine *e, bool have_gpu,
                    struct sizing *out)
 {
     memset(out, 0, sizeof(*out));
@@ -124,6 +124,8 @@ void sizing_engine(const struct config_model *m, const struct config_engine *e,
             p.parallel = m->parallel;
         const char *mmproj;
         const char *file = llama_args(e->cmd, &p, &mmproj);
+        if (!have_gpu)
+            p.gpu_layers = 0;
         struct estimate est;
         struct buf err = BUF_INIT;
         if (file && access(file, R_OK) == 0 && estimate_path(file, &p, &est, &err) == 0) {

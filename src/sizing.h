@@ -16,6 +16,7 @@
 #ifndef HERMOD_SIZING_H
 #define HERMOD_SIZING_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -37,8 +38,10 @@ struct sizing {
  * alias), or NULL. */
 const struct catalog_entry *sizing_catalog_entry(const struct config_model *m);
 
-/* Sizes engine e of model m. Never fails: unknown is bytes 0. */
-void sizing_engine(const struct config_model *m, const struct config_engine *e,
+/* Sizes engine e of model m. have_gpu: whether this machine has a GPU
+ * (without one, llama.cpp runs on the CPU whatever -ngl says, and there is
+ * no CUDA context to count). Never fails: unknown is bytes 0. */
+void sizing_engine(const struct config_model *m, const struct config_engine *e, bool have_gpu,
                    struct sizing *out);
 
 const char *sizing_source_name(enum sizing_source s);

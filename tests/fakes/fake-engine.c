@@ -56,6 +56,7 @@ static struct {
     long ignore_sigterm;
     int embed_dim;
     long record_every;      /* record every Nth chunk */
+    long report_mib;        /* print llama-server's load report for this size */
     bool bench;             /* put the send time (CLOCK_MONOTONIC ns) in each chunk */
 } opt = {
     .host = "127.0.0.1", .model = "fake-model", .chunks = 5, .crash_after = -1,
@@ -448,6 +449,7 @@ static void usage(void)
             "  --alloc-mb N          allocate and touch N MiB at start\n"
             "  --ignore-sigterm      ignore SIGTERM (must be SIGKILLed)\n"
             "  --record-every N      record only every Nth chunk\n"
+            "  --report-mib N        print llama-server's buffer report totalling N MiB\n"
             "  --bench               chunks carry their send time\n"
             "  -m, --model FILE      model file (must exist); llama-server flags are ignored\n");
 }
@@ -496,6 +498,7 @@ int main(int argc, char **argv)
         NUM("--alloc-mb", alloc_mb)
         NUM("--embed-dim", embed_dim)
         NUM("--record-every", record_every)
+        NUM("--report-mib", report_mib)
         FLAG("--hang", hang)
         FLAG("--garbage", garbage)
         FLAG("--no-done", no_done)
@@ -553,6 +556,14 @@ int main(int argc, char **argv)
     }
     /* Still killable by SIGTERM while "loading"; blocked from here on so
      * that sigwait() gets it and not one of MHD's threads. */
+    if (opt.report_mib > 8) {
+        /* the lines llama-server prints while it loads */
+        printf("load_tensors:   CPU_Mapped model buffer size = %8.2f MiB\n",
+               (double)opt.report_mib - 8);
+        printf("llama_kv_cache:        CPU KV buffer size =     4.00 MiB\n");
+        printf("sched_reserve:        CPU compute buffer size =     4.00 MiB\n");
+        fflush(stdout);
+    }
     msleep(opt.listen_delay_ms);
     sigset_t set;
     sigemptyset(&set);

@@ -25,6 +25,7 @@ const broken = [
   ['models:\n  - name: a\n    engines:\n      - url: http://x\n        cmd: [x, "${NOPE}"]\n', /unknown macro \$\{NOPE\}/],
   ['models:\n  - name: a\n    engines:\n      - url: "${env.HERMOD_SURELY_UNSET_VAR}"\n', /environment variable HERMOD_SURELY_UNSET_VAR is not set/],
   ['', /the config is empty/],
+  ['models:\n  - name: a\n    catalog: nemotron-3-nan\n    engines:\n      - url: http://x\n', /:2: model 'a': unknown catalog entry 'nemotron-3-nan' \(did you mean 'nemotron-3-nano-30b-a3b'\?\)/],
   ['- a\n- b\n', /the config must be a mapping/],
 ];
 

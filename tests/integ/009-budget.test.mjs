@@ -217,3 +217,34 @@ test('randomized load with real memory: the budget is never exceeded, no request
   assert.ok(b.engines.some((e) => e.measured_peak >= 60 * MiB), 'measured real use');
   await h.stop();
 });
+
+test('sizes come from the model file and from the engine\'s own load report', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const h = new Hermod('budget: 1GiB\nmodels:\n');
+  const gguf = path.join(h.dir, 'tiny.gguf');
+  execFileSync(path.resolve('build/gguf-gen'), ['--preset', 'tiny-llama', '--out', gguf]);
+  h.config =
+    'budget: 1GiB\nmodels:\n' +
+    `  - name: fromfile\n    engines:\n${managed(['-m', gguf, '-c', '4096'])}` +
+    `  - name: reported\n    engines:\n${managed(['--report-mib', 200, '--load-delay', 300])}`;
+  t.after(() => h.cleanup());
+  await h.start();
+  const est = await waitFor(async () => {
+    const b = await h.json('/hermod/budget');
+    return b.engines.find((e) => e.id === 'fromfile@llama-server' && e.estimate);
+  }, { what: 'the estimate from the GGUF file' });
+  assert.match(est.estimate_from, /^GGUF llama, ctx 4096 x 1 slot/);
+  assert.ok(est.estimate > 2 * MiB && est.estimate < 64 * MiB, `estimate ${est.estimate}`);
+  assert.equal(est.steady, est.estimate);
+  // The engine with no file: unknown until it reports its buffers while loading.
+  const p = h.post('/v1/chat/completions', { model: 'reported', messages: [] });
+  const rep = await waitFor(async () => {
+    const b = await h.json('/hermod/budget');
+    return b.engines.find((e) => e.id === 'reported@llama-server' && e.reported);
+  }, { what: 'the load report' });
+  assert.equal(rep.reported, 200 * MiB);
+  assert.equal(rep.charge, 200 * MiB, 'charged what it reported while still loading');
+  assert.equal(rep.state, 'starting');
+  assert.equal((await p).status, 200);
+  await h.stop();
+});
