@@ -52,6 +52,7 @@ struct engine {
     uint64_t start_mono_ms;
     uint64_t start_took_ms;
     char *last_error;
+    char *file_error;             /* the model file failed its full check */
     char *base_url;               /* current base URL */
 
     /* process */
@@ -135,6 +136,41 @@ char *engine_which(const char *prog)
     return NULL;
 }
 
+/*
+ * A cheap look at a model file before an engine is started with it: a
+ * .gguf file must begin with the GGUF magic and a version llama.cpp reads.
+ * (The full check, every tensor against the file, runs in sizing.c on the
+ * worker pool; its verdict arrives through engine_set_file_error.) A file
+ * that is not a model is refused with a clear reason instead of handing it
+ * to the engine to fail on.
+ */
+static bool model_file_looks_right(const char *file, struct buf *why)
+{
+    struct stat st;
+    if (stat(file, &st) != 0 || S_ISDIR(st.st_mode))
+        return true; /* directories: safetensors, the engine's business */
+    if (!str_ends_with(file, ".gguf"))
+        return true;
+    unsigned char head[8];
+    FILE *f = fopen(file, "rb");
+    size_t n = f ? fread(head, 1, sizeof(head), f) : 0;
+    if (f)
+        fclose(f);
+    if (n < 8 || memcmp(head, "GGUF", 4) != 0) {
+        buf_addf(why, "model file %s is not a GGUF model (%s)", file,
+                 n < 4 ? "too short" : "no GGUF magic at its start");
+        return false;
+    }
+    uint32_t version = (uint32_t)head[4] | (uint32_t)head[5] << 8 | (uint32_t)head[6] << 16 |
+                       (uint32_t)head[7] << 24;
+    if (version < 2 || version > 3) {
+        buf_addf(why, "model file %s is GGUF version %u; llama.cpp reads versions 2 and 3",
+                 file, version);
+        return false;
+    }
+    return true;
+}
+
 static bool is_file_flag(const char *a)
 {
     static const char *const flags[] = {"-m", "--model", "--mmproj", "-mm", "--lora",
@@ -163,12 +199,26 @@ bool engine_possible(struct engine *e, struct buf *why)
             file = e->cfg->cmd[i + 1];
         else if (a[0] == '/' && (str_ends_with(a, ".gguf") || str_ends_with(a, ".safetensors")))
             file = a;
-        if (file && !strstr(file, "${") && access(file, R_OK) != 0) {
+        if (!file || strstr(file, "${"))
+            continue;
+        if (access(file, R_OK) != 0) {
             buf_addf(why, "model file %s: %s", file, strerror(errno));
             return false;
         }
+        if (!model_file_looks_right(file, why))
+            return false;
+    }
+    if (e->file_error) {
+        buf_addstr(why, e->file_error);
+        return false;
     }
     return true;
+}
+
+void engine_set_file_error(struct engine *e, const char *msg)
+{
+    free(e->file_error);
+    e->file_error = msg ? xstrdup(msg) : NULL;
 }
 
 /* ---- captured output -------------------------------------------------------- */
@@ -891,6 +941,7 @@ void engine_free(struct engine *e)
     buf_release(&e->partial);
     buf_release(&e->probe_body);
     free(e->last_error);
+    free(e->file_error);
     free(e->base_url);
     free(e->model_name);
     free(e->id);

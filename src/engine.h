@@ -77,6 +77,10 @@ void engine_kill(struct engine *e);
  * the reason in `why`. Unmanaged engines are always "possible". */
 bool engine_possible(struct engine *e, struct buf *why);
 
+/* Marks the engine's model file as bad (msg copied; NULL clears): the
+ * engine is then not possible, with msg as the reason. */
+void engine_set_file_error(struct engine *e, const char *msg);
+
 enum engine_state engine_state(const struct engine *e);
 bool engine_managed(const struct engine *e);
 const char *engine_id(const struct engine *e);

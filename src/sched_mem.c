@@ -487,6 +487,16 @@ static void size_done(uv_work_t *w, int status)
     struct size_job *j = w->data;
     struct sched_engine *se = j->se;
     se->estimating = false;
+    if (status == 0) {
+        engine_set_file_error(se->e, j->result.file_error[0] ? j->result.file_error : NULL);
+        if (j->result.file_error[0]) {
+            log_warn("engine model file is not usable engine=%s reason=\"%s\"",
+                     engine_id(se->e), j->result.file_error);
+            /* whoever waits for this load hears why */
+            sched__unqueue(se);
+            sched__repick_waiters(se, j->result.file_error, false);
+        }
+    }
     if (status == 0 && j->result.source != SIZING_DECLARED) {
         se->estimate = j->result.bytes;
         snprintf(se->estimate_from, sizeof(se->estimate_from), "%s", j->result.detail);
@@ -504,7 +514,7 @@ static void size_done(uv_work_t *w, int status)
 /* Sizes se from its model file or the catalog, off the loop thread. */
 static void estimate_async(struct sched_engine *se)
 {
-    if (se->estimating || se->declared || !engine_managed(se->e))
+    if (se->estimating || !engine_managed(se->e))
         return;
     struct size_job *j = xcalloc(1, sizeof(*j));
     j->se = se;
@@ -557,6 +567,24 @@ void sched__mem_init(struct sched *s)
         s->pools[p].name = s->pool_names[p];
         s->pools[p].capacity =
             s->pool_total[p] > s->pool_reserved[p] ? s->pool_total[p] - s->pool_reserved[p] : 0;
+    }
+    /*
+     * With an automatic budget, `reserved` describes services that share
+     * the machine. Where they do not run (a config written for the DGX
+     * Spark used on a smaller box), subtracting them would leave nothing;
+     * where they run, the memory available now already excludes them. So
+     * the system pool gets at least 90% of what is available at start.
+     */
+    if (!cfg->budget && !strcmp(s->pool_names[0], "system")) {
+        uint64_t floor = info.mem_available / 10 * 9;
+        if (s->pools[0].capacity < floor) {
+            log_warn("reserved memory (%s) leaves only %s for engines on this machine, but "
+                     "%s is available now: using that (set budget: to decide yourself)",
+                     str_fmt_size(s->pool_reserved[0], a, sizeof(a)),
+                     str_fmt_size(s->pools[0].capacity, b, sizeof(b)),
+                     str_fmt_size(floor, c, sizeof(c)));
+            s->pools[0].capacity = floor;
+        }
     }
     s->load_factor = cfg->load_factor > 0 ? cfg->load_factor : s->unified ? 1.8 : 1.0;
     for (size_t i = 0; i < s->nmodels; i++) {

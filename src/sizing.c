@@ -2,6 +2,7 @@
 /* sizing.c: see sizing.h. */
 #include "sizing.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -108,12 +109,8 @@ void sizing_engine(const struct config_model *m, const struct config_engine *e, 
 {
     memset(out, 0, sizeof(*out));
     uint64_t declared = e->memory ? e->memory : m->memory;
-    if (declared) {
-        out->bytes = declared;
-        out->source = SIZING_DECLARED;
-        snprintf(out->detail, sizeof(out->detail), "declared");
-        return;
-    }
+    /* The file is read even when a size is declared: a file that is not a
+     * model must be caught before an engine is started with it. */
     if (e->cmd && (e->kind == ENGINE_KIND_LLAMA_SERVER || e->kind == ENGINE_KIND_VLLM ||
                    e->kind == ENGINE_KIND_OPENAI)) {
         struct estimate_params p;
@@ -128,7 +125,13 @@ void sizing_engine(const struct config_model *m, const struct config_engine *e, 
             p.gpu_layers = 0;
         struct estimate est;
         struct buf err = BUF_INIT;
-        if (file && access(file, R_OK) == 0 && estimate_path(file, &p, &est, &err) == 0) {
+        int rc = -ENOENT;
+        if (file && access(file, R_OK) == 0) {
+            rc = estimate_path(file, &p, &est, &err);
+            if (rc && rc != -ENOENT && rc != -EACCES)
+                snprintf(out->file_error, sizeof(out->file_error), "%s", buf_cstr(&err));
+        }
+        if (rc == 0 && !declared) {
             out->bytes = est.total;
             out->source = SIZING_FILE;
             struct stat st;
@@ -142,6 +145,12 @@ void sizing_engine(const struct config_model *m, const struct config_engine *e, 
             return;
         }
         buf_release(&err);
+    }
+    if (declared) {
+        out->bytes = declared;
+        out->source = SIZING_DECLARED;
+        snprintf(out->detail, sizeof(out->detail), "declared");
+        return;
     }
     const struct catalog_entry *c = sizing_catalog_entry(m);
     if (c) {

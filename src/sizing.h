@@ -32,6 +32,7 @@ struct sizing {
     uint64_t bytes;
     enum sizing_source source;
     char detail[160];   /* "GGUF qwen3moe, ctx 4096 x 8 slots", "catalog NVFP4 (seed)" */
+    char file_error[256]; /* the engine's model file is not a model: why, or "" */
 };
 
 /* The catalog entry a model refers to (its `catalog:`, else its name or an

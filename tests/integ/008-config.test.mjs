@@ -119,8 +119,17 @@ test('default config: starts with no engine anywhere, then serves through llama-
   assert.ok(list.data.some((m) => m.id === 'qwen3.5-35b-a3b'));
   assert.ok(list.data.some((m) => m.id === 'cosmos-reason2-8b'));
 
-  // The user drops the model file in place: it is served at once.
-  fs.writeFileSync(path.join(models, 'nemotron-3-nano-30b-a3b-Q4_K_M.gguf'), 'GGUF');
+  // A file that is not a model is refused with a clear reason.
+  const file = path.join(models, 'nemotron-3-nano-30b-a3b-Q4_K_M.gguf');
+  fs.writeFileSync(file, 'not a model at all');
+  const bad = await h.post('/v1/chat/completions', { model: 'nemotron', messages: [] });
+  assert.equal(bad.status, 503);
+  assert.match((await bad.json()).error.message, /nemotron-3-nano-30b-a3b-Q4_K_M\.gguf is not a GGUF model/);
+
+  // The user drops a real model file in place: it is served at once.
+  const { execFileSync } = await import('node:child_process');
+  fs.rmSync(file);
+  execFileSync(path.resolve('build/gguf-gen'), ['--preset', 'tiny-llama', '--out', file]);
   const client = new OpenAI({ baseURL: h.url + '/v1', apiKey: 'x', maxRetries: 0 });
   const { data, response } = await client.chat.completions
     .create({ model: 'nemotron', messages: [{ role: 'user', content: 'hi' }] })

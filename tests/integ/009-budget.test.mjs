@@ -248,3 +248,22 @@ test('sizes come from the model file and from the engine\'s own load report', as
   assert.equal((await p).status, 200);
   await h.stop();
 });
+
+test('a corrupt model file is refused with the reader\'s reason, before any engine starts', async (t) => {
+  const { execFileSync } = await import('node:child_process');
+  const h = new Hermod('models:\n');
+  const gguf = path.join(h.dir, 'cut.gguf');
+  execFileSync(path.resolve('build/gguf-gen'), ['--preset', 'tiny-llama', '--out', gguf]);
+  fs.truncateSync(gguf, fs.statSync(gguf).size - 1000);
+  h.config = `models:\n  - name: cut\n    engines:\n${managed(['-m', gguf, '--record', '@DIR@/r.txt'])}`;
+  t.after(() => h.cleanup());
+  await h.start();
+  const r = await h.post('/v1/chat/completions', { model: 'cut', messages: [] });
+  assert.equal(r.status, 503);
+  const j = await r.json();
+  assert.match(j.error.message, /cut\.gguf.*(past|beyond|end of file|truncated)/i);
+  assert.ok(!fs.existsSync(path.join(h.dir, 'r.txt')), 'no engine was started');
+  const m = (await h.json('/v1/models')).data.find((x) => x.id === 'cut');
+  assert.equal(m.hermod.state, 'unavailable');
+  await h.stop();
+});
