@@ -113,6 +113,30 @@ static void get_models(struct api *a, struct http_req *req, const char *one)
         for (size_t k = 0; mc->aliases[k]; k++)
             json_array_append_new(data, model_entry(a, m, mc->aliases[k], mc->name));
     }
+    /* Routes are models to clients: "auto" picks one by language, image, task. */
+    for (size_t i = 0; i < a->cfg->nroutes; i++) {
+        const struct config_route *rt = &a->cfg->routes[i];
+        for (ssize_t k = -1; k < 0 || rt->aliases[k]; k++) {
+            const char *id = k < 0 ? rt->name : rt->aliases[k];
+            if (one && strcmp(one, id))
+                continue;
+            json_t *rules = json_array();
+            for (size_t r = 0; r < rt->nrules; r++)
+                json_array_append_new(rules, json_string(rt->rules[r].name));
+            json_t *h = json_pack("{s:s,s:b,s:o}", "state", "route", "route", 1, "rules", rules);
+            if (k >= 0)
+                json_object_set_new(h, "alias_of", json_string(rt->name));
+            json_t *e = json_pack("{s:s,s:s,s:I,s:s,s:o}", "id", id, "object", "model", "created",
+                                  (json_int_t)(a->started_wall_ms / 1000), "owned_by", "hermod",
+                                  "hermod", h);
+            if (one) {
+                json_decref(data);
+                respond_json(req, 200, e);
+                return;
+            }
+            json_array_append_new(data, e);
+        }
+    }
     if (one) {
         json_decref(data);
         http_respond_error(req, 404, "invalid_request_error", "model_not_found",

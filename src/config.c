@@ -572,6 +572,51 @@ static int parse_gpu(struct ld *ld, yaml_node_t *n, void *target)
     return 0;
 }
 
+static int modality_bits(struct ld *ld, yaml_node_t *n, const char *key, unsigned *out,
+                         bool *text_only)
+{
+    static const struct {
+        const char *name;
+        unsigned bit;
+    } mods[] = {{"text", CONFIG_MOD_TEXT}, {"image", CONFIG_MOD_IMAGE},
+                {"video", CONFIG_MOD_VIDEO}, {"audio", CONFIG_MOD_AUDIO}};
+    char **v = NULL;
+    int rc;
+    if (n->type == YAML_SCALAR_NODE) {
+        const char *one;
+        if ((rc = get_scalar(ld, n, key, &one)))
+            return rc;
+        v = xcalloc(2, sizeof(char *));
+        v[0] = xstrdup(one);
+    } else if ((rc = get_strlist(ld, n, key, &v))) {
+        return rc;
+    }
+    *out = 0;
+    for (size_t i = 0; v[i]; i++) {
+        size_t k;
+        for (k = 0; k < ARRAY_SIZE(mods); k++)
+            if (!strcmp(v[i], mods[k].name))
+                break;
+        if (k == ARRAY_SIZE(mods)) {
+            rc = fail(ld, n, "'%s' takes text, image, video or audio, got \"%s\"", key, v[i]);
+            break;
+        }
+        *out |= mods[k].bit;
+    }
+    if (text_only)
+        *text_only = *out == CONFIG_MOD_TEXT;
+    for (size_t i = 0; v[i]; i++)
+        free(v[i]);
+    free(v);
+    return rc;
+}
+
+static int parse_modalities(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config_model *m = target;
+    return modality_bits(ld, n, "modalities", &m->modalities, NULL);
+}
+
 static const struct key model_keys[] = {
     {"name", K_STR, offsetof(struct config_model, name), 0, 0, NULL},
     {"aliases", K_STRLIST, offsetof(struct config_model, aliases), 0, 0, NULL},
@@ -586,10 +631,13 @@ static const struct key model_keys[] = {
     {"gpu", K_CUSTOM, 0, 0, 0, parse_gpu},
     {"context", K_UINT, offsetof(struct config_model, context), 0, 100000000, NULL},
     {"parallel", K_UINT, offsetof(struct config_model, parallel), 0, 4096, NULL},
+    {"languages", K_STRLIST, offsetof(struct config_model, languages), 0, 0, NULL},
+    {"modalities", K_CUSTOM, offsetof(struct config_model, modalities), 0, 0, parse_modalities},
 };
 
 static void model_release(struct config_model *m)
 {
+    strlist_free(m->languages);
     free(m->name);
     strlist_free(m->aliases);
     for (size_t i = 0; i < m->nengines; i++)
@@ -646,6 +694,211 @@ static int parse_models(struct ld *ld, yaml_node_t *n, void *target)
             if (!valid_name(m->aliases[i]))
                 return fail(ld, mn, "alias \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
                             m->aliases[i]);
+    }
+    return 0;
+}
+
+/* ---- routes ----------------------------------------------------------- */
+
+static int parse_rule_when(struct ld *ld, yaml_node_t *n, void *target);
+
+static const struct key when_keys[] = {
+    {"modality", K_CUSTOM, 0, 0, 0, NULL},
+    {"language", K_STRLIST, offsetof(struct config_rule, languages), 0, 0, NULL},
+    {"task", K_STRLIST, offsetof(struct config_rule, tasks), 0, 0, NULL},
+    {"keywords", K_STRLIST, offsetof(struct config_rule, keywords), 0, 0, NULL},
+    {"min_tokens", K_UINT, offsetof(struct config_rule, min_tokens), 0, 100000000, NULL},
+};
+
+static int parse_when_modality(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config_rule *r = target;
+    return modality_bits(ld, n, "modality", &r->modality, &r->text_only);
+}
+
+/* A single string is taken as a one-item list for the list conditions. */
+static int strlist_or_one(struct ld *ld, yaml_node_t *n, const char *key, char ***out)
+{
+    if (n->type != YAML_SCALAR_NODE)
+        return get_strlist(ld, n, key, out);
+    const char *one;
+    int rc = get_scalar(ld, n, key, &one);
+    if (rc)
+        return rc;
+    *out = xcalloc(2, sizeof(char *));
+    (*out)[0] = xstrdup(one);
+    return 0;
+}
+
+static int parse_rule_when(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config_rule *r = target;
+    if (n->type != YAML_MAPPING_NODE)
+        return fail(ld, n, "'when' must be a mapping of conditions (modality, language, task, "
+                    "keywords, min_tokens)");
+    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
+        yaml_node_t *kn = node_at(ld, p->key), *vn = node_at(ld, p->value);
+        const char *k = (const char *)kn->data.scalar.value;
+        int rc;
+        if (kn->type != YAML_SCALAR_NODE)
+            return fail(ld, kn, "conditions are plain names");
+        if (!strcmp(k, "modality"))
+            rc = parse_when_modality(ld, vn, r);
+        else if (!strcmp(k, "language"))
+            rc = strlist_or_one(ld, vn, k, &r->languages);
+        else if (!strcmp(k, "task"))
+            rc = strlist_or_one(ld, vn, k, &r->tasks);
+        else if (!strcmp(k, "keywords"))
+            rc = strlist_or_one(ld, vn, k, &r->keywords);
+        else if (!strcmp(k, "min_tokens"))
+            rc = parse_value(ld, &when_keys[4], vn, r);
+        else
+            rc = unknown_key(ld, kn, k, "'when'", when_keys, ARRAY_SIZE(when_keys));
+        if (rc)
+            return rc;
+    }
+    static const char *const langs[] = {"kn", "kn-latn", "en", "hi", "hi-latn", "mixed-script",
+                                        "other", "kannada", "any"};
+    for (size_t i = 0; r->languages && r->languages[i]; i++) {
+        bool ok = false;
+        for (size_t k = 0; k < ARRAY_SIZE(langs); k++)
+            ok |= !strcmp(r->languages[i], langs[k]);
+        if (!ok)
+            return fail(ld, n, "language '%s' is not one of kn, kn-latn, en, hi, hi-latn, "
+                        "mixed-script, other, kannada (= kn, kn-latn or mixed-script)",
+                        r->languages[i]);
+    }
+    return 0;
+}
+
+static int parse_rule_models(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config_rule *r = target;
+    return strlist_or_one(ld, n, "models", &r->models);
+}
+
+static int parse_rule_escalate(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config_rule *r = target;
+    return strlist_or_one(ld, n, "escalate", &r->escalate);
+}
+
+static int parse_rule_prefer(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config_rule *r = target;
+    const char *s;
+    int rc = get_scalar(ld, n, "prefer", &s);
+    if (rc)
+        return rc;
+    if (!strcmp(s, "resident"))
+        r->prefer_resident = true;
+    else if (!strcmp(s, "order"))
+        r->prefer_resident = false;
+    else
+        return fail(ld, n, "'prefer' must be resident or order, got \"%s\"", s);
+    return 0;
+}
+
+static const struct key rule_keys[] = {
+    {"name", K_STR, offsetof(struct config_rule, name), 0, 0, NULL},
+    {"when", K_CUSTOM, 0, 0, 0, parse_rule_when},
+    {"models", K_CUSTOM, 0, 0, 0, parse_rule_models},
+    {"escalate", K_CUSTOM, 0, 0, 0, parse_rule_escalate},
+    {"prefer", K_CUSTOM, 0, 0, 0, parse_rule_prefer},
+};
+
+static int parse_rules(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config_route *rt = target;
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(ld, n, "'rules' must be a list");
+    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    if (!cnt)
+        return fail(ld, n, "'rules' is empty");
+    rt->rules = xcalloc(cnt, sizeof(*rt->rules));
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *rn = node_at(ld, *it);
+        struct config_rule *r = &rt->rules[rt->nrules++];
+        r->line = (unsigned)rn->start_mark.line + 1;
+        int rc = parse_map(ld, rn, "a rule", rule_keys, ARRAY_SIZE(rule_keys), r, NULL);
+        if (rc)
+            return rc;
+        if (!r->models || !r->models[0])
+            return fail(ld, rn, "a rule needs 'models', the candidates in order");
+        if (!r->name)
+            r->name = xasprintf("rule %zu", rt->nrules);
+    }
+    return 0;
+}
+
+static int parse_escalation(struct ld *ld, yaml_node_t *n, void *target);
+
+static const struct key route_keys[] = {
+    {"name", K_STR, offsetof(struct config_route, name), 0, 0, NULL},
+    {"aliases", K_STRLIST, offsetof(struct config_route, aliases), 0, 0, NULL},
+    {"rules", K_CUSTOM, 0, 0, 0, parse_rules},
+    {"escalation", K_CUSTOM, 0, 0, 0, parse_escalation},
+};
+
+static const struct key escalation_keys[] = {
+    {"attempts", K_UINT, offsetof(struct config_route, max_attempts), 1, 16, NULL},
+    {"deadline", K_DURATION, offsetof(struct config_route, deadline_ms), 100, 86400000, NULL},
+    {"coverage", K_FLOAT, offsetof(struct config_route, coverage), 0, 1, NULL},
+};
+
+static int parse_escalation(struct ld *ld, yaml_node_t *n, void *target)
+{
+    return parse_map(ld, n, "'escalation'", escalation_keys, ARRAY_SIZE(escalation_keys), target,
+                     NULL);
+}
+
+static void rule_release(struct config_rule *r)
+{
+    free(r->name);
+    strlist_free(r->languages);
+    strlist_free(r->tasks);
+    strlist_free(r->keywords);
+    strlist_free(r->models);
+    strlist_free(r->escalate);
+}
+
+static void route_release(struct config_route *rt)
+{
+    free(rt->name);
+    strlist_free(rt->aliases);
+    for (size_t i = 0; i < rt->nrules; i++)
+        rule_release(&rt->rules[i]);
+    free(rt->rules);
+}
+
+static int parse_routes(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config *cfg = target;
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(ld, n, "'routes' must be a list, got %s", node_type_name(n));
+    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    cfg->routes = xcalloc(cnt ? cnt : 1, sizeof(*cfg->routes));
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *rn = node_at(ld, *it);
+        struct config_route *rt = &cfg->routes[cfg->nroutes++];
+        rt->line = (unsigned)rn->start_mark.line + 1;
+        rt->max_attempts = 3;
+        rt->deadline_ms = 300000;
+        rt->coverage = 0.8;
+        int rc = parse_map(ld, rn, "a route", route_keys, ARRAY_SIZE(route_keys), rt, NULL);
+        if (rc)
+            return rc;
+        if (!rt->name)
+            return fail(ld, rn, "a route needs a 'name' (what clients send as model)");
+        if (!valid_name(rt->name))
+            return fail(ld, rn, "route name \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
+                        rt->name);
+        if (!rt->rules)
+            return fail(ld, rn, "route '%s' needs 'rules'", rt->name);
+        if (!rt->aliases)
+            rt->aliases = xcalloc(1, sizeof(char *));
     }
     return 0;
 }
@@ -739,6 +992,7 @@ static int parse_swap_policy(struct ld *ld, yaml_node_t *n, void *target)
 static const struct key top_keys[] = {
     {"listen", K_CUSTOM, 0, 0, 0, parse_listen},
     {"models", K_CUSTOM, 0, 0, 0, parse_models},
+    {"routes", K_CUSTOM, 0, 0, 0, parse_routes},
     {"model_dir", K_STR, offsetof(struct config, model_dir), 0, 0, NULL},
     {"max_body", K_SIZE, offsetof(struct config, max_body), 1024, 1ull << 32, NULL},
     {"max_response", K_SIZE, offsetof(struct config, max_response), 1024, 1ull << 34, NULL},
@@ -869,6 +1123,35 @@ static int validate(struct ld *ld, yaml_node_t *root)
             subst_model_dir(m->engines[e].env, cfg->model_dir);
         }
     }
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        const struct config_route *rt = &cfg->routes[i];
+        for (ssize_t x = -1; x < 0 || rt->aliases[x]; x++) {
+            const char *nm = x < 0 ? rt->name : rt->aliases[x];
+            const struct config_model *m = config_find_model(cfg, nm);
+            const struct config_route *o = config_find_route(cfg, nm);
+            if (m || o != rt) {
+                buf_reset(ld->err);
+                buf_addf(ld->err, "%s:%u: route name or alias '%s' is already used by %s '%s'",
+                         ld->file, rt->line, nm, m ? "model" : "route", m ? m->name : o->name);
+                return -EINVAL;
+            }
+        }
+        for (size_t r = 0; r < rt->nrules; r++) {
+            const struct config_rule *ru = &rt->rules[r];
+            for (int lane = 0; lane < 2; lane++) {
+                char **v = lane ? ru->escalate : ru->models;
+                for (size_t k = 0; v && v[k]; k++) {
+                    if (config_find_model(cfg, v[k]))
+                        continue;
+                    buf_reset(ld->err);
+                    buf_addf(ld->err, "%s:%u: route '%s', %s: no model '%s' (a rule names "
+                             "models, not routes)",
+                             ld->file, ru->line, rt->name, ru->name, v[k]);
+                    return -EINVAL;
+                }
+            }
+        }
+    }
     (void)root;
     return 0;
 }
@@ -981,6 +1264,9 @@ void config_free(struct config *cfg)
     for (size_t i = 0; i < cfg->nmodels; i++)
         model_release(&cfg->models[i]);
     free(cfg->models);
+    for (size_t i = 0; i < cfg->nroutes; i++)
+        route_release(&cfg->routes[i]);
+    free(cfg->routes);
     for (size_t i = 0; i < cfg->nreserved; i++)
         free(cfg->reserved[i].name);
     free(cfg->reserved);
@@ -988,6 +1274,19 @@ void config_free(struct config *cfg)
     free(cfg->model_dir);
     free(cfg->path);
     free(cfg);
+}
+
+const struct config_route *config_find_route(const struct config *cfg, const char *name)
+{
+    for (size_t i = 0; i < cfg->nroutes; i++) {
+        const struct config_route *r = &cfg->routes[i];
+        if (!strcmp(r->name, name))
+            return r;
+        for (size_t a = 0; r->aliases[a]; a++)
+            if (!strcmp(r->aliases[a], name))
+                return r;
+    }
+    return NULL;
 }
 
 const struct config_model *config_find_model(const struct config *cfg, const char *name)

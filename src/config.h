@@ -65,6 +65,42 @@ struct config_model {
     int gpu;              /* GPU index it is pinned to, -1 = any */
     unsigned context;     /* context length the engine runs with, 0 = unknown */
     unsigned parallel;    /* parallel slots, 0 = unknown (1) */
+    char **languages;     /* ISO codes it reads, overriding the catalog; NULL = catalog */
+    unsigned modalities;  /* enum config_modality it takes, overriding the catalog; 0 = catalog */
+    unsigned line;
+};
+
+/* What a route rule looks at. Every condition given must hold; a rule
+ * without conditions always matches. */
+enum config_modality {
+    CONFIG_MOD_TEXT = 1 << 0,
+    CONFIG_MOD_IMAGE = 1 << 1,
+    CONFIG_MOD_VIDEO = 1 << 2,
+    CONFIG_MOD_AUDIO = 1 << 3,
+};
+
+struct config_rule {
+    char *name;           /* for headers and logs; default "rule N" */
+    unsigned modality;    /* any of these input modalities present; 0 = any */
+    bool text_only;       /* modality: text — no image, video or audio part */
+    char **languages;     /* langid labels, or "kannada" (needs Kannada); NULL = any */
+    char **tasks;         /* the client's task (X-Hermod-Task / hermod.task); NULL = any */
+    char **keywords;      /* any of these words in the text (case-insensitive) */
+    unsigned min_tokens;  /* estimated prompt tokens at least this; 0 = any */
+    char **models;        /* candidates, in order (NULL-terminated) */
+    char **escalate;      /* the specialist lane, after models (may be NULL) */
+    bool prefer_resident; /* ready models first, then the rest in order */
+    unsigned line;
+};
+
+struct config_route {
+    char *name;
+    char **aliases;
+    struct config_rule *rules;
+    size_t nrules;
+    unsigned max_attempts;   /* escalation: answers tried at most */
+    uint64_t deadline_ms;    /* escalation: total time for all attempts */
+    double coverage;         /* escalation: share of Kannada names the answer must have */
     unsigned line;
 };
 
@@ -103,6 +139,8 @@ struct config {
     uint64_t measure_interval_ms; /* sampling engines' real memory use */
     struct config_model *models;
     size_t nmodels;
+    struct config_route *routes;
+    size_t nroutes;
 };
 
 /* Loads and validates a config file. On failure returns a negative errno
@@ -118,5 +156,7 @@ void config_free(struct config *cfg);
 
 /* Finds a model by name or alias; NULL if none. */
 const struct config_model *config_find_model(const struct config *cfg, const char *name);
+/* Finds a route by name or alias; NULL if none. */
+const struct config_route *config_find_route(const struct config *cfg, const char *name);
 
 #endif

@@ -26,6 +26,7 @@
 #include "log.h"
 #include "plan.h"
 #include "proxy.h"
+#include "router.h"
 #include "sched.h"
 #include "store.h"
 #include "upstream.h"
@@ -52,6 +53,8 @@ static void usage(FILE *f)
             "  models --catalog [--json]\n"
             "                        the built-in catalog of the seed's models\n"
             "  langid                language and script of each stdin line, as JSON lines\n"
+            "  route --explain [--config FILE] [FILE]\n"
+            "                        the routing decision for a request body or text\n"
             "  plan [--config FILE] [--budget SIZE] [--seed]\n"
             "                        the memory plan: sizes, what fits together, what is left\n"
             "  estimate FILE|DIR [--ctx N] [--parallel N] [--kv-type T] [--json]\n"
@@ -291,6 +294,8 @@ int main(int argc, char **argv)
         return catalog_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "langid"))
         return langid_main(argc - 1, argv + 1);
+    if (!strcmp(cmd, "route"))
+        return router_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "plan"))
         return plan_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "estimate"))

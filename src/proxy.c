@@ -30,6 +30,7 @@
 #include "lib/list.h"
 #include "lib/xalloc.h"
 #include "log.h"
+#include "router.h"
 #include "sched.h"
 #include "sse.h"
 #include "upstream.h"
@@ -70,6 +71,13 @@ struct relay {
     uint64_t t0_ns, ttfb_ns;
     int status;          /* what we answered, for the log */
     char *engine_id;     /* the engine that answered, for the log */
+    /* routing: the candidates, tried in order */
+    bool routed;
+    struct route_decision dec;
+    size_t cand;
+    struct buf tried;    /* why earlier candidates could not serve */
+    bool nospc, busy;    /* what made them fail */
+    unsigned attempts;   /* engines tried over all candidates */
 };
 
 static void start_upstream(struct relay *r);
@@ -81,7 +89,14 @@ static void add_route_headers(struct relay *r)
     http_req_add_header(r->req, "X-Hermod-Model", sched_model_config(r->model)->name);
     if (r->engine)
         http_req_add_header(r->req, "X-Hermod-Engine", engine_id(r->engine));
-    unsigned a = sched_ticket_attempts(r->ticket);
+    if (r->routed) {
+        http_req_add_header(r->req, "X-Hermod-Route", r->dec.route->name);
+        http_req_add_header(r->req, "X-Hermod-Rule", r->dec.rule->name);
+        http_req_add_header(r->req, "X-Hermod-Reason", buf_cstr(&r->dec.why));
+        if (r->tried.len)
+            http_req_add_header(r->req, "X-Hermod-Passed-Over", buf_cstr(&r->tried));
+    }
+    unsigned a = r->attempts + sched_ticket_attempts(r->ticket);
     if (a > 1) {
         char n[16];
         snprintf(n, sizeof(n), "%u", a);
@@ -400,20 +415,53 @@ static void start_upstream(struct relay *r)
     r->up = upstream_start(r->px->up, &o);
 }
 
+static void on_grant(struct sched_ticket *t, struct engine *e, int rc, const char *msg,
+                     void *arg);
+
+/* Moves a routed request to its next candidate model. */
+static void next_candidate(struct relay *r, int rc, const char *msg)
+{
+    const struct config_model *from = r->dec.cands[r->cand];
+    if (r->tried.len)
+        buf_addstr(&r->tried, "; ");
+    buf_addf(&r->tried, "%s: %s", from->name, msg);
+    r->nospc |= rc == -ENOSPC;
+    r->busy |= rc == -EBUSY;
+    r->attempts += sched_ticket_attempts(r->ticket);
+    log_info("route candidate cannot serve, trying the next route=%s model=%s next=%s",
+             r->dec.route->name, from->name, r->dec.cands[r->cand + 1]->name);
+    r->cand++;
+    sched_ticket_free(r->ticket);
+    r->model = sched_find_model(r->px->sched, r->dec.cands[r->cand]->name);
+    r->ticket = sched_ticket_new(r->model, on_grant, r);
+    sched_acquire(r->ticket);
+}
+
 static void on_grant(struct sched_ticket *t, struct engine *e, int rc, const char *msg, void *arg)
 {
     struct relay *r = arg;
     if (r->finished)
         return;
-    if (rc == -EBUSY) {
+    if (rc && r->routed && r->cand + 1 < r->dec.ncands) {
+        /* This candidate cannot serve: the route's next one may. */
+        next_candidate(r, rc, msg);
+        return;
+    }
+    if (rc == -EBUSY && !r->nospc) {
         if (!r->sse_begun)
             http_req_add_header(r->req, "Retry-After", "1");
         fail(r, 429, "rate_limit_exceeded", "model_busy", msg);
         return;
     }
     if (rc) {
-        fail(r, 503, "service_unavailable", rc == -ENOSPC ? "insufficient_memory"
-                                                          : "no_engine_available", msg);
+        struct buf m = BUF_INIT;
+        if (r->tried.len)
+            buf_addf(&m, "%s; ", buf_cstr(&r->tried));
+        buf_addstr(&m, msg);
+        fail(r, 503, "service_unavailable",
+             rc == -ENOSPC || r->nospc ? "insufficient_memory" : "no_engine_available",
+             buf_cstr(&m));
+        buf_release(&m);
         return;
     }
     r->engine = e;
@@ -448,12 +496,15 @@ static void on_close(struct http_req *req, bool aborted, void *owner)
              r->stream, (unsigned long long)http_req_bytes_out(req),
              (unsigned long long)(r->ttfb_ns ? (r->ttfb_ns - t0) / 1000 : 0),
              (unsigned long long)((now - t0) / 1000),
-             r->ticket ? sched_ticket_attempts(r->ticket) : 0);
+             r->attempts + (r->ticket ? sched_ticket_attempts(r->ticket) : 0));
     sched_ticket_free(r->ticket);
     if (r->ka) {
         uv_timer_stop(r->ka);
         uv_close((uv_handle_t *)r->ka, ka_close_cb);
     }
+    if (r->routed)
+        route_decision_release(&r->dec);
+    buf_release(&r->tried);
     json_decref(r->body);
     free(r->client_model);
     free(r->up_body);
@@ -462,6 +513,13 @@ static void on_close(struct http_req *req, bool aborted, void *owner)
     list_del(&r->link);
     px->active--;
     free(r);
+}
+
+static const char *model_state(const struct config_model *mc, void *arg)
+{
+    struct proxy *px = arg;
+    struct sched_model *m = sched_find_model(px->sched, mc->name);
+    return m ? sched_model_state(m, NULL) : "unavailable";
 }
 
 void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
@@ -490,11 +548,14 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
     json_t *jm = json_object_get(body, "model");
     const char *model = json_string_value(jm);
     struct sched_model *m = model ? sched_find_model(px->sched, model) : NULL;
-    if (!m) {
+    const struct config_route *route = model && !m ? config_find_route(px->cfg, model) : NULL;
+    if (!m && !route) {
         struct buf names = BUF_INIT;
+        for (size_t i = 0; i < px->cfg->nroutes; i++)
+            buf_addf(&names, "%s%s", names.len ? ", " : "", px->cfg->routes[i].name);
         for (size_t i = 0; i < sched_model_count(px->sched); i++) {
             const struct config_model *mc = sched_model_config(sched_model_at(px->sched, i));
-            buf_addf(&names, "%s%s", i ? ", " : "", mc->name);
+            buf_addf(&names, "%s%s", names.len ? ", " : "", mc->name);
         }
         if (!jm)
             http_respond_error(req, 404, "invalid_request_error", "model_not_found",
@@ -522,7 +583,31 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
     if (px->cfg->log_prompts)
         log_debug("request body path=%s body=%.*s", endpoint, (int)len, text);
 
+    /* A route picks the model from what the request holds. */
+    struct route_decision dec;
+    bool routed = false;
+    if (route) {
+        struct route_request rq;
+        router_features(body, http_req_header(req, "X-Hermod-Task"), &rq);
+        int rc = router_decide(px->cfg, route, &rq, model_state, px, &dec);
+        router_request_release(&rq);
+        if (rc) {
+            http_respond_error(req, 503, "service_unavailable", "no_route", "%s",
+                               buf_cstr(&dec.why));
+            route_decision_release(&dec);
+            json_decref(body);
+            return;
+        }
+        m = sched_find_model(px->sched, dec.cands[0]->name);
+        routed = true;
+    }
+    /* hermod's own request fields are not the engine's business */
+    json_object_del(body, "hermod");
+
     struct relay *r = xcalloc(1, sizeof(*r));
+    r->routed = routed;
+    if (routed)
+        r->dec = dec;
     r->px = px;
     r->req = req;
     r->endpoint = endpoint;

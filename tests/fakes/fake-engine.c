@@ -263,8 +263,16 @@ static enum MHD_Result completion(struct MHD_Connection *c, struct req *q)
     q->stream = json_is_true(json_object_get(body, "stream")) && q->kind != K_EMBED;
     const char *ef = json_string_value(json_object_get(body, "encoding_format"));
     q->base64 = ef && !strcmp(ef, "base64");
-    record("request id=%ld kind=%d model=%s stream=%d bytes=%zu", n, (int)q->kind, q->model,
-           q->stream, q->len);
+    char keys[256] = "";
+    const char *key;
+    json_t *val;
+    json_object_foreach(body, key, val)
+    {
+        size_t l = strlen(keys);
+        snprintf(keys + l, sizeof(keys) - l, "%s%s", l ? "," : "", key);
+    }
+    record("request id=%ld kind=%d model=%s stream=%d bytes=%zu keys=%s", n, (int)q->kind,
+           q->model, q->stream, q->len, keys);
     json_decref(body);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -420,6 +428,16 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         return completion(c, q);
     }
     return reply(c, 404, "application/json", "{\"error\":{\"message\":\"not found\"}}");
+}
+
+/* Like llama-server, say when the model is loaded: hermod reacts to output
+ * with an immediate readiness check. */
+static void *loaded_thread(void *arg)
+{
+    msleep(opt.load_delay_ms);
+    printf("main: model loaded\n");
+    fflush(stdout);
+    return NULL;
 }
 
 static void usage(void)
@@ -583,6 +601,11 @@ int main(int argc, char **argv)
         return 1;
     }
     printf("fake-engine: server is listening on http://%s:%d\n", opt.host, opt.port);
+    if (opt.load_delay_ms > 0) {
+        pthread_t th;
+        pthread_create(&th, NULL, loaded_thread, NULL);
+        pthread_detach(th);
+    }
     record("listening port=%d", opt.port);
     int sig;
     sigwait(&set, &sig);
