@@ -989,7 +989,33 @@ static int parse_swap_policy(struct ld *ld, yaml_node_t *n, void *target)
     return 0;
 }
 
+static const struct key pipeline_keys[] = {
+    {"vision", K_STR, offsetof(struct config_pipeline, vision), 0, 0, NULL},
+    {"extract", K_STR, offsetof(struct config_pipeline, extract), 0, 0, NULL},
+    {"max_side", K_UINT, offsetof(struct config_pipeline, max_side), 64, 8192, NULL},
+    {"jpeg_quality", K_UINT, offsetof(struct config_pipeline, jpeg_quality), 1, 100, NULL},
+    {"video_fps", K_FLOAT, offsetof(struct config_pipeline, video_fps), 0, 60, NULL},
+    {"video_frames", K_UINT, offsetof(struct config_pipeline, video_frames), 1, 256, NULL},
+    {"dup_threshold", K_FLOAT, offsetof(struct config_pipeline, dup_threshold), 0, 255, NULL},
+    {"keep_location", K_BOOL, offsetof(struct config_pipeline, keep_location), 0, 0, NULL},
+    {"entities", K_BOOL, offsetof(struct config_pipeline, entities), 0, 0, NULL},
+    {"retry_interval", K_DURATION, offsetof(struct config_pipeline, retry_interval_ms), 0, 0,
+     NULL},
+    {"max_attempts", K_UINT, offsetof(struct config_pipeline, max_attempts), 1, 1000, NULL},
+    {"timeout", K_DURATION, offsetof(struct config_pipeline, timeout_ms), 1000, 86400000, NULL},
+    {"timezone", K_STR, offsetof(struct config_pipeline, timezone), 0, 0, NULL},
+};
+
+static int parse_pipeline(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config *cfg = target;
+    return parse_map(ld, n, "'pipeline'", pipeline_keys, ARRAY_SIZE(pipeline_keys),
+                     &cfg->pipeline, NULL);
+}
+
 static const struct key top_keys[] = {
+    {"store", K_STR, offsetof(struct config, store_path), 0, 0, NULL},
+    {"pipeline", K_CUSTOM, 0, 0, 0, parse_pipeline},
     {"listen", K_CUSTOM, 0, 0, 0, parse_listen},
     {"models", K_CUSTOM, 0, 0, 0, parse_models},
     {"routes", K_CUSTOM, 0, 0, 0, parse_routes},
@@ -1042,6 +1068,17 @@ static void set_defaults(struct config *cfg)
     cfg->swap_quantum_ms = 5000;
     cfg->serialize_loads = true;
     cfg->measure_interval_ms = 2000;
+    cfg->pipeline.vision = xstrdup("vision");
+    cfg->pipeline.extract = xstrdup("extract");
+    cfg->pipeline.max_side = 1024;
+    cfg->pipeline.jpeg_quality = 90;
+    cfg->pipeline.video_fps = 1.0;
+    cfg->pipeline.video_frames = 16;
+    cfg->pipeline.dup_threshold = 2.0;
+    cfg->pipeline.entities = true;
+    cfg->pipeline.retry_interval_ms = 600000;
+    cfg->pipeline.max_attempts = 5;
+    cfg->pipeline.timeout_ms = 600000;
     const char *md = getenv("HERMOD_MODEL_DIR");
     const char *xdg = getenv("XDG_DATA_HOME");
     const char *home = getenv("HOME");
@@ -1272,6 +1309,10 @@ void config_free(struct config *cfg)
     free(cfg->reserved);
     free(cfg->listen_host);
     free(cfg->model_dir);
+    free(cfg->store_path);
+    free(cfg->pipeline.vision);
+    free(cfg->pipeline.extract);
+    free(cfg->pipeline.timezone);
     free(cfg->path);
     free(cfg);
 }

@@ -104,6 +104,23 @@ struct config_route {
     unsigned line;
 };
 
+/* The ingest pipelines (pipeline.c). */
+struct config_pipeline {
+    char *vision;            /* model or route that describes images and video */
+    char *extract;           /* model or route that extracts entities from text */
+    unsigned max_side;       /* images are downscaled to this many pixels */
+    unsigned jpeg_quality;
+    double video_fps;        /* frames sampled per second at most */
+    unsigned video_frames;   /* frames at most */
+    double dup_threshold;    /* near-duplicate frames below this difference are dropped */
+    bool keep_location;      /* keep GPS and camera data in the store */
+    bool entities;           /* run entity extraction on descriptions with text */
+    uint64_t retry_interval_ms; /* pending episodes are retried this often (0 = never) */
+    unsigned max_attempts;   /* then they are failed */
+    uint64_t timeout_ms;     /* one model call */
+    char *timezone;          /* for dates in receipts and time words: "+05:30"; NULL = TZ */
+};
+
 struct config_reserved {
     char *name;
     uint64_t bytes;
@@ -141,6 +158,8 @@ struct config {
     size_t nmodels;
     struct config_route *routes;
     size_t nroutes;
+    char *store_path;           /* the memory store; NULL = the default path */
+    struct config_pipeline pipeline;
 };
 
 /* Loads and validates a config file. On failure returns a negative errno
