@@ -422,9 +422,10 @@ static void measure_cb(uv_timer_t *t)
             if (pid <= 0 || (st != ENGINE_READY && st != ENGINE_STARTING))
                 continue;
             uint64_t rss = sysmem_tree_rss(pid), gpu = sysmem_tree_gpu(pid);
-            /* A GPU pool counts the GPU memory; the system pool (unified
-             * memory or CPU engines) counts everything the process has. */
-            uint64_t m = s->pool_names[se->pool][0] == 'g' ? gpu : rss + gpu;
+            /* With discrete GPUs the budget is GPU memory (per GPU, or the
+             * `budget` set for them); on unified memory or without a GPU it
+             * is everything the process tree has. */
+            uint64_t m = s->have_gpu && !s->unified ? gpu : rss + gpu;
             se->measured = m;
             if (st == ENGINE_READY && m > se->measured_peak)
                 se->measured_peak = m;

@@ -397,6 +397,15 @@ void store_hits_release(struct store_hits *h);
  */
 int store_export_jsonl(struct store *st, FILE *out, struct buf *err);
 
+/* The search result as JSON (new reference): query, words, since, until,
+ * results [{id, kind, source, captured_at, score, snippet, description,
+ * entities}]. The CLI's --json and GET /hermod/memories/search use it. */
+struct json_t;
+struct json_t *store_hits_json(const char *text, const struct store_hits *h);
+/* Parses "receipt,photo" into a mask of 1 << enum store_kind. Returns 0 or
+ * -EINVAL with err set. */
+int store_kinds_parse(const char *arg, unsigned *mask, struct buf *err);
+
 /* ---- Command line (wired into main.c by the caller) ------------------- */
 
 /*

@@ -81,7 +81,7 @@ static json_t *time_json(int64_t ms)
     return json_string(t);
 }
 
-static void print_json(const char *text, const struct store_hits *h)
+json_t *store_hits_json(const char *text, const struct store_hits *h)
 {
     json_t *o = json_object(), *res = json_array();
     json_object_set_new(o, "query", text ? json_string(text) : json_null());
@@ -111,6 +111,12 @@ static void print_json(const char *text, const struct store_hits *h)
         json_array_append_new(res, r);
     }
     json_object_set_new(o, "results", res);
+    return o;
+}
+
+static void print_json(const char *text, const struct store_hits *h)
+{
+    json_t *o = store_hits_json(text, h);
     json_dumpf(o, stdout, JSON_INDENT(2));
     fputc('\n', stdout);
     json_decref(o);
@@ -150,20 +156,31 @@ static void print_human(const char *text, const struct store_hits *h, int tz)
     (void)text;
 }
 
-static int parse_kinds(const char *arg, unsigned *mask)
+int store_kinds_parse(const char *arg, unsigned *mask, struct buf *err)
 {
     char *copy = xstrdup(arg), *save = NULL;
     int rc = 0;
     for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         enum store_kind k;
         if (store_kind_parse(t, &k)) {
-            fprintf(stderr, "hermod search: unknown kind '%s'\n", t);
+            if (err)
+                buf_addf(err, "unknown kind '%s'", t);
             rc = -EINVAL;
             break;
         }
         *mask |= 1u << k;
     }
     free(copy);
+    return rc;
+}
+
+static int parse_kinds(const char *arg, unsigned *mask)
+{
+    struct buf err = BUF_INIT;
+    int rc = store_kinds_parse(arg, mask, &err);
+    if (rc)
+        fprintf(stderr, "hermod search: %s\n", buf_cstr(&err));
+    buf_release(&err);
     return rc;
 }
 

@@ -482,6 +482,9 @@ static int build_nemotron_h(struct ctx *c, uint32_t n_layer)
     kv_u32(c, "attention.key_length", p->head_dim);
     kv_u32(c, "attention.value_length", p->head_dim);
     kv_f32(c, "attention.layer_norm_rms_epsilon", p->rms_eps);
+    /* llama.cpp (since its MTP support) also reads the plain layer norm
+     * epsilon, for the MTP head's final norm, and fails without it. */
+    kv_f32(c, "attention.layer_norm_epsilon", p->rms_eps);
     kv_u32(c, "ssm.conv_kernel", p->ssm_conv);
     kv_u32(c, "ssm.state_size", p->ssm_state);
     kv_u32(c, "ssm.group_count", p->ssm_group);

@@ -1,0 +1,88 @@
+#!/bin/bash
+# bench/gpu/run.sh PHASE: the GPU scenarios of issue 5, run on the device
+# machine from the repository root, with .gpu/ carried (see bench/README.md):
+#   .gpu/llama.cpp-src.tar.gz   a fetched llama.cpp source tree (not ours)
+#   .gpu/ggml-vocab-llama-spm.gguf  its vocab-only GGUF (a real tokenizer)
+#   .gpu/bundle/                hermod, gguf-gen and their libraries (bundle.sh)
+#
+# PHASE build+decode: builds llama-server with CUDA (if not built), writes
+#   the Qwen3-30B-A3B-shaped Q4_K model, measures decode through hermod vs
+#   direct and the cold start.
+# PHASE memory+swap: writes each generated model in turn and compares
+#   hermod's estimate with the engine's real use; then the swap scenario.
+# A phase rebuilds what a fresh machine lacks, so each can run alone.
+set -uo pipefail
+cd "$(dirname "$0")/../.." 2>/dev/null || true
+ROOT=$PWD
+G=$ROOT/.gpu
+OUT=${OUT:-/tmp/out}
+mkdir -p "$OUT"
+M=/dev/shm/hermod-models
+mkdir -p "$M"
+B=$G/bundle
+export HERMOD="$B/hermod" HERMOD_LD="$B/lib/ld-linux-x86-64.so.2"
+export HERMOD_LIBS="$B/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}:/usr/local/nvidia/lib64:/usr/lib/x86_64-linux-gnu"
+LOGS=/tmp/hermod-bench-logs
+mkdir -p "$LOGS"
+export OUT LOGS
+pack_logs() { tar czf "$OUT/logs.tar.gz" -C "$LOGS" . 2>/dev/null; }
+trap pack_logs EXIT
+gen() { "$HERMOD_LD" --library-path "$HERMOD_LIBS" "$B/gguf-gen" "$@"; }
+say() { echo "== $(date +%T) $*"; }
+
+build_llama() {
+    if [ -x /tmp/llama.cpp/build/bin/llama-server ]; then return 0; fi
+    say "building llama-server (commit $(cat $G/llama.cpp-commit 2>/dev/null))"
+    rm -rf /tmp/llama.cpp && tar xzf "$G/llama.cpp-src.tar.gz" -C /tmp
+    local t0=$(date +%s)
+    (cd /tmp/llama.cpp &&
+        cmake -B build -G Ninja -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DGGML_NATIVE=OFF \
+            -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
+            -DLLAMA_BUILD_UI=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DCMAKE_BUILD_TYPE=Release \
+            > "$LOGS/cmake.log" 2>&1 &&
+        cmake --build build --target llama-server -j "$(nproc)" > "$LOGS/build.log" 2>&1) ||
+        { tail -30 "$LOGS/build.log" "$LOGS/cmake.log"; return 1; }
+    echo "llama-server built in $(($(date +%s) - t0)) s"
+}
+
+model() { # model PRESET TYPE -> path (written if missing)
+    local f="$M/$1-$2.gguf"
+    if [ ! -f "$f" ]; then
+        local t0=$(date +%s.%N)
+        gen --preset "$1" --type "$2" --vocab "$G/ggml-vocab-llama-spm.gguf" --out "$f" >&2 ||
+            { echo "gguf-gen failed for $1 $2" >&2; return 1; }
+        echo "wrote $f ($(du -h "$f" | cut -f1)) in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s" >&2
+    fi
+    echo "$f"
+}
+
+say "machine"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
+echo "$(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(uname -r)"
+"$HERMOD_LD" --library-path "$HERMOD_LIBS" "$HERMOD" version || exit 1
+
+build_llama || exit 1
+export LLAMA_SERVER=/tmp/llama.cpp/build/bin/llama-server
+# the GPU machine has no network: nothing for llama-server to download
+case "${1:-all}" in
+build+decode)
+    Q=$(model qwen3moe-30b-a3b q4_k) || exit 1
+    say "decode: direct vs through hermod"
+    python3 "$ROOT/bench/gpu/bench.py" decode "$Q"
+    say "cold start"
+    python3 "$ROOT/bench/gpu/bench.py" cold "$Q" 5
+    ;;
+memory+swap)
+    for spec in "qwen3moe-30b-a3b q4_k" "llama-8b q4_k" "llama-8b q8_0" "nemotron-h q4_k" \
+                "qwen3moe-30b-a3b q8_0" "nemotron-h q8_0"; do
+        set -- $spec
+        f=$(model "$1" "$2") || continue
+        say "memory: $1 $2"
+        python3 "$ROOT/bench/gpu/bench.py" memory "$f"
+        case "$1-$2" in qwen3moe-30b-a3b-q4_k|llama-8b-q8_0) ;; *) rm -f "$f" ;; esac
+    done
+    say "swap: two models that cannot both fit 24 GiB"
+    python3 "$ROOT/bench/gpu/bench.py" swap "$(model qwen3moe-30b-a3b q4_k)" "$(model llama-8b q8_0)" 60
+    ;;
+esac
+say "done"
