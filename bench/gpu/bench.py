@@ -225,13 +225,58 @@ def decode(model):
     return res
 
 
-def cold(model, rounds=5):
-    """llama-server's own start-to-ready vs first byte through hermod."""
-    res = {"model": os.path.basename(model), "own_ms": [], "hermod_ms": []}
+def rfc3339_ms(s):
+    """'2026-11-27T23:36:02.123Z' -> epoch seconds (float)."""
+    import calendar
+    base, frac = s.rstrip("Z").split(".")
+    return calendar.timegm(time.strptime(base, "%Y-%m-%dT%H:%M:%S")) + int(frac) / 1000
+
+
+def drop_caches():
+    subprocess.run(["sync"])
+    try:
+        with open("/proc/sys/vm/drop_caches", "w") as f:
+            f.write("3\n")
+        return True
+    except OSError:
+        return False
+
+
+def first_data(port, body, out, key):
+    """Sends a streamed request; stores the wall time of its first data
+    event (the first token, not hermod's keepalive comments) in out[key]."""
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=900)
+    c.request("POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json"})
+    r = c.getresponse()
+    buf = b""
+    while b"data:" not in buf:
+        chunk = r.read1(65536)
+        if not chunk:
+            break
+        buf += chunk
+    out[key] = time.time()
+    r.read()
+    c.close()
+
+
+def cold(model, rounds=5, drop=False):
+    """A cold start: llama-server's own start-to-ready, and hermod's share of
+    the client's wait for its first token through hermod.
+
+    Loads vary by hundreds of ms from one start to the next, more than what
+    hermod adds, so hermod's share is measured within each start: the time
+    from the request to the spawn (hermod's "since"), plus the time from
+    the engine's real readiness (polled here every ms on its own port) to
+    the first token, minus the first-token time of the same warm engine."""
+    res = {"model": os.path.basename(model), "drop_caches": drop, "rounds": []}
     h = Hermod("models:\n  - name: m\n    engines:\n      - kind: llama-server\n"
-               f"        cmd: {json.dumps(llama_argv(model, '${PORT}'))}\n        start_timeout: 600\n")
+               f"        cmd: {json.dumps(llama_argv(model, '${PORT}'))}\n        start_timeout: 900\n")
+    body = {"model": "m", "prompt": "hi", "max_tokens": 1, "stream": True, "logit_bias": BAN}
     try:
         for i in range(rounds):
+            if drop and not drop_caches():
+                res["drop_caches"] = "refused"
+                drop = False
             port = free_port()
             t0 = time.perf_counter()
             p = subprocess.Popen(llama_argv(model, port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -241,26 +286,41 @@ def cold(model, rounds=5):
             h.post("/hermod/unload", {"model": "all"})
             while h.get("/hermod/running")["engines"]:
                 time.sleep(0.01)
-            c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=600)
-            body = {"model": "m", "prompt": "hi", "max_tokens": 1, "stream": True, "logit_bias": BAN}
-            t0 = time.perf_counter()
-            c.request("POST", "/v1/completions", json.dumps(body), {"Content-Type": "application/json"})
-            r = c.getresponse()
-            r.read1(1)
-            via = (time.perf_counter() - t0) * 1000
-            r.read()
-            c.close()
-            res["own_ms"].append(own)
-            res["hermod_ms"].append(via)
-            log(f"  round {i}: llama-server alone {own:.0f} ms, first byte through hermod {via:.0f} ms")
+            if drop:
+                drop_caches()
+            out = {}
+            t_req = time.time()
+            th = threading.Thread(target=first_data, args=(h.port, body, out, "first"))
+            th.start()
+            eng = None
+            while not eng or not eng.get("port"):
+                e = h.get("/hermod/running")["engines"]
+                eng = e[0] if e else None
+                time.sleep(0.001)
+            spawn = rfc3339_ms(eng["since"])
+            wait_http(eng["port"], interval=0.001)
+            t_ready = time.time()
+            th.join()
+            warm = {}
+            t_w = time.time()
+            first_data(h.port, body, warm, "first")
+            ttft = warm["first"] - t_w
+            pre = spawn - t_req
+            post = out["first"] - t_ready - ttft
+            r = {"own_ms": own, "client_ms": (out["first"] - t_req) * 1000, "engine_ready_ms": (t_ready - spawn) * 1000,
+                 "pre_spawn_ms": pre * 1000, "ready_to_first_token_ms": (out["first"] - t_ready) * 1000,
+                 "warm_ttft_ms": ttft * 1000, "hermod_share_ms": (pre + post) * 1000}
+            res["rounds"].append(r)
+            log(f"  round {i}: llama-server alone {own:.0f} ms; through hermod: client waited {r['client_ms']:.0f} ms, "
+                f"engine ready after {r['engine_ready_ms']:.0f} ms; hermod's share {r['hermod_share_ms']:.1f} ms "
+                f"(before spawn {r['pre_spawn_ms']:.1f}, ready->token {r['ready_to_first_token_ms']:.1f} - warm ttft {r['warm_ttft_ms']:.1f})")
     finally:
         h.close()
     med = lambda a: sorted(a)[len(a) // 2]
-    res["own_p50"] = med(res["own_ms"])
-    res["hermod_p50"] = med(res["hermod_ms"])
-    res["share_p50_ms"] = med([v - o for v, o in zip(res["hermod_ms"], res["own_ms"])])
-    log(f"  cold start: own {res['own_p50']:.0f} ms, through hermod {res['hermod_p50']:.0f} ms, "
-        f"hermod's share {res['share_p50_ms']:.1f} ms")
+    for k in ("own_ms", "client_ms", "engine_ready_ms", "hermod_share_ms"):
+        res[k + "_p50"] = med([r[k] for r in res["rounds"]])
+    log(f"  cold start{' (caches dropped)' if drop else ''}: llama-server alone p50 {res['own_ms_p50']:.0f} ms, "
+        f"client through hermod p50 {res['client_ms_p50']:.0f} ms, hermod's share p50 {res['hermod_share_ms_p50']:.1f} ms")
     return res
 
 
@@ -357,7 +417,7 @@ if __name__ == "__main__":
     if what == "decode":
         r = decode(args[0])
     elif what == "cold":
-        r = cold(args[0], int(args[1]) if len(args) > 1 else 5)
+        r = cold(args[0], int(args[1]) if len(args) > 1 else 5, len(args) > 2 and args[2] == "drop")
     elif what == "memory":
         r = memory(args[0], [(4096, 8), (32768, 1)])
     elif what == "swap":
@@ -366,6 +426,8 @@ if __name__ == "__main__":
         sys.exit(f"unknown scenario {what}")
     # one results file per scenario; memory runs (one per model) accumulate
     path = os.path.join(OUT, f"{what}.json")
+    if what == "cold" and len(args) > 2 and args[2] == "drop":
+        path = os.path.join(OUT, "cold-dropped.json")
     if what == "memory" and os.path.exists(path):
         r = json.load(open(path)) + r
     with open(path, "w") as f:

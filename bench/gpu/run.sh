@@ -72,6 +72,24 @@ build+decode)
     say "cold start"
     python3 "$ROOT/bench/gpu/bench.py" cold "$Q" 5
     ;;
+cold)
+    Q=$(model qwen3moe-30b-a3b q4_k) || exit 1
+    say "cold start, model in page cache"
+    python3 "$ROOT/bench/gpu/bench.py" cold "$Q" 5
+    say "which llama-server verbosity prints the buffer report hermod reads"
+    for lv in 3 4; do
+        port=$(python3 -c 'import socket;s=socket.socket();s.bind(("127.0.0.1",0));print(s.getsockname()[1])')
+        $LLAMA_SERVER -m "$Q" --port $port -c 4096 -np 8 -ngl 999 -fa on --no-webui -lv $lv > "$LOGS/lv$lv.log" 2>&1 &
+        lp=$!
+        for i in $(seq 600); do curl -sf localhost:$port/health >/dev/null 2>&1 && break; sleep 0.05; done
+        kill $lp; wait $lp 2>/dev/null
+        echo "  -lv $lv: $(grep -c 'buffer size' "$LOGS/lv$lv.log") buffer-size lines"
+        grep 'buffer size' "$LOGS/lv$lv.log" | head -6
+    done
+    say "cold start, caches dropped (model on disk)"
+    mkdir -p /root/hermod-models && cp "$Q" /root/hermod-models/ && rm -f "$Q"
+    python3 "$ROOT/bench/gpu/bench.py" cold /root/hermod-models/$(basename "$Q") 2 drop
+    ;;
 memory+swap)
     for spec in "qwen3moe-30b-a3b q4_k" "llama-8b q4_k" "llama-8b q8_0" "nemotron-h q4_k" \
                 "qwen3moe-30b-a3b q8_0" "nemotron-h q8_0"; do
