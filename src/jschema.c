@@ -386,9 +386,11 @@ static int check_keyword(struct cctx *c, const char *name, enum kw_kind kind, co
     case KW_SCHEMA_LIST:
         if (!json_is_array(v) || (kind == KW_SCHEMA_LIST && !json_array_size(v)))
             return cfail(c, -EINVAL, "must be a non-empty array of schemas");
-        json_array_foreach(v, i, e)
+        for (i = 0; i < json_array_size(v); i++) {
+            e = json_array_get(v, i);
             if ((rc = check_index(c, i, e, depth + 1)))
                 return rc;
+        }
         return 0;
     case KW_SCHEMA_MAP:
         if (!json_is_object(v))
@@ -417,9 +419,11 @@ static int check_keyword(struct cctx *c, const char *name, enum kw_kind kind, co
     case KW_STRING_LIST:
         if (!json_is_array(v))
             return cfail(c, -EINVAL, "must be an array of strings");
-        json_array_foreach(v, i, e)
+        for (i = 0; i < json_array_size(v); i++) {
+            e = json_array_get(v, i);
             if (!json_is_string(e))
                 return cfail(c, -EINVAL, "must be an array of strings");
+        }
         return 0;
     case KW_ARRAY:
         return json_is_array(v) ? 0 : cfail(c, -EINVAL, "must be an array");
@@ -431,9 +435,11 @@ static int check_keyword(struct cctx *c, const char *name, enum kw_kind kind, co
         }
         if (!json_is_array(v) || !json_array_size(v))
             return cfail(c, -EINVAL, "must be a type name or a non-empty array of them");
-        json_array_foreach(v, i, e)
+        for (i = 0; i < json_array_size(v); i++) {
+            e = json_array_get(v, i);
             if (!json_is_string(e) || type_index(json_string_value(e)) < 0)
                 return cfail(c, -EINVAL, "must be a type name or a non-empty array of them");
+        }
         return 0;
     case KW_REF:
         if (!json_is_string(v))
@@ -681,7 +687,8 @@ static bool v_type(struct vctx *c, const json_t *t, const json_t *v)
     }
     if (!json_is_array(t))
         return stop(c, -ENOTSUP, "\"type\" is not a string or array");
-    json_array_foreach(t, i, e) {
+    for (i = 0; i < json_array_size(t); i++) {
+        e = json_array_get(t, i);
         if (!json_is_string(e) || (ti = type_index(json_string_value(e))) < 0)
             return stop(c, -ENOTSUP, "\"type\" names an unknown type");
         if (type_is(ti, v))
@@ -689,7 +696,8 @@ static bool v_type(struct vctx *c, const json_t *t, const json_t *v)
     }
     if (c->quiet)
         return false;
-    json_array_foreach(t, i, e) {
+    for (i = 0; i < json_array_size(t); i++) {
+        e = json_array_get(t, i);
         if (i)
             buf_addstr(&names, i + 1 == json_array_size(t) ? " or " : ", ");
         buf_addstr(&names, json_string_value(e));
@@ -706,7 +714,8 @@ static bool v_enum(struct vctx *c, const json_t *en, const json_t *v, unsigned d
     const json_t *e;
     bool ok = false;
 
-    json_array_foreach(en, i, e) {
+    for (i = 0; i < json_array_size(en); i++) {
+        e = json_array_get(en, i);
         if (equal(c, e, v, depth))
             return true;
         if (c->rc)
@@ -714,7 +723,8 @@ static bool v_enum(struct vctx *c, const json_t *en, const json_t *v, unsigned d
     }
     if (c->quiet)
         return false;
-    json_array_foreach(en, i, e) {
+    for (i = 0; i < json_array_size(en); i++) {
+        e = json_array_get(en, i);
         if (list.len > 120) {
             buf_addstr(&list, ", ...");
             break;
@@ -868,7 +878,8 @@ static bool v_object(struct vctx *c, const json_t *s, const json_t *v, unsigned 
     } while (0)
 
     if (json_is_array(req)) {
-        json_array_foreach(req, i, k) {
+        for (i = 0; i < json_array_size(req); i++) {
+            k = json_array_get(req, i);
             if (!json_is_string(k) || json_object_getn(v, json_string_value(k),
                                                        json_string_length(k)))
                 continue;
@@ -1005,9 +1016,11 @@ static bool branch_admits(const struct vctx *c, const json_t *b, const json_t *v
         return true;
     if (json_is_string(t))
         return type_is(type_index(json_string_value(t)), v);
-    json_array_foreach(t, i, e)
+    for (i = 0; i < json_array_size(t); i++) {
+        e = json_array_get(t, i);
         if (json_is_string(e) && type_is(type_index(json_string_value(e)), v))
             return true;
+    }
     return false;
 }
 
@@ -1024,9 +1037,11 @@ static bool none_matched(struct vctx *c, const json_t *alts, const json_t *v, un
     size_t i, nadmit = 0;
     if (c->quiet)
         return false;
-    json_array_foreach(alts, i, b)
+    for (i = 0; i < json_array_size(alts); i++) {
+        b = json_array_get(alts, i);
         if (branch_admits(c, b, v))
             nadmit++, only = b;
+    }
     if (nadmit == 1 && !validate(c, only, v, depth + 1))
         return false;
     if (c->rc)
@@ -1050,12 +1065,15 @@ static bool v_combinators(struct vctx *c, const json_t *s, const json_t *v, unsi
     } while (0)
 
     if (json_is_array(k = json_object_get(s, "allOf")))
-        json_array_foreach(k, i, b)
+        for (i = 0; i < json_array_size(k); i++) {
+            b = json_array_get(k, i);
             COMB_CHECK(validate(c, b, v, depth + 1));
+        }
 
     if (json_is_array(k = json_object_get(s, "anyOf"))) {
         bool any = false;
-        json_array_foreach(k, i, b) {
+        for (i = 0; i < json_array_size(k); i++) {
+            b = json_array_get(k, i);
             if ((any = quietly(c, b, v, depth + 1)))
                 break;
             if (c->rc)
@@ -1067,7 +1085,8 @@ static bool v_combinators(struct vctx *c, const json_t *s, const json_t *v, unsi
 
     if (json_is_array(k = json_object_get(s, "oneOf"))) {
         nmatch = 0;
-        json_array_foreach(k, i, b) {
+        for (i = 0; i < json_array_size(k); i++) {
+            b = json_array_get(k, i);
             if (quietly(c, b, v, depth + 1) && ++nmatch > 1)
                 break;
             if (c->rc)

@@ -437,7 +437,7 @@ out:
 int jschema__rx_match(struct jschema_rxcache *rc, const char *pat, size_t plen, const char *s,
                       size_t len, size_t *cost)
 {
-    struct jschema_rx *e = NULL, tmp;
+    struct jschema_rx *e = NULL, tmp = {NULL, {0}, false};
     regmatch_t m[1];
     locale_t old = (locale_t)0;
     int r;
