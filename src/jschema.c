@@ -771,7 +771,7 @@ static bool v_string(struct vctx *c, const json_t *s, const json_t *v)
     }
     if ((k = json_object_get(s, "pattern")) && json_is_string(k)) {
         int m = jschema__rx_match(&c->rx, json_string_value(k), json_string_length(k), str, len,
-                                  &c->steps);
+                                  JSCHEMA_MAX_STEPS - c->steps, &c->steps);
         if (!step(c, 0))
             return false;
         if (m == 0) {
@@ -840,7 +840,7 @@ static bool v_pattern_props(struct vctx *c, const json_t *pp, const char *key, s
     for (void *it = json_object_iter(unconst(pp)); it; it = json_object_iter_next(unconst(pp), it)) {
         const char *pat = json_object_iter_key(it);
         int m = jschema__rx_match(&c->rx, pat, json_object_iter_key_len(it), key, klen,
-                                  &c->steps);
+                                  JSCHEMA_MAX_STEPS - c->steps, &c->steps);
         if (!step(c, 0))
             return false;
         /* A pattern that cannot be checked claims no member, so that

@@ -35,8 +35,9 @@
  * (\d \w \s and their negations, \uXXXX, \xHH, \t \n \r, (?:...), lazy
  * quantifiers, \- and \] in classes, ranges of non-ASCII letters). A
  * pattern that uses what POSIX cannot express (lookaround, backreferences,
- * \b, \p{...}) or that regcomp rejects is not checked at all: a validator
- * that cannot tell must not fail an answer for it.
+ * \b, \p{...}), that regcomp rejects, or that is too costly for glibc to
+ * compile or match within the call's budget is not checked at all: a
+ * validator that cannot tell must not fail an answer for it.
  *
  * DESIGN
  * Pure functions: no global state, no allocation that outlives a call

@@ -17,6 +17,9 @@
 #define JSCHEMA_PATTERN_MAX 1024
 /* Longest string a pattern is matched against; longer ones are not checked. */
 #define JSCHEMA_SUBJECT_MAX (64 * 1024)
+/* Heaviest pattern compiled (see jschema__re_translate()); a{1,1000}
+ * weighs 1000 and compiles in some 4 ms. */
+#define JSCHEMA_PATTERN_WEIGHT_MAX 1000
 
 /*
  * Compiled patterns of one validation call, keyed by the address of the
@@ -28,6 +31,7 @@
 struct jschema_rx {
     const char *key;
     regex_t re;
+    size_t weight;
     bool usable;
 };
 struct jschema_rxcache {
@@ -44,18 +48,21 @@ void jschema__rx_release(struct jschema_rxcache *rc);
  * Searches the len bytes at s (anywhere, as JSON Schema's pattern does, not
  * anchored) for the pattern of plen bytes at pat. Returns 1 for a match,
  * 0 for none, and -ENOTSUP when the pattern cannot be checked (see
- * jschema.h) or s is longer than JSCHEMA_SUBJECT_MAX. *cost is increased by
- * the work done, in validation steps.
+ * jschema.h), s is longer than JSCHEMA_SUBJECT_MAX, or compiling or
+ * matching would cost more than budget validation steps. *cost is
+ * increased by the work done, in validation steps.
  */
 int jschema__rx_match(struct jschema_rxcache *rc, const char *pat, size_t plen, const char *s,
-                      size_t len, size_t *cost);
+                      size_t len, size_t budget, size_t *cost);
 
 /*
  * Translates an ECMA-262 pattern to a POSIX extended one for the C.UTF-8
- * locale, appending it to out. Returns 0, or -ENOTSUP when the pattern uses
- * what POSIX cannot express (out then holds garbage).
+ * locale, appending it to out, and sets *weight to the size of the
+ * automaton glibc will build for it (atoms times the repetition counts
+ * around them). Returns 0, or -ENOTSUP when the pattern uses what POSIX
+ * cannot express or its groups do not balance (out then holds garbage).
  */
-int jschema__re_translate(const char *pat, size_t len, struct buf *out);
+int jschema__re_translate(const char *pat, size_t len, struct buf *out, size_t *weight);
 
 /*
  * Checks the len bytes at s against a "format". Returns 1 when they

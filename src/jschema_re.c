@@ -15,9 +15,16 @@
  * The locale is switched with uselocale(), which affects only the calling
  * thread, around each regcomp()/regexec() and switched back before
  * returning, so callers see no change. glibc matches without backtracking
- * (backreferences, the one feature that would need it, are refused), and
- * patterns and subjects have byte limits, so a hostile pattern costs
- * bounded time.
+ * (backreferences, which would need it, are refused), but it is not cheap:
+ * it copies a repeated atom once per repetition, so regcomp of a{1,30000}
+ * takes seconds, and it searches an unanchored pattern by trying each
+ * start, so "(a|b|ab)*c" on 64 KiB takes seconds too. Hence a pattern is
+ * weighed while it is translated (atoms times the repetitions around them)
+ * and refused above JSCHEMA_PATTERN_WEIGHT_MAX; it is compiled as
+ * "^.*(P)", which glibc runs in one linear pass; and compiling and matching
+ * are charged to the caller's step budget in proportion to weight and
+ * subject length, a match that would overrun it being skipped. Measured
+ * numbers are in docs/internals/answer.md.
  */
 #include "jschema_int.h"
 
@@ -314,33 +321,95 @@ out:
     return used;
 }
 
-/* Length of a counted repetition {n}, {n,} or {n,m} at p, or 0 when the
- * brace is a literal (as ECMA reads "{", "{x}" or "{,3}"). */
-static size_t quantifier(const char *p, size_t n)
+/* Weights saturate here instead of overflowing. */
+#define WEIGHT_CAP ((size_t)1 << 30)
+/* Nesting of groups a pattern may have. */
+#define GROUPS_MAX 32
+
+static size_t wmul(size_t a, size_t b)
 {
-    size_t i = 1, d1 = 0;
-    while (i < n && p[i] >= '0' && p[i] <= '9')
-        i++, d1++;
-    if (!d1)
+    return a && b > WEIGHT_CAP / a ? WEIGHT_CAP : a * b;
+}
+
+static size_t wadd(size_t a, size_t b)
+{
+    return a + b > WEIGHT_CAP ? WEIGHT_CAP : a + b;
+}
+
+/*
+ * The size of the automaton glibc builds: it copies a repeated atom once
+ * per repetition (a{1,1000} is a thousand nodes, and regcomp of a{1,30000}
+ * takes seconds), so a pattern weighs the sum of its atoms times the
+ * counts of the repetitions around them.
+ */
+struct weigh {
+    size_t seq[GROUPS_MAX + 1]; /* weight so far, per open group */
+    size_t depth;
+    size_t last; /* weight of the last atom, for a quantifier after it */
+};
+
+static void w_atom(struct weigh *w, size_t k)
+{
+    w->last = k;
+    w->seq[w->depth] = wadd(w->seq[w->depth], k);
+}
+
+static void w_repeat(struct weigh *w, size_t times)
+{
+    if (times < 1)
+        times = 1;
+    w->seq[w->depth] = wadd(w->seq[w->depth], wmul(w->last, times - 1));
+    w->last = wmul(w->last, times);
+}
+
+/* Reads a decimal count at p, saturating. */
+static size_t count_at(const char *p, size_t n, size_t *used)
+{
+    size_t v = 0, i = 0;
+    while (i < n && p[i] >= '0' && p[i] <= '9') {
+        v = v > WEIGHT_CAP / 10 ? WEIGHT_CAP : v * 10 + (size_t)(p[i] - '0');
+        i++;
+    }
+    *used = i;
+    return v;
+}
+
+/* Length of a counted repetition {n}, {n,} or {n,m} at p, with the most
+ * repetitions it allows in *times, or 0 when the brace is a literal (as
+ * ECMA reads "{", "{x}" or "{,3}"). */
+static size_t quantifier(const char *p, size_t n, size_t *times)
+{
+    size_t i = 1, used, lo, hi;
+    lo = count_at(p + i, n - i, &used);
+    if (!used)
         return 0;
+    i += used;
+    hi = lo;
     if (i < n && p[i] == ',') {
         i++;
-        while (i < n && p[i] >= '0' && p[i] <= '9')
-            i++;
+        hi = count_at(p + i, n - i, &used);
+        if (!used)
+            hi = lo + 1; /* {n,}: n copies and a loop */
+        i += used;
     }
-    if (i < n && p[i] == '}')
+    if (i < n && p[i] == '}') {
+        *times = hi > lo ? hi : lo;
         return i + 1;
+    }
     return 0;
 }
 
-int jschema__re_translate(const char *p, size_t n, struct buf *out)
+int jschema__re_translate(const char *p, size_t n, struct buf *out, size_t *weight)
 {
+    struct weigh w;
     size_t i = 0;
+
+    memset(&w, 0, sizeof(w));
     while (i < n) {
         char c = p[i];
         uint32_t cp;
         char cls;
-        size_t k;
+        size_t k, times, before;
         if (c == '\0')
             return -ENOTSUP;
         if (c == '\\') {
@@ -352,47 +421,71 @@ int jschema__re_translate(const char *p, size_t n, struct buf *out)
                 return -ENOTSUP;
             else
                 lit(out, cp);
+            w_atom(&w, 1);
             i += 1 + k;
         } else if (c == '[') {
+            before = out->len;
             if (!(k = bracket(p + i, n - i, out)))
                 return -ENOTSUP;
+            /* a long list of multibyte characters is tested one by one */
+            w_atom(&w, 1 + (out->len - before) / 16);
             i += k;
         } else if (c == '(') {
+            k = 1;
             if (i + 1 < n && p[i + 1] == '?') {
-                if (i + 2 < n && p[i + 2] == ':') { /* (?:x) groups as (x) */
-                    buf_addch(out, '(');
-                    i += 3;
-                    continue;
-                }
-                return -ENOTSUP; /* lookaround, named groups */
+                if (i + 2 >= n || p[i + 2] != ':')
+                    return -ENOTSUP; /* lookaround, named groups */
+                k = 3; /* (?:x) groups as (x) */
             }
+            if (w.depth >= GROUPS_MAX)
+                return -ENOTSUP;
+            w.seq[++w.depth] = 0;
             buf_addch(out, '(');
+            i += k;
+        } else if (c == ')') {
+            if (!w.depth)
+                return -ENOTSUP;
+            w.depth--;
+            w_atom(&w, w.seq[w.depth + 1]);
+            buf_addch(out, ')');
             i++;
         } else if (c == '*' || c == '+' || c == '?') {
             buf_addch(out, c);
+            w_repeat(&w, c == '+' ? 2 : 1);
             i++;
             if (i < n && p[i] == '?')
                 i++; /* lazy: changes which match, never whether one exists */
         } else if (c == '{') {
-            if ((k = quantifier(p + i, n - i))) {
+            if ((k = quantifier(p + i, n - i, &times))) {
                 buf_add(out, p + i, k);
+                w_repeat(&w, times);
                 i += k;
                 if (i < n && p[i] == '?')
                     i++;
             } else {
                 buf_addstr(out, "\\{");
+                w_atom(&w, 1);
                 i++;
             }
         } else if (c == '}') {
             buf_addstr(out, "\\}");
+            w_atom(&w, 1);
+            i++;
+        } else if (c == '|') {
+            buf_addch(out, '|');
+            w.last = 0;
             i++;
         } else {
-            /* . ^ $ | ) mean the same in both; ] alone is a literal in both. */
+            /* . ^ $ mean the same in both; ] alone is a literal in both. */
             k = utf8_dec((const unsigned char *)p + i, n - i, &cp);
             buf_add(out, p + i, k);
+            w_atom(&w, 1);
             i += k;
         }
     }
+    if (w.depth)
+        return -ENOTSUP; /* unclosed group */
+    *weight = w.seq[0];
     return 0;
 }
 
@@ -411,22 +504,41 @@ void jschema__rx_release(struct jschema_rxcache *rc)
     jschema__rx_init(rc);
 }
 
-/* Compiles pat into *re under the C.UTF-8 locale. Returns true on success. */
-static bool compile(struct jschema_rxcache *rc, const char *pat, size_t plen, regex_t *re)
+/*
+ * Compiles pat into e->re under the C.UTF-8 locale as "^.*(P)": glibc
+ * searches an unanchored pattern by trying every start in turn, which is
+ * quadratic in the subject ("(a|b|ab)*c" takes seconds on 64 KiB of a's),
+ * while the anchored form runs once over the subject with the leading .*
+ * keeping every start alive: linear, and the same yes or no. Returns true
+ * on success; *cost is charged for the work.
+ */
+static bool compile(struct jschema_rxcache *rc, struct jschema_rx *e, const char *pat,
+                    size_t plen, size_t budget, size_t *cost)
 {
     struct buf ere = BUF_INIT;
     bool ok = false;
     locale_t old = (locale_t)0;
+    size_t c;
 
-    if (plen > JSCHEMA_PATTERN_MAX || jschema__re_translate(pat, plen, &ere))
+    if (plen > JSCHEMA_PATTERN_MAX)
+        return false;
+    buf_addstr(&ere, "^.*(");
+    if (jschema__re_translate(pat, plen, &ere, &e->weight) ||
+        e->weight > JSCHEMA_PATTERN_WEIGHT_MAX)
         goto out;
+    buf_addch(&ere, ')');
+    /* regcomp takes some 4 us per unit of weight: ~70 steps */
+    c = 100 + 64 * e->weight;
+    if (c > budget)
+        goto out;
+    *cost += c;
     if (!rc->loc_tried) {
         rc->loc_tried = true;
         rc->loc = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
     }
     if (rc->loc)
         old = uselocale(rc->loc);
-    ok = regcomp(re, buf_cstr(&ere), REG_EXTENDED | REG_NOSUB) == 0;
+    ok = regcomp(&e->re, buf_cstr(&ere), REG_EXTENDED | REG_NOSUB) == 0;
     if (rc->loc)
         uselocale(old);
 out:
@@ -435,30 +547,37 @@ out:
 }
 
 int jschema__rx_match(struct jschema_rxcache *rc, const char *pat, size_t plen, const char *s,
-                      size_t len, size_t *cost)
+                      size_t len, size_t budget, size_t *cost)
 {
-    struct jschema_rx *e = NULL, tmp = {NULL, {0}, false};
+    struct jschema_rx *e = NULL, tmp = {NULL, {0}, 0, false};
     regmatch_t m[1];
     locale_t old = (locale_t)0;
-    int r;
+    size_t c;
+    int r = -ENOTSUP;
 
+    if (!plen)
+        return 1; /* the empty pattern matches everything */
     for (size_t i = 0; i < rc->n; i++)
         if (rc->e[i].key == pat) {
             e = &rc->e[i];
             break;
         }
     if (!e) {
-        /* Compiling is the expensive part; charge it like a hundred steps. */
-        *cost += 100 + plen;
+        size_t before = *cost;
         e = rc->n < JSCHEMA_RX_CACHE ? &rc->e[rc->n++] : &tmp;
         e->key = pat;
-        e->usable = compile(rc, pat, plen, &e->re);
+        e->usable = compile(rc, e, pat, plen, budget, cost);
+        budget -= *cost - before;
     }
-    if (!e->usable || len > JSCHEMA_SUBJECT_MAX) {
-        r = -ENOTSUP;
+    if (!e->usable || len > JSCHEMA_SUBJECT_MAX)
         goto out;
-    }
-    *cost += 1 + len / 64;
+    /* Matching is linear in the subject and the automaton: some 2.5 ns
+     * per byte and unit of weight, a step per 16. A match that would
+     * overrun the budget is not run: the string goes unchecked. */
+    c = 1 + wmul(len, e->weight) / 16;
+    if (c > budget)
+        goto out;
+    *cost += c;
     /* REG_STARTEND: the subject is len bytes and may contain NULs. */
     m[0].rm_so = 0;
     m[0].rm_eo = (regoff_t)len;

@@ -594,10 +594,14 @@ static void test_pattern_translation(void **state)
         {"a\\", NULL},
         {"[z-a]", NULL},
         {"[\\u0000-\\uffff]", NULL},
+        {"(a", NULL},
+        {"a)", NULL},
+        {"(:a)", "(:a)"},
     };
     for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
         struct buf out = BUF_INIT;
-        int rc = jschema__re_translate(cases[i].ecma, strlen(cases[i].ecma), &out);
+        size_t weight;
+        int rc = jschema__re_translate(cases[i].ecma, strlen(cases[i].ecma), &out, &weight);
         if (!cases[i].posix) {
             if (rc != -ENOTSUP)
                 fail_msg("case %zu (%s): accepted as %s", i, cases[i].ecma, buf_cstr(&out));
@@ -607,6 +611,71 @@ static void test_pattern_translation(void **state)
         }
         buf_release(&out);
     }
+}
+
+static void test_pattern_weight(void **state)
+{
+    static const struct {
+        const char *ecma;
+        size_t weight;
+    } cases[] = {
+        {"abc", 3},
+        {"^a+$", 4},           /* ^ a a* $ */
+        {"a{3}", 3},
+        {"a{2,5}", 5},
+        {"a{2,}", 3},
+        {"(ab){10}", 20},
+        {"(a{1,10}){1,10}", 100},
+        {"a|bc", 3},
+        {"(?:x|y)*z", 3},
+        {"a{1,30000}", 30000},
+        {"(((a{1,1000}){1,1000}){1,1000}){9}", (size_t)1 << 30}, /* saturates */
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        struct buf out = BUF_INIT;
+        size_t weight = 0;
+        assert_int_equal(jschema__re_translate(cases[i].ecma, strlen(cases[i].ecma), &out,
+                                               &weight), 0);
+        if (weight != cases[i].weight)
+            fail_msg("%s weighs %zu, expected %zu", cases[i].ecma, weight, cases[i].weight);
+        buf_release(&out);
+    }
+}
+
+/* Patterns that make glibc slow: seconds of regcomp for a{1,30000},
+ * seconds of regexec for unanchored nested repetition on long strings.
+ * Each must come back quickly, checked or not. */
+static void test_hostile_patterns(void **state)
+{
+    static const char *const pats[] = {
+        "a{1,30000}", "(a|b|ab)*c", "((a+)+)+b", ".{1,1000}x", "(.{1,30}){1,30}x",
+        "(a{1,100}){1,100}",
+    };
+    char *big = xmalloc(60001);
+    memset(big, 'a', 60000);
+    big[60000] = '\0';
+    json_t *inst = json_pack("[s,s,s,s]", big, big, big, big);
+    for (size_t i = 0; i < ARRAY_SIZE(pats); i++) {
+        json_t *s = json_pack("{s:{s:s}}", "items", "pattern", pats[i]);
+        struct jschema_error e;
+        size_t n;
+        double t0 = now_s();
+        int rc = jschema_validate(s, inst, &e, 1, &n);
+        double dt = now_s() - t0;
+        if (dt > 0.5)
+            fail_msg("%s took %.3f s", pats[i], dt);
+        /* the ones that ran found no match; none gave up the whole call */
+        assert_true(rc == 0 || rc == -EINVAL);
+        json_decref(s);
+    }
+    json_decref(inst);
+    free(big);
+
+    /* a short string is still checked against a nested repetition */
+    struct jschema_error e;
+    assert_int_equal(run("{\"pattern\":\"^(a|b|ab)*c$\"}", "\"ababc\"", &e, NULL), 0);
+    assert_int_equal(run("{\"pattern\":\"(a|b|ab)*c\"}", "\"abab\"", &e, NULL), -EINVAL);
+    assert_int_equal(run("{\"pattern\":\"\"}", "\"x\"", &e, NULL), 0);
 }
 
 static void test_formats(void **state)
@@ -640,6 +709,8 @@ int main(void)
         cmocka_unit_test(test_hostile_work),
         cmocka_unit_test(test_check_schema),
         cmocka_unit_test(test_pattern_translation),
+        cmocka_unit_test(test_pattern_weight),
+        cmocka_unit_test(test_hostile_patterns),
         cmocka_unit_test(test_formats),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
