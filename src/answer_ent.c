@@ -113,23 +113,27 @@ static const char *const kn_common[] = {
     "ಹೌದು",
 };
 
-/* Common English words that start sentences or prompts, lowercase, sorted. */
+/* Common English words that start sentences or prompts, and the English
+ * loanwords Kanglish capitalises most, lowercase, sorted. */
 static const char *const en_common[] = {
     "a", "all", "also", "am", "an", "and", "answer", "any", "api", "april", "are", "assistant",
-    "august", "be", "been", "being", "best", "but", "can", "could", "dear", "december",
-    "describe", "did", "do", "does", "dr", "each", "every", "explain", "extract", "february",
-    "find", "first", "format", "friday", "get", "give", "good", "had", "has", "have", "he",
-    "hello", "her", "here", "hey", "hi", "his", "how", "i", "if", "image", "is", "it", "its",
-    "january", "json", "july", "june", "just", "last", "let", "list", "madam", "make", "march",
-    "may", "might", "monday", "mr", "mrs", "ms", "must", "my", "new", "next", "no", "not",
-    "note", "november", "now", "october", "ok", "okay", "old", "one", "only", "or", "our",
-    "output", "pdf", "photo", "picture", "please", "reply", "respond", "return", "saturday",
-    "september", "shall", "she", "should", "show", "sir", "so", "some", "summarise",
-    "summarize", "sunday", "system", "tell", "text", "thank", "thanks", "that", "the", "their",
-    "then", "there", "these", "they", "this", "those", "three", "thursday", "today", "tomorrow",
-    "translate", "tuesday", "two", "url", "use", "user", "was", "we", "wednesday", "were",
-    "what", "when", "where", "which", "who", "whom", "whose", "why", "will", "would", "write",
-    "yes", "yesterday", "you", "your",
+    "august", "bank", "be", "been", "being", "best", "birthday", "breakfast", "bus", "but",
+    "can", "class", "coffee", "college", "could", "dear", "december", "describe", "did",
+    "dinner", "do", "doctor", "does", "dr", "each", "evening", "every", "exam", "explain",
+    "extract", "february", "find", "first", "format", "friday", "get", "give", "good", "had",
+    "has", "have", "he", "hello", "her", "here", "hey", "hi", "his", "home", "hospital",
+    "hotel", "how", "i", "if", "image", "is", "it", "its", "january", "json", "july", "june",
+    "just", "last", "leave", "let", "list", "lunch", "madam", "make", "march", "market", "may",
+    "meeting", "might", "monday", "month", "morning", "movie", "mr", "mrs", "ms", "must", "my",
+    "new", "next", "night", "no", "not", "note", "november", "now", "october", "office", "ok",
+    "okay", "old", "one", "only", "or", "our", "output", "party", "pdf", "phone", "photo",
+    "picture", "please", "reply", "respond", "return", "saturday", "school", "september",
+    "shall", "she", "shop", "should", "show", "sir", "so", "some", "summarise", "summarize",
+    "sunday", "system", "tea", "tell", "temple", "text", "thank", "thanks", "that", "the",
+    "their", "then", "there", "these", "they", "this", "those", "three", "thursday", "today",
+    "tomorrow", "train", "translate", "trip", "tuesday", "two", "url", "use", "user", "was",
+    "we", "wednesday", "week", "were", "what", "when", "where", "which", "who", "whom", "whose",
+    "why", "will", "work", "would", "write", "year", "yes", "yesterday", "you", "your",
 };
 
 /* Endings of inflected verbs (ಹೋಗಿದ್ದೆ, ಮಾಡುತ್ತೇನೆ, ಬರಬೇಕು, ...): a word
