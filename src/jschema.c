@@ -618,6 +618,12 @@ static bool step(struct vctx *c, size_t n)
     return !c->rc;
 }
 
+/* Steps left to spend; what a pattern match may cost. */
+static size_t budget_left(const struct vctx *c)
+{
+    return c->steps < JSCHEMA_MAX_STEPS ? JSCHEMA_MAX_STEPS - c->steps : 0;
+}
+
 /* JSON Schema equality: numbers by value (1 == 1.0), objects regardless of
  * member order. jansson's json_equal() differs on the first point. */
 static bool equal(struct vctx *c, const json_t *a, const json_t *b, unsigned depth)
@@ -771,7 +777,7 @@ static bool v_string(struct vctx *c, const json_t *s, const json_t *v)
     }
     if ((k = json_object_get(s, "pattern")) && json_is_string(k)) {
         int m = jschema__rx_match(&c->rx, json_string_value(k), json_string_length(k), str, len,
-                                  JSCHEMA_MAX_STEPS - c->steps, &c->steps);
+                                  budget_left(c), &c->steps);
         if (!step(c, 0))
             return false;
         if (m == 0) {
@@ -840,7 +846,7 @@ static bool v_pattern_props(struct vctx *c, const json_t *pp, const char *key, s
     for (void *it = json_object_iter(unconst(pp)); it; it = json_object_iter_next(unconst(pp), it)) {
         const char *pat = json_object_iter_key(it);
         int m = jschema__rx_match(&c->rx, pat, json_object_iter_key_len(it), key, klen,
-                                  JSCHEMA_MAX_STEPS - c->steps, &c->steps);
+                                  budget_left(c), &c->steps);
         if (!step(c, 0))
             return false;
         /* A pattern that cannot be checked claims no member, so that
