@@ -157,3 +157,11 @@ build/tools/langid-eval: tools/langid/eval.c build/libhermod.a
 build/bench/langid: bench/langid.c build/libhermod.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $< build/libhermod.a $(LIBS)
+
+# libFuzzer harness for jschema and answer (clang): make build/fuzz/fuzz_answer
+FUZZ_ANSWER_SRC := src/jschema.c src/jschema_re.c src/answer.c src/answer_ent.c src/translit.c \
+                   src/langid.c src/langid_tables.c $(wildcard src/lib/*.c)
+build/fuzz/fuzz_answer: tests/fuzz/fuzz_answer.c $(FUZZ_ANSWER_SRC) $(wildcard src/*.h src/lib/*.h)
+	@mkdir -p $(dir $@)
+	clang -std=c11 -D_GNU_SOURCE -g -O1 -iquote src -fsanitize=fuzzer,address,undefined \
+	    -o $@ tests/fuzz/fuzz_answer.c $(FUZZ_ANSWER_SRC) $(shell pkg-config --cflags --libs jansson) -lm
