@@ -50,7 +50,8 @@ static const char schema_text[] =
     "        \"properties\": {\n"
     "          \"name\": {\"type\": \"string\"},\n"
     "          \"count\": {\"type\": [\"integer\", \"null\"]},\n"
-    "          \"attributes\": {\"type\": [\"array\", \"null\"], \"items\": {\"type\": \"string\"}}\n"
+    "          \"attributes\": {\"type\": [\"array\", \"null\"],\n"
+    "            \"items\": {\"type\": \"string\"}}\n"
     "        }\n"
     "      }\n"
     "    },\n"
@@ -127,7 +128,8 @@ static const char schema_text[] =
     "              \"items\": {\n"
     "                \"type\": \"object\",\n"
     "                \"additionalProperties\": false,\n"
-    "                \"required\": [\"test\", \"value\", \"unit\", \"reference_range\", \"flag\"],\n"
+    "                \"required\": [\"test\", \"value\", \"unit\", \"reference_range\",\n"
+    "                  \"flag\"],\n"
     "                \"properties\": {\n"
     "                  \"test\": {\"type\": \"string\"},\n"
     "                  \"value\": {\"type\": [\"string\", \"null\"],\n"
@@ -186,8 +188,7 @@ static const char schema_text[] =
     "      ]\n"
     "    }\n"
     "  }\n"
-    "}\n"
-;
+    "}\n";
 
 const char *vision_schema_json(void)
 {
@@ -474,7 +475,8 @@ static void read_text(const json_t *a, struct vision_desc *d, struct buf *err)
         if (json_is_string(texts) && json_string_length(texts)) {
             set_str(&d->ocr_text, json_string_value(texts));
             d->ntexts = 1;
-            d->has_kannada = translit_has_kannada(json_string_value(texts), json_string_length(texts));
+            d->has_kannada =
+                translit_has_kannada(json_string_value(texts), json_string_length(texts));
         }
         repair(d, err, "'text' %s", texts ? "is not an array" : "missing, no text assumed");
         if (d->has_kannada)
@@ -506,8 +508,10 @@ static void read_text(const json_t *a, struct vision_desc *d, struct buf *err)
             ;
         if (k == nlangs && nlangs < ARRAY_SIZE(langs)) {
             size_t n = strlen(lang);
-            for (size_t j = 0; j <= n; j++)
-                langs[k].code[j] = (char)(lang[j] >= 'A' && lang[j] <= 'Z' ? lang[j] + 32 : lang[j]);
+            for (size_t j = 0; j <= n; j++) {
+                char ch = lang[j];
+                langs[k].code[j] = (char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+            }
             langs[k].chars = 0;
             nlangs++;
         }

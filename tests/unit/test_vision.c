@@ -54,7 +54,9 @@ static bool validate(const json_t *s, const json_t *v)
     const json_t *en = json_object_get(s, "enum");
     if (en) {
         bool found = false;
-        json_array_foreach(en, i, x) found |= json_equal((json_t *)(uintptr_t)x, (json_t *)(uintptr_t)v);
+        json_array_foreach(en, i, x) {
+            found |= json_equal((json_t *)(uintptr_t)x, (json_t *)(uintptr_t)v);
+        }
         if (!found)
             return false;
     }
@@ -63,7 +65,9 @@ static bool validate(const json_t *s, const json_t *v)
         return false;
     if (json_is_array(type)) {
         bool ok = false;
-        json_array_foreach(type, i, x) ok |= type_ok(json_string_value(x), v);
+        json_array_foreach(type, i, x) {
+            ok |= type_ok(json_string_value(x), v);
+        }
         if (!ok)
             return false;
     }
@@ -122,7 +126,9 @@ static size_t check_strict(const json_t *s, const char *path)
     }
     if (json_object_get(s, "items"))
         n += check_strict(json_object_get(s, "items"), path);
-    json_array_foreach(json_object_get(s, "anyOf"), i, x) n += check_strict(x, path);
+    json_array_foreach(json_object_get(s, "anyOf"), i, x) {
+        n += check_strict(x, path);
+    }
     /* Only keywords strict engines accept. */
     static const char *const allowed[] = {"type", "properties", "required",
                                           "additionalProperties", "items", "anyOf", "enum",
