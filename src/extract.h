@@ -218,8 +218,10 @@ struct extract_graph {
     size_t nstrs, strs_cap;
 };
 
+/* Makes g empty; no allocation until something is added. */
 void extract_graph_init(struct extract_graph *g);
-/* Frees the arrays and every string; the graph is left empty and usable. */
+/* Frees the arrays and every string; the graph is left empty and usable.
+ * The store_result that borrowed them must be done with them. */
 void extract_graph_release(struct extract_graph *g);
 
 /* Copies s (NULL gives NULL) into the graph; the copy lives until release. */
