@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "answer.h"
 #include "engine.h"
 #include "http.h"
 #include "lib/buf.h"
@@ -78,6 +79,16 @@ struct relay {
     struct buf tried;    /* why earlier candidates could not serve */
     bool nospc, busy;    /* what made them fail */
     unsigned attempts;   /* engines tried over all candidates */
+    /* escalation: structured answers judged, the best one kept */
+    struct answer_spec *spec;
+    unsigned answers;    /* answers judged */
+    bool retried_same;   /* the current candidate was given a second try */
+    uint64_t deadline_ms;/* monotonic */
+    json_t *report;      /* [{model, engine, ok, problems}] */
+    char *best;          /* the best answer's body so far, or NULL */
+    size_t best_len;
+    int64_t best_score;
+    char *best_model, *best_engine;
 };
 
 static void start_upstream(struct relay *r);
@@ -112,11 +123,23 @@ static void stop_keepalive(struct relay *r)
 
 /* Ends the request with an error, as JSON or, once the stream is begun,
  * as an SSE error event. */
+static void respond_best(struct relay *r, bool ok);
+
 static void fail(struct relay *r, int status, const char *type, const char *code,
                  const char *msg)
 {
     if (r->finished)
         return;
+    if (r->best) {
+        /* An escalation whose next attempt failed: the best answer so far
+         * is still an answer. */
+        json_array_append_new(r->report, json_pack("{s:s,s:s,s:b,s:s}", "model",
+                                                   sched_model_config(r->model)->name, "engine",
+                                                   r->engine_id ? r->engine_id : "-", "ok", 0,
+                                                   "problems", msg));
+        respond_best(r, false);
+        return;
+    }
     r->finished = true;
     stop_keepalive(r);
     r->status = status;
@@ -260,6 +283,142 @@ static void fall_back(struct relay *r, const char *reason, bool cooldown)
     sched_acquire(r->ticket);
 }
 
+static bool escalate(struct relay *r);
+static void next_candidate(struct relay *r, int rc, const char *msg);
+
+/* The answer's text and finish_reason out of an OpenAI response body. */
+static const char *answer_text(json_t *resp, size_t *len, const char **finish)
+{
+    json_t *c0 = json_array_get(json_object_get(resp, "choices"), 0);
+    json_t *t = json_object_get(json_object_get(c0, "message"), "content");
+    if (!json_is_string(t))
+        t = json_object_get(c0, "text");
+    *finish = json_string_value(json_object_get(c0, "finish_reason"));
+    *len = json_string_length(t);
+    return json_is_string(t) ? json_string_value(t) : NULL;
+}
+
+/* Answers with the best answer judged, and the record of every attempt. */
+static void respond_best(struct relay *r, bool ok)
+{
+    json_t *resp = json_loadb(r->best, r->best_len, 0, NULL);
+    if (resp && (json_array_size(r->report) > 1 || !ok)) {
+        json_object_set_new(resp, "hermod",
+                            json_pack("{s:b,s:O}", "valid", ok, "attempts", r->report));
+        free(r->best);
+        struct buf b = BUF_INIT;
+        char *s = json_dumps(resp, JSON_COMPACT);
+        buf_addstr(&b, s);
+        free(s);
+        r->best = buf_detach(&b, &r->best_len);
+    }
+    json_decref(resp);
+    http_req_add_header(r->req, "X-Hermod-Model", r->best_model);
+    http_req_add_header(r->req, "X-Hermod-Engine", r->best_engine);
+    http_req_add_header(r->req, "X-Hermod-Route", r->dec.route->name);
+    http_req_add_header(r->req, "X-Hermod-Rule", r->dec.rule->name);
+    http_req_add_header(r->req, "X-Hermod-Reason", buf_cstr(&r->dec.why));
+    http_req_add_header(r->req, "X-Hermod-Answer", ok ? "valid" : "invalid");
+    char n[16];
+    snprintf(n, sizeof(n), "%u", r->answers);
+    http_req_add_header(r->req, "X-Hermod-Answers", n);
+    r->finished = true;
+    r->status = 200;
+    char *body = r->best;
+    r->best = NULL;
+    http_respond(r->req, 200, "application/json", body, r->best_len);
+}
+
+/*
+ * Judges a structured answer (answer.c). A valid one goes to the client.
+ * Otherwise the best so far is kept and the request goes on: once more to
+ * the same model when the answer looks like an accident (cut short, or no
+ * JSON at all), else to the route's next candidate, the specialist lane
+ * last; bounded by the route's attempts and deadline. Returns true when it
+ * answered or started another attempt.
+ */
+static bool escalate(struct relay *r)
+{
+    const struct config_route *rt = r->dec.route;
+    json_t *resp = json_loadb(buf_cstr(&r->resp), r->resp.len, 0, NULL);
+    size_t len = 0;
+    const char *finish = NULL;
+    const char *text = resp ? answer_text(resp, &len, &finish) : NULL;
+    struct answer_verdict v;
+    answer_verdict_init(&v);
+    answer_judge(r->spec, text ? text : "", len, finish, &v);
+    r->answers++;
+    int64_t score = text ? answer_score(&v) : INT64_MIN;
+    struct buf why = BUF_INIT;
+    if (!text)
+        buf_addstr(&why, "the engine's response has no message content");
+    else
+        answer_verdict_describe(&v, &why);
+    const char *model = sched_model_config(r->model)->name;
+    json_array_append_new(r->report, json_pack("{s:s,s:s,s:b,s:s}", "model", model, "engine",
+                                               r->engine_id ? r->engine_id : "-", "ok",
+                                               v.ok && text, "problems", buf_cstr(&why)));
+    if (!r->best || score > r->best_score) {
+        free(r->best);
+        free(r->best_model);
+        free(r->best_engine);
+        /* A valid answer found inside prose or a code fence is handed over
+         * as the JSON alone, which is what the client asked for. */
+        if (v.ok && v.wrapped && v.json && resp) {
+            json_t *c0 = json_array_get(json_object_get(resp, "choices"), 0);
+            char *clean = json_dumps(v.json, JSON_COMPACT);
+            json_t *msg = json_object_get(c0, "message");
+            json_object_set_new(msg ? msg : c0, msg ? "content" : "text", json_string(clean));
+            free(clean);
+            char *s = json_dumps(resp, JSON_COMPACT);
+            buf_reset(&r->resp);
+            buf_addstr(&r->resp, s);
+            free(s);
+        }
+        r->best = xmemdup(buf_cstr(&r->resp), r->resp.len);
+        r->best_len = r->resp.len;
+        r->best_score = score;
+        r->best_model = xstrdup(model);
+        r->best_engine = xstrdup(r->engine_id ? r->engine_id : "-");
+    }
+    bool ok = v.ok && text;
+    bool accident = v.truncated || !v.parsed || !text;
+    answer_verdict_release(&v);
+    json_decref(resp);
+    if (ok) {
+        buf_release(&why);
+        respond_best(r, true);
+        return true;
+    }
+    log_warn("structured answer failed its check route=%s model=%s engine=%s problems=\"%s\"",
+             rt->name, model, r->engine_id ? r->engine_id : "-", buf_cstr(&why));
+    bool more_time = clock_mono_ms() < r->deadline_ms && r->answers < rt->max_attempts;
+    bool same = accident && !r->retried_same;
+    if (!more_time || (!same && r->cand + 1 >= r->dec.ncands)) {
+        buf_release(&why);
+        respond_best(r, false);
+        return true;
+    }
+    /* Once more, the same model or the next one. */
+    r->finished = false;
+    r->forwarding = r->collecting = false;
+    r->up_status = 0;
+    r->fresh_retry = false;
+    buf_reset(&r->resp);
+    if (same) {
+        r->retried_same = true;
+        start_upstream(r);
+    } else {
+        r->retried_same = false;
+        struct buf m = BUF_INIT;
+        buf_addf(&m, "answer failed its check: %s", buf_cstr(&why));
+        next_candidate(r, 0, buf_cstr(&m));
+        buf_release(&m);
+    }
+    buf_release(&why);
+    return true;
+}
+
 static void finish_collected(struct relay *r)
 {
     r->finished = true;
@@ -297,6 +456,8 @@ static void finish_collected(struct relay *r)
         r->status = 200;
         return;
     }
+    if (r->spec && r->up_status == 200 && escalate(r))
+        return;
     r->status = (int)r->up_status;
     add_route_headers(r);
     const char *ct = upstream_req_content_type(r->up);
@@ -504,6 +665,11 @@ static void on_close(struct http_req *req, bool aborted, void *owner)
     }
     if (r->routed)
         route_decision_release(&r->dec);
+    answer_spec_free(r->spec);
+    json_decref(r->report);
+    free(r->best);
+    free(r->best_model);
+    free(r->best_engine);
     buf_release(&r->tried);
     json_decref(r->body);
     free(r->client_model);
@@ -585,13 +751,14 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
 
     /* A route picks the model from what the request holds. */
     struct route_decision dec;
+    struct answer_spec *spec = NULL;
     bool routed = false;
     if (route) {
         struct route_request rq;
         router_features(body, http_req_header(req, "X-Hermod-Task"), &rq);
         int rc = router_decide(px->cfg, route, &rq, model_state, px, &dec);
-        router_request_release(&rq);
         if (rc) {
+            router_request_release(&rq);
             http_respond_error(req, 503, "service_unavailable", "no_route", "%s",
                                buf_cstr(&dec.why));
             route_decision_release(&dec);
@@ -600,6 +767,22 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
         }
         m = sched_find_model(px->sched, dec.cands[0]->name);
         routed = true;
+        /* Structured answers on a route are judged, and escalated. */
+        const json_t *rf = json_object_get(body, "response_format");
+        if (rq.structured && !json_is_true(json_object_get(body, "stream"))) {
+            struct buf err = BUF_INIT;
+            if (answer_spec_new(rf, rq.text, rq.text_len, route->coverage, &spec, &err)) {
+                http_respond_error(req, 400, "invalid_request_error", "invalid_response_format",
+                                   "response_format: %s", buf_cstr(&err));
+                buf_release(&err);
+                route_decision_release(&dec);
+                router_request_release(&rq);
+                json_decref(body);
+                return;
+            }
+            buf_release(&err);
+        }
+        router_request_release(&rq);
     }
     /* hermod's own request fields are not the engine's business */
     json_object_del(body, "hermod");
@@ -608,6 +791,11 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
     r->routed = routed;
     if (routed)
         r->dec = dec;
+    if (spec) {
+        r->spec = spec;
+        r->report = json_array();
+        r->deadline_ms = clock_mono_ms() + route->deadline_ms;
+    }
     r->px = px;
     r->req = req;
     r->endpoint = endpoint;

@@ -39,6 +39,8 @@ static struct {
     const char *record;
     const char *content;
     const char *model_file;
+    const char *content_file;   /* answers, one per line, used in turn */
+    const char *finish;         /* finish_reason of non-streamed answers */
     long listen_delay_ms, load_delay_ms, chunk_delay_ms, first_delay_ms;
     long chunks;
     int fail_start;         /* exit code, 0 = off */
@@ -349,16 +351,45 @@ static enum MHD_Result completion(struct MHD_Connection *c, struct req *q)
         _exit(3);
     }
     char text[4096] = "";
-    if (opt.content)
+    if (opt.content_file) {
+        /* the (n-1)th line, cycling; "\n" in a line stands for a newline */
+        FILE *cf = fopen(opt.content_file, "r");
+        char line[4096];
+        long count = 0, want;
+        while (cf && fgets(line, sizeof(line), cf))
+            count++;
+        want = count ? (n - 1) % count : 0;
+        if (cf)
+            rewind(cf);
+        for (long i = 0; cf && fgets(line, sizeof(line), cf); i++) {
+            if (i != want)
+                continue;
+            line[strcspn(line, "\n")] = '\0';
+            size_t o = 0;
+            for (const char *ch = line; *ch && o + 1 < sizeof(text); ch++) {
+                if (ch[0] == '\\' && ch[1] == 'n') {
+                    text[o++] = '\n';
+                    ch++;
+                } else {
+                    text[o++] = *ch;
+                }
+            }
+            text[o] = '\0';
+            break;
+        }
+        if (cf)
+            fclose(cf);
+    } else if (opt.content)
         snprintf(text, sizeof(text), "%s", opt.content);
     else
         for (long i = 0; i < opt.chunks && strlen(text) < sizeof(text) - 32; i++)
             snprintf(text + strlen(text), sizeof(text) - strlen(text), "tok%ld ", i);
     json_t *choice = q->kind == K_COMPLETION
                          ? json_pack("{s:i,s:s,s:s}", "index", 0, "text", text, "finish_reason",
-                                     "stop")
+                                     opt.finish ? opt.finish : "stop")
                          : json_pack("{s:i,s:{s:s,s:s},s:s}", "index", 0, "message", "role",
-                                     "assistant", "content", text, "finish_reason", "stop");
+                                     "assistant", "content", text, "finish_reason",
+                                     opt.finish ? opt.finish : "stop");
     json_t *j = json_pack("{s:s,s:s,s:i,s:s,s:[o],s:{s:i,s:i,s:i}}", "id", "cmpl-fake",
                           "object", q->kind == K_COMPLETION ? "text_completion" : "chat.completion",
                           "created", 1700000000, "model", q->model, "choices", choice, "usage",
@@ -464,6 +495,8 @@ static void usage(void)
             "  --close-after-stream  close the connection after each stream\n"
             "  --drop-reused         drop a 2nd request on one connection unanswered\n"
             "  --content TEXT        answer with this text\n"
+            "  --content-file FILE   answers, one per line, in turn (\\n for newlines)\n"
+            "  --finish REASON       finish_reason of non-streamed answers (stop)\n"
             "  --alloc-mb N          allocate and touch N MiB at start\n"
             "  --ignore-sigterm      ignore SIGTERM (must be SIGKILLed)\n"
             "  --record-every N      record only every Nth chunk\n"
@@ -502,6 +535,8 @@ int main(int argc, char **argv)
         STR("--record", record)
         STR("--content", content)
         STR("-m", model_file)
+        STR("--content-file", content_file)
+        STR("--finish", finish)
         STR("--model-file", model_file)
         NUM("--listen-delay", listen_delay_ms)
         NUM("--load-delay", load_delay_ms)
