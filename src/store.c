@@ -163,7 +163,17 @@ static const char schema_v2[] =
     "CREATE INDEX relations_current ON relations(subject_id, predicate)"
     "  WHERE retracted_at IS NULL;";
 
-static const char *const migrations[] = {schema_v1, schema_v2};
+/* Version 3: the pipeline. media_json keeps what the file said about itself
+ * (format, size, duration, and place and camera when the user keeps them);
+ * input holds what the model is to be sent (the prepared images or the
+ * transcript) while the episode is pending, in the same row and the same
+ * transaction, so a pending episode can always be retried and a done one
+ * frees the space. */
+static const char schema_v3[] =
+    "ALTER TABLE episodes ADD COLUMN media_json TEXT;"
+    "ALTER TABLE episodes ADD COLUMN input BLOB;";
+
+static const char *const migrations[] = {schema_v1, schema_v2, schema_v3};
 _Static_assert(ARRAY_SIZE(migrations) == STORE_SCHEMA_VERSION, "one migration per version");
 
 static int user_version(sqlite3 *db)
@@ -503,8 +513,8 @@ out:
 
 static const char *const sql_text[SQL__COUNT] = {
     [SQL_EP_FIND_HASH] = "SELECT id FROM episodes WHERE content_hash = ?1",
-    [SQL_EP_INSERT] = "INSERT INTO episodes(content_hash, kind, source, captured_at, ingested_at)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5)",
+    [SQL_EP_INSERT] = "INSERT INTO episodes(content_hash, kind, source, captured_at, ingested_at,"
+                      " media_json, input) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     [SQL_EP_GET_STATUS] = "SELECT status, kind, captured_at FROM episodes WHERE id = ?1",
     [SQL_EP_FTS_DELETE] =
         "INSERT INTO episodes_fts(episodes_fts, rowid, description, ocr_text, transcript,"
@@ -513,7 +523,8 @@ static const char *const sql_text[SQL__COUNT] = {
     [SQL_EP_COMPLETE] =
         "UPDATE episodes SET status = 'done', error = NULL, attempts = attempts + 1,"
         " language = ?2, model = ?3, engine = ?4, raw_json = ?5, description = ?6,"
-        " ocr_text = ?7, transcript = ?8, extract_json = ?9, search_keys = ?10 WHERE id = ?1",
+        " ocr_text = ?7, transcript = ?8, extract_json = ?9, search_keys = ?10,"
+        " kind = coalesce(?11, kind), input = NULL WHERE id = ?1",
     [SQL_EP_FTS_INSERT] =
         "INSERT INTO episodes_fts(rowid, description, ocr_text, transcript, search_keys)"
         " SELECT id, description, ocr_text, transcript, search_keys FROM episodes WHERE id = ?1",
@@ -523,7 +534,13 @@ static const char *const sql_text[SQL__COUNT] = {
         " ELSE 'pending' END WHERE id = ?1 AND status <> 'done'",
     [SQL_EP_GET] = "SELECT id, content_hash, kind, source, captured_at, ingested_at, language,"
                    " model, engine, status, error, attempts, raw_json, description, ocr_text,"
-                   " transcript, extract_json FROM episodes WHERE id = ?1",
+                   " transcript, extract_json, media_json FROM episodes WHERE id = ?1",
+    [SQL_EP_INPUT] = "SELECT input FROM episodes WHERE id = ?1",
+    [SQL_EP_RETRY] = "UPDATE episodes SET status = 'pending', attempts = 0"
+                     " WHERE id = ?1 AND status = 'failed'",
+    [SQL_EP_ENTITIES] = "SELECT DISTINCT e.name, e.type FROM mentions m"
+                        " JOIN entities e ON e.id = m.entity_id WHERE m.episode_id = ?1"
+                        " ORDER BY e.type, e.name",
     [SQL_EP_PENDING] =
         "SELECT id FROM episodes WHERE status = 'pending' ORDER BY ingested_at, id LIMIT ?1",
     [SQL_ENT_BY_KEY_TYPE] =
@@ -681,6 +698,11 @@ static int episode_add(struct store *st, struct conn *c, const struct store_epis
     sqlite3_bind_int64(s, 5, e->ingested_at == STORE_TIME_NONE || e->ingested_at == 0
                                  ? store__now(st)
                                  : e->ingested_at);
+    store__bind_text(s, 6, e->media_json);
+    if (e->input)
+        sqlite3_bind_blob64(s, 7, e->input, e->input_len, SQLITE_STATIC);
+    else
+        sqlite3_bind_null(s, 7);
     src = sqlite3_step(s);
     if (src != SQLITE_DONE)
         return store__error(c, src, "insert episode", err);
@@ -760,6 +782,14 @@ static int episode_complete(struct store *st, struct conn *c, int64_t id,
             buf_addstr(err, "store: extract_json is not a JSON object");
         return -EINVAL;
     }
+    if (r->set_kind) {
+        if ((unsigned)r->kind >= STORE_KIND__COUNT) {
+            if (err)
+                buf_addstr(err, "store: bad kind in result");
+            return -EINVAL;
+        }
+        kind = r->kind;
+    }
 
     /* Done already: take the old text out of the index before replacing it. */
     if (done) {
@@ -797,6 +827,7 @@ static int episode_complete(struct store *st, struct conn *c, int64_t id,
     store__bind_text(s, 8, r->transcript);
     store__bind_text(s, 9, r->extract_json);
     store__bind_text(s, 10, buf_cstr(&keys));
+    store__bind_text(s, 11, r->set_kind ? store_kind_name(r->kind) : NULL);
     if ((src = sqlite3_step(s)) != SQLITE_DONE) {
         rc = store__error(c, src, "complete episode", err);
         goto out;
@@ -954,6 +985,79 @@ int store_episode_get(struct store *st, int64_t id, struct store_episode *e, str
     e->ocr_text = store__col_text(s, 14);
     e->transcript = store__col_text(s, 15);
     e->extract_json = store__col_text(s, 16);
+    e->media_json = store__col_text(s, 17);
+    sqlite3_reset(s);
+
+    s = store__stmt(c, SQL_EP_ENTITIES, err);
+    if (!s) {
+        rc = -EIO;
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, id);
+    size_t cap = 0;
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        ALLOC_GROW(e->entities, e->nentities + 1, cap);
+        e->entities[e->nentities].name = store__col_text(s, 0);
+        e->entities[e->nentities].type = store__col_text(s, 1);
+        e->nentities++;
+    }
+    if (src != SQLITE_DONE)
+        rc = store__error(c, src, "episode entities", err);
+out:
+    if (rc)
+        store_episode_release(e);
+    store__release(st, c);
+    return rc;
+}
+
+int store_episode_input(struct store *st, int64_t id, struct buf *out, struct buf *err)
+{
+    struct conn *c = store__acquire(st, err);
+    if (!c)
+        return -EIO;
+    int rc = 0, src;
+    sqlite3_stmt *s = store__stmt(c, SQL_EP_INPUT, err);
+    if (!s) {
+        rc = -EIO;
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, id);
+    src = sqlite3_step(s);
+    if (src == SQLITE_ROW && sqlite3_column_type(s, 0) != SQLITE_NULL) {
+        const void *p = sqlite3_column_blob(s, 0);
+        buf_add(out, p, (size_t)sqlite3_column_bytes(s, 0));
+    } else if (src == SQLITE_ROW || src == SQLITE_DONE) {
+        rc = -ENOENT;
+        if (err)
+            buf_addf(err, "store: episode %lld %s", (long long)id,
+                     src == SQLITE_DONE ? "does not exist" : "keeps no input");
+    } else {
+        rc = store__error(c, src, "read episode input", err);
+    }
+out:
+    store__release(st, c);
+    return rc;
+}
+
+int store_episode_retry(struct store *st, int64_t id, struct buf *err)
+{
+    struct conn *c = store__acquire(st, err);
+    if (!c)
+        return -EIO;
+    int rc = 0, src;
+    sqlite3_stmt *s = store__stmt(c, SQL_EP_RETRY, err);
+    if (!s) {
+        rc = -EIO;
+        goto out;
+    }
+    sqlite3_bind_int64(s, 1, id);
+    if ((src = sqlite3_step(s)) != SQLITE_DONE)
+        rc = store__error(c, src, "retry episode", err);
+    else if (sqlite3_changes(c->db) == 0) {
+        rc = -EALREADY;
+        if (err)
+            buf_addf(err, "store: episode %lld is not failed", (long long)id);
+    }
 out:
     store__release(st, c);
     return rc;
@@ -972,6 +1076,12 @@ void store_episode_release(struct store_episode *e)
     free(e->ocr_text);
     free(e->transcript);
     free(e->extract_json);
+    free(e->media_json);
+    for (size_t i = 0; i < e->nentities; i++) {
+        free(e->entities[i].name);
+        free(e->entities[i].type);
+    }
+    free(e->entities);
     memset(e, 0, sizeof(*e));
 }
 

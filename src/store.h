@@ -53,7 +53,7 @@
 #define STORE_TIME_NONE INT64_MIN
 
 /* The schema version that store_open() migrates a database to. */
-#define STORE_SCHEMA_VERSION 2
+#define STORE_SCHEMA_VERSION 3
 
 struct store;
 
@@ -119,6 +119,12 @@ struct store_episode_new {
     const char *source;       /* where it came from: "whatsapp", "camera", ...; may be NULL */
     int64_t captured_at;      /* when the photo/recording was taken */
     int64_t ingested_at;      /* STORE_TIME_NONE = now */
+    const char *media_json;   /* a JSON object: what the file said (format, size, place); may be NULL */
+    /* What the model is to be sent, kept with the episode while it is
+     * pending so that it can be retried after a restart, and dropped when
+     * it is done (store_episode_input). May be NULL. */
+    const void *input;
+    size_t input_len;
 };
 
 /*
@@ -157,6 +163,8 @@ struct store_fact {
 
 /* What a model made of an episode. Every field may be NULL/0. */
 struct store_result {
+    bool set_kind;            /* the model said what it is: kind replaces the episode's */
+    enum store_kind kind;
     const char *model, *engine, *language;
     const char *raw_json;     /* the model's answer as it came */
     const char *description;  /* scene description */
@@ -196,6 +204,11 @@ int store_episode_fail(struct store *st, int64_t id, const char *error, bool per
 int store_episode_pending(struct store *st, unsigned limit, int64_t **ids, size_t *n,
                           struct buf *err);
 
+/* An entity as search results and episodes name it. */
+struct store_hit_entity {
+    char *name, *type;
+};
+
 struct store_episode {
     int64_t id;
     char *content_hash;
@@ -206,12 +219,22 @@ struct store_episode {
     enum store_status status;
     char *error;
     unsigned attempts;
-    char *raw_json, *description, *ocr_text, *transcript, *extract_json;
+    char *raw_json, *description, *ocr_text, *transcript, *extract_json, *media_json;
+    struct store_hit_entity *entities; /* mentioned, by type then name */
+    size_t nentities;
 };
 /* Fills *out (release with store_episode_release) or returns -ENOENT.
  * Strings that are not set are NULL. */
 int store_episode_get(struct store *st, int64_t id, struct store_episode *out, struct buf *err);
 void store_episode_release(struct store_episode *e);
+
+/* Appends the input kept with a pending (or failed) episode to out.
+ * -ENOENT when there is no such episode or it keeps none (done). */
+int store_episode_input(struct store *st, int64_t id, struct buf *out, struct buf *err);
+
+/* Makes a failed episode pending again, its attempts reset. -EALREADY
+ * when it is not failed. */
+int store_episode_retry(struct store *st, int64_t id, struct buf *err);
 
 /*
  * Records many episodes and their results in one transaction: for bulk
@@ -362,9 +385,7 @@ struct store_hit {
     double relevance; /* -bm25, before the recency factor; 0 without query words */
     char *snippet;    /* matching words in [brackets]; never NULL */
     char *description;
-    struct store_hit_entity {
-        char *name, *type;
-    } *entities;
+    struct store_hit_entity *entities;
     size_t nentities;
 };
 

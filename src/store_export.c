@@ -128,7 +128,7 @@ static int episodes(struct conn *c, FILE *out, struct buf *err)
     int rc = prepare(c,
                      "SELECT id, content_hash, kind, source, captured_at, ingested_at, language,"
                      " model, engine, status, error, attempts, raw_json, description, ocr_text,"
-                     " transcript, extract_json FROM episodes ORDER BY id",
+                     " transcript, extract_json, media_json FROM episodes ORDER BY id",
                      &s, err),
         src;
     if (rc)
@@ -176,6 +176,7 @@ static int episodes(struct conn *c, FILE *out, struct buf *err)
         json_object_set_new(o, "ocr_text", col_str(s, 14));
         json_object_set_new(o, "transcript", col_str(s, 15));
         json_object_set_new(o, "extract", col_json(s, 16));
+        json_object_set_new(o, "media", col_json(s, 17));
         buf_release(&content);
         rc = emit(out, o, err);
     }

@@ -1298,6 +1298,78 @@ static void test_kill9_durability(void **state)
     store_close(st);
 }
 
+
+/* Schema v3: what the pipeline keeps with an episode. The input waits in
+ * the row while the episode is pending and is dropped when it is done; the
+ * model's kind replaces the one guessed at upload; a failed episode can be
+ * made pending again. */
+static void test_pipeline_columns(void **state)
+{
+    struct fx *f = *state;
+    static const unsigned char input[] = {'{', '"', 'x', '"', ':', 0, 1, 2, '}'};
+    struct store_episode_new e = {
+        .content_hash = "img1", .kind = STORE_KIND_PHOTO, .source = "camera",
+        .captured_at = NOW - DAY, .ingested_at = STORE_TIME_NONE,
+        .media_json = "{\"format\":\"jpeg\",\"width\":4000}",
+        .input = input, .input_len = sizeof(input),
+    };
+    struct store_episode ep;
+    struct buf in = BUF_INIT, err = BUF_INIT;
+    int64_t id;
+    assert_int_equal(store_episode_add(f->st, &e, &id, NULL, NULL), 0);
+    assert_int_equal(store_episode_input(f->st, id, &in, NULL), 0);
+    assert_int_equal(in.len, sizeof(input));
+    assert_memory_equal(in.data, input, sizeof(input));
+    buf_reset(&in);
+
+    /* fails for good after two attempts; retry makes it pending again */
+    assert_int_equal(store_episode_fail(f->st, id, "vision model down", false, 2, NULL), 0);
+    assert_int_equal(store_episode_retry(f->st, id, NULL), -EALREADY);
+    assert_int_equal(store_episode_fail(f->st, id, "vision model down", false, 2, NULL), 0);
+    assert_int_equal(store_episode_get(f->st, id, &ep, NULL), 0);
+    assert_int_equal(ep.status, STORE_FAILED);
+    store_episode_release(&ep);
+    assert_int_equal(store_episode_retry(f->st, id, NULL), 0);
+    assert_int_equal(store_episode_get(f->st, id, &ep, NULL), 0);
+    assert_int_equal(ep.status, STORE_PENDING);
+    assert_int_equal(ep.attempts, 0);
+    store_episode_release(&ep);
+    assert_int_equal(store_episode_input(f->st, id, &in, NULL), 0);
+    buf_reset(&in);
+
+    /* the model read it as a receipt: kind, typed facts and entities follow */
+    struct store_mention m[] = {{.type = "place", .name = "Mysuru"}};
+    struct store_result r = {
+        .set_kind = true, .kind = STORE_KIND_RECEIPT, .model = "vl", .description = "a bill",
+        .extract_json = "{\"type\":\"receipt\",\"merchant\":\"Mylari\",\"total\":120,"
+                        "\"currency\":\"INR\"}",
+        .mentions = m, .nmentions = 1,
+    };
+    assert_int_equal(store_episode_complete(f->st, id, &r, &err), 0);
+    assert_int_equal(store_episode_get(f->st, id, &ep, NULL), 0);
+    assert_int_equal(ep.status, STORE_DONE);
+    assert_int_equal(ep.kind, STORE_KIND_RECEIPT);
+    assert_string_equal(ep.media_json, "{\"format\":\"jpeg\",\"width\":4000}");
+    assert_true(ep.nentities >= 2); /* Mysuru, and the merchant from the typed record */
+    bool mysuru = false, mylari = false;
+    for (size_t i = 0; i < ep.nentities; i++) {
+        mysuru |= !strcmp(ep.entities[i].name, "Mysuru") && !strcmp(ep.entities[i].type, "place");
+        mylari |= !strcmp(ep.entities[i].name, "Mylari");
+    }
+    assert_true(mysuru);
+    assert_true(mylari);
+    store_episode_release(&ep);
+    /* the input is gone once done */
+    assert_int_equal(store_episode_input(f->st, id, &in, &err), -ENOENT);
+    assert_int_equal(store_episode_retry(f->st, id, NULL), -EALREADY);
+
+    /* a kind outside the enum is refused and changes nothing */
+    struct store_result bad = {.set_kind = true, .kind = STORE_KIND__COUNT};
+    assert_int_equal(store_episode_complete(f->st, id, &bad, NULL), -EINVAL);
+    buf_release(&in);
+    buf_release(&err);
+}
+
 int main(void)
 {
 #define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
@@ -1319,6 +1391,7 @@ int main(void)
         T(test_default_path),
         T(test_threads),
         T(test_kill9_durability),
+        T(test_pipeline_columns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
