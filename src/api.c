@@ -20,11 +20,13 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "log.h"
+#include "pipeline.h"
 #include "proxy.h"
 #include "sched.h"
 #include "upstream.h"
 
 struct api {
+    struct pipeline *pipeline;
     uv_loop_t *loop;
     const struct config *cfg;
     struct sched *sched;
@@ -388,6 +390,8 @@ static void get_metrics(struct api *a, struct http_req *req)
                      (unsigned long long)info.requests);
         }
     }
+    if (a->pipeline)
+        pipeline_metrics(a->pipeline, &b);
     size_t len;
     char *body = buf_detach(&b, &len);
     http_respond(req, 200, "text/plain; version=0.0.4", body, len);
@@ -473,6 +477,8 @@ void api_handle(struct http_req *req, void *arg)
             return;
         }
     }
+    if (a->pipeline && str_starts_with(path, "/hermod/") && pipeline_handle(a->pipeline, req))
+        return;
     if (!strcmp(method, "GET") && str_starts_with(path, "/v1/models/")) {
         get_models(a, req, path + strlen("/v1/models/"));
         return;
@@ -500,6 +506,11 @@ struct api *api_new(uv_loop_t *loop, const struct config *cfg, struct sched *sch
     a->up = up;
     a->started_wall_ms = clock_wall_ms();
     return a;
+}
+
+void api_set_pipeline(struct api *a, struct pipeline *p)
+{
+    a->pipeline = p;
 }
 
 void api_free(struct api *a)

@@ -27,6 +27,7 @@
 #include "catalog.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "timeparse.h"
 
 extern const char hermod_default_config[];
 extern const char hermod_default_config_end[];
@@ -1009,6 +1010,7 @@ static const struct key pipeline_keys[] = {
 static int parse_pipeline(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config *cfg = target;
+    cfg->pipeline.line = (unsigned)n->start_mark.line + 1;
     return parse_map(ld, n, "'pipeline'", pipeline_keys, ARRAY_SIZE(pipeline_keys),
                      &cfg->pipeline, NULL);
 }
@@ -1068,8 +1070,6 @@ static void set_defaults(struct config *cfg)
     cfg->swap_quantum_ms = 5000;
     cfg->serialize_loads = true;
     cfg->measure_interval_ms = 2000;
-    cfg->pipeline.vision = xstrdup("vision");
-    cfg->pipeline.extract = xstrdup("extract");
     cfg->pipeline.max_side = 1024;
     cfg->pipeline.jpeg_quality = 90;
     cfg->pipeline.video_fps = 1.0;
@@ -1188,6 +1188,26 @@ static int validate(struct ld *ld, yaml_node_t *root)
                 }
             }
         }
+    }
+    /* The pipeline's models, when named, must exist; a missing one would
+     * only show at the first photo. Unnamed, pipeline.c picks them. */
+    const struct config_pipeline *pl = &cfg->pipeline;
+    const char *const pnames[][2] = {{"vision", pl->vision}, {"extract", pl->extract}};
+    for (size_t i = 0; i < ARRAY_SIZE(pnames); i++) {
+        const char *nm = pnames[i][1];
+        if (!nm || config_find_model(cfg, nm) || config_find_route(cfg, nm))
+            continue;
+        buf_reset(ld->err);
+        buf_addf(ld->err, "%s:%u: pipeline: %s names '%s', which is neither a model nor a route",
+                 ld->file, pl->line ? pl->line : 1, pnames[i][0], nm);
+        return -EINVAL;
+    }
+    int tz;
+    if (pl->timezone && timeparse_tz_parse(pl->timezone, &tz)) {
+        buf_reset(ld->err);
+        buf_addf(ld->err, "%s:%u: pipeline: timezone must be an offset like +05:30 or IST, got "
+                 "\"%s\"", ld->file, pl->line ? pl->line : 1, pl->timezone);
+        return -EINVAL;
     }
     (void)root;
     return 0;

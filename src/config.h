@@ -106,8 +106,8 @@ struct config_route {
 
 /* The ingest pipelines (pipeline.c). */
 struct config_pipeline {
-    char *vision;            /* model or route that describes images and video */
-    char *extract;           /* model or route that extracts entities from text */
+    char *vision;            /* model or route that describes images and video; NULL = pick */
+    char *extract;           /* model or route that extracts entities from text; NULL = pick */
     unsigned max_side;       /* images are downscaled to this many pixels */
     unsigned jpeg_quality;
     double video_fps;        /* frames sampled per second at most */
@@ -119,6 +119,7 @@ struct config_pipeline {
     unsigned max_attempts;   /* then they are failed */
     uint64_t timeout_ms;     /* one model call */
     char *timezone;          /* for dates in receipts and time words: "+05:30"; NULL = TZ */
+    unsigned line;
 };
 
 struct config_reserved {

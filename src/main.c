@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <uv.h>
 
 #include "api.h"
@@ -24,6 +25,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "log.h"
+#include "pipeline.h"
 #include "plan.h"
 #include "proxy.h"
 #include "router.h"
@@ -61,6 +63,8 @@ static void usage(FILE *f)
             "                        memory an engine needs for a GGUF or safetensors model\n"
             "  search QUERY [--since T] [--until T] [--kind K] [--entity NAME] [--json]\n"
             "                        search the memory store (\"restaurant last week\")\n"
+            "  ingest FILE... [--at T] [--source S] [--model M] [--kind K] [--json]\n"
+            "                        send photos, videos, transcripts to a running hermod\n"
             "  export [--store PATH] [--out FILE]\n"
             "                        the memory store as JSON Lines (Graphiti/Neo4j import)\n"
             "  config --default      print the built-in default config\n"
@@ -119,11 +123,50 @@ struct daemon {
     struct proxy *proxy;
     struct api *api;
     struct http_server *http;
+    struct store *store;
+    struct pipeline *pipeline;
     uv_signal_t sigint, sigterm;
     uv_prepare_t flush;
     uv_timer_t deadline;
     int signals;
 };
+
+/* Creates the directories above path, like mkdir -p, mode 0700. */
+static void mkdir_parents(const char *path)
+{
+    char *d = xstrdup(path);
+    for (char *p = d + 1; *p; p++) {
+        if (*p != '/')
+            continue;
+        *p = '\0';
+        mkdir(d, 0700);
+        *p = '/';
+    }
+    free(d);
+}
+
+/* Opens the memory store of the config (or the default one). A store that
+ * cannot be opened does not stop the gateway: the pipeline answers 503
+ * with the reason, which err keeps. */
+static void open_store(struct daemon *d, struct buf *err)
+{
+    struct buf path = BUF_INIT;
+    int rc = 0;
+    if (d->cfg->store_path) {
+        buf_addstr(&path, d->cfg->store_path);
+        mkdir_parents(d->cfg->store_path);
+    } else {
+        rc = store_default_path(&path, err);
+    }
+    if (!rc)
+        rc = store_open(buf_cstr(&path), &d->store, err);
+    if (rc)
+        log_warn("memory store %s: %s; ingest and memory search are off", buf_cstr(&path),
+                 buf_cstr(err));
+    else
+        log_info("memory store %s", buf_cstr(&path));
+    buf_release(&path);
+}
 
 static void close_walk_cb(uv_handle_t *h, void *arg)
 {
@@ -161,6 +204,7 @@ static void signal_cb(uv_signal_t *h, int signum)
         return;
     }
     log_info("signal %d: stopping engines and exiting", signum);
+    pipeline_stop(d->pipeline);
     if (d->http) {
         http_server_free(d->http);
         d->http = NULL;
@@ -200,6 +244,10 @@ static int cmd_serve(struct opts *o)
     d.proxy = proxy_new(d.loop, d.cfg, d.sched, d.up);
     d.api = api_new(d.loop, d.cfg, d.sched, d.proxy, d.up);
     struct buf err = BUF_INIT;
+    open_store(&d, &err);
+    d.pipeline = pipeline_new(d.loop, d.cfg, d.up, d.store, d.store ? NULL : buf_cstr(&err));
+    buf_reset(&err);
+    api_set_pipeline(d.api, d.pipeline);
     d.http = http_server_new(d.loop, d.cfg->listen_host, d.cfg->listen_port, d.cfg->max_body,
                              api_handle, d.api, &err);
     if (!d.http)
@@ -218,9 +266,11 @@ static int cmd_serve(struct opts *o)
     log_info("hermod %s listening on http://%s:%d config=%s models=%zu", HERMOD_VERSION,
              d.cfg->listen_host, http_server_port(d.http), d.cfg->path, d.cfg->nmodels);
     sched_start(d.sched);
+    pipeline_start(d.pipeline, http_server_port(d.http));
 
     uv_run(d.loop, UV_RUN_DEFAULT);
 
+    pipeline_stop(d.pipeline);
     http_server_free(d.http);
     api_free(d.api);
     proxy_free(d.proxy);
@@ -228,6 +278,9 @@ static int cmd_serve(struct opts *o)
     upstream_free(d.up);
     uv_walk(d.loop, close_walk_cb, NULL);
     uv_run(d.loop, UV_RUN_DEFAULT);
+    /* Only now: jobs on the worker pool have ended. */
+    pipeline_free(d.pipeline);
+    store_close(d.store);
     uv_loop_close(d.loop);
     config_free(d.cfg);
     log_set_buffered(false);
@@ -304,6 +357,8 @@ int main(int argc, char **argv)
         return store_search_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "export"))
         return store_export_main(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "ingest"))
+        return pipeline_ingest_main(argc - 1, argv + 1);
     if (!strcmp(cmd, "models")) {
         if (parse_opts(argc, argv, 2, &o))
             return 2;

@@ -93,6 +93,33 @@ struct relay {
 
 static void start_upstream(struct relay *r);
 
+/* The text of the user's messages (and of a completion's prompt). */
+static void user_text(const json_t *body, struct buf *out)
+{
+    const json_t *msgs = json_object_get(body, "messages"), *m, *c, *part;
+    size_t i, k;
+    json_array_foreach(msgs, i, m) {
+        const char *role = json_string_value(json_object_get(m, "role"));
+        if (!role || strcmp(role, "user"))
+            continue;
+        c = json_object_get(m, "content");
+        if (json_is_string(c)) {
+            buf_add(out, json_string_value(c), json_string_length(c));
+            buf_addch(out, '\n');
+        }
+        json_array_foreach(c, k, part) {
+            const json_t *t = json_is_string(part) ? part : json_object_get(part, "text");
+            if (json_is_string(t)) {
+                buf_add(out, json_string_value(t), json_string_length(t));
+                buf_addch(out, '\n');
+            }
+        }
+    }
+    const json_t *pr = json_object_get(body, "prompt");
+    if (json_is_string(pr))
+        buf_add(out, json_string_value(pr), json_string_length(pr));
+}
+
 /* ---- answering ---------------------------------------------------------------- */
 
 static void add_route_headers(struct relay *r)
@@ -770,8 +797,17 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
         /* Structured answers on a route are judged, and escalated. */
         const json_t *rf = json_object_get(body, "response_format");
         if (rq.structured && !json_is_true(json_object_get(body, "stream"))) {
-            struct buf err = BUF_INIT;
-            if (answer_spec_new(rf, rq.text, rq.text_len, route->coverage, &spec, &err)) {
+            struct buf err = BUF_INIT, names = BUF_INIT;
+            /* The names an answer must keep are the user's: a system
+             * prompt's examples are not, and for a picture or a recording
+             * they are in the media, which no text check can see. */
+            bool media = rq.modality & ~(unsigned)CONFIG_MOD_TEXT;
+            if (!media)
+                user_text(body, &names);
+            int src = answer_spec_new(rf, names.data ? names.data : "", names.len,
+                                      media ? 0 : route->coverage, &spec, &err);
+            buf_release(&names);
+            if (src) {
                 http_respond_error(req, 400, "invalid_request_error", "invalid_response_format",
                                    "response_format: %s", buf_cstr(&err));
                 buf_release(&err);

@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "extract_int.h"
+#include "langid.h"
 #include "lib/xalloc.h"
 #include "timeparse.h"
 #include "translit.h"
@@ -123,16 +124,33 @@ json_t *transcript_response_format(void)
     return rf;
 }
 
-static const char prompt_text[] =
+/*
+ * The instruction comes in two variants. Code-mixed speech needs the
+ * Kannada guidance (case endings, script, Kanglish time words); an English
+ * transcript gets the same instruction without it, because hermod routes a
+ * request by the language of all its text, and Kannada examples in the
+ * instruction would send every English note to a Kannada model.
+ */
+static const char prompt_intro_kn[] =
     "You extract facts for a personal memory from the transcript of a conversation or voice "
     "note by a Kannada-English speaker in Karnataka. The speech mixes Kannada and English, "
-    "written in Kannada script or in Latin letters (\"naanu ninne Rajesh na meet maadide\").\n"
+    "written in Kannada script or in Latin letters (\"naanu ninne Rajesh na meet maadide\").\n";
+static const char prompt_intro_en[] =
+    "You extract facts for a personal memory from the transcript of a conversation or voice "
+    "note.\n";
+static const char prompt_body[] =
     "\n"
     "Reply with one JSON object that follows the schema, and nothing else.\n"
-    "entities: every person, place, organisation, event, item and health value mentioned. "
+    "entities: every person, place, organisation, event, item and health value mentioned. ";
+static const char prompt_names_kn[] =
     "name is the base form without Kannada case endings (Rajesh, not Rajeshge or Rajeshna; "
     "ರಾಜೇಶ್, not ರಾಜೇಶನ), written in the "
-    "script the transcript uses; never translate or transliterate a name. surface is the form "
+    "script the transcript uses; never translate or transliterate a name. ";
+static const char prompt_names_en[] =
+    "name is the base form, as written in the transcript; never translate or transliterate a "
+    "name. ";
+static const char prompt_relations[] =
+    "surface is the form "
     "as said when it differs from name, else null. Skip pronouns.\n"
     "relations: facts the transcript states: who met whom, who went where, who lives or works "
     "where, what was bought or paid, health values measured, plans. subject and object are "
@@ -140,19 +158,31 @@ static const char prompt_text[] =
     "person). For a literal object (a number, a measurement, a status) set object and "
     "object_type to null and write it in value, with its unit (mg/dL, kg, INR) when said. "
     "predicate is a short snake_case verb: met, visited, went_to, lives_in, works_at, bought, "
-    "paid, measured, plans_to. time_said is the time words exactly as said (\"ninne\", "
+    "paid, measured, plans_to. ";
+static const char prompt_time_kn[] =
+    "time_said is the time words exactly as said (\"ninne\", "
     "\"kaLeda shukravaara\", \"20/11\"), else null; date is the YYYY-MM-DD they mean relative "
     "to the recording time below (ninne = yesterday, monne = the day before, ivattu = today, "
-    "naale = tomorrow), else null. fact is one English sentence.\n"
+    "naale = tomorrow), else null. ";
+static const char prompt_time_en[] =
+    "time_said is the time words exactly as said (\"yesterday\", \"last Friday\", "
+    "\"20/11\"), else null; date is the YYYY-MM-DD they mean relative to the recording time "
+    "below, else null. ";
+static const char prompt_end[] =
+    "fact is one English sentence.\n"
     "Extract only what is said; never guess.\n";
 
 static const char *const weekdays[] = {"Monday", "Tuesday", "Wednesday", "Thursday",
                                        "Friday", "Saturday", "Sunday"};
 
-void transcript_prompt(const char *transcript, int64_t captured_at, int tz_min,
-                       struct buf *out)
+void transcript_instruction(int64_t captured_at, int tz_min, bool kannada, struct buf *out)
 {
-    buf_add(out, prompt_text, sizeof(prompt_text) - 1);
+    buf_addstr(out, kannada ? prompt_intro_kn : prompt_intro_en);
+    buf_addstr(out, prompt_body);
+    buf_addstr(out, kannada ? prompt_names_kn : prompt_names_en);
+    buf_addstr(out, prompt_relations);
+    buf_addstr(out, kannada ? prompt_time_kn : prompt_time_en);
+    buf_addstr(out, prompt_end);
     int64_t local = captured_at + tz_min * MS_MIN;
     int64_t day = local / MS_DAY - (local % MS_DAY < 0);
     int64_t ms = local - day * MS_DAY;
@@ -165,6 +195,20 @@ void transcript_prompt(const char *transcript, int64_t captured_at, int tz_min,
              weekdays[wd], tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
              (int)(ms / 3600000), (int)(ms / 60000 % 60), tz_min < 0 ? '-' : '+', a / 60,
              a % 60);
+}
+
+bool transcript_needs_kannada(const char *text)
+{
+    struct langid_result lr;
+    langid_classify(text, strlen(text), &lr);
+    return lr.needs_kannada;
+}
+
+void transcript_prompt(const char *transcript, int64_t captured_at, int tz_min,
+                       struct buf *out)
+{
+    transcript_instruction(captured_at, tz_min, !transcript || transcript_needs_kannada(transcript),
+                           out);
     if (transcript) {
         buf_addstr(out, "\nTranscript:\n<<<\n");
         buf_addstr(out, transcript);

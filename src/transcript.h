@@ -25,6 +25,7 @@
 #ifndef HERMOD_TRANSCRIPT_H
 #define HERMOD_TRANSCRIPT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include <jansson.h>
@@ -52,10 +53,19 @@ json_t *transcript_response_format(void);
  * the recording time (captured_at, ms since the epoch, shown in the zone
  * tz_min minutes east of UTC) that time words are relative to. When
  * transcript is not NULL it is appended after the instruction, between
- * markers, so the whole text can go as one user message.
+ * markers, so the whole text can go as one user message. The instruction
+ * carries guidance for Kannada-English code-mix (case endings, scripts,
+ * Kanglish time words) unless the transcript is given and langid says it
+ * needs no Kannada: then it is plain English, so that routing by language
+ * sends an English note to any model.
  */
 void transcript_prompt(const char *transcript, int64_t captured_at, int tz_min,
                        struct buf *out);
+/* The instruction alone (for a system message, the transcript going as
+ * the user's), with the code-mix guidance when kannada is set. */
+void transcript_instruction(int64_t captured_at, int tz_min, bool kannada, struct buf *out);
+/* Whether langid says the text needs a model that reads Kannada. */
+bool transcript_needs_kannada(const char *text);
 
 /*
  * Converts the model's answer (borrowed; the schema's shape) into

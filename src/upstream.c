@@ -67,6 +67,7 @@ struct upstream_req {
     uint64_t body_bytes;
     char *content_type;
     char *retry_after;
+    struct buf headers; /* keep_headers: "name\0value\0" pairs */
 };
 
 /* ---- libcurl <-> libuv -------------------------------------------------- */
@@ -243,6 +244,7 @@ static void req_free(struct upstream_req *r)
     free(r->auth);
     free(r->content_type);
     free(r->retry_after);
+    buf_release(&r->headers);
     free(r);
     u->st.active--;
 }
@@ -288,6 +290,7 @@ static size_t header_cb(char *p, size_t size, size_t n, void *arg)
         free(r->content_type);
         free(r->retry_after);
         r->content_type = r->retry_after = NULL;
+        buf_reset(&r->headers);
         return len;
     }
     if (len <= 2 && (p[0] == '\r' || p[0] == '\n')) {
@@ -318,6 +321,12 @@ static size_t header_cb(char *p, size_t size, size_t n, void *arg)
     }
     while (vl && (v[vl - 1] == '\r' || v[vl - 1] == '\n' || v[vl - 1] == ' '))
         vl--;
+    if (r->o.keep_headers) {
+        buf_add(&r->headers, p, nl);
+        buf_addch(&r->headers, '\0');
+        buf_add(&r->headers, v, vl);
+        buf_addch(&r->headers, '\0');
+    }
     if (nl == 12 && !strncasecmp(p, "content-type", 12)) {
         free(r->content_type);
         r->content_type = xstrndup(v, vl);
@@ -576,6 +585,18 @@ uint64_t upstream_req_body_bytes(const struct upstream_req *r)
 const char *upstream_req_content_type(const struct upstream_req *r)
 {
     return r->content_type;
+}
+
+const char *upstream_req_header(const struct upstream_req *r, const char *name)
+{
+    const char *p = r->headers.data, *end = p + r->headers.len;
+    while (p && p < end) {
+        const char *v = p + strlen(p) + 1;
+        if (!strcasecmp(p, name))
+            return v;
+        p = v + strlen(v) + 1;
+    }
+    return NULL;
 }
 
 const char *upstream_req_retry_after(const struct upstream_req *r)

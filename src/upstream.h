@@ -60,6 +60,7 @@ struct upstream_opts {
     uint64_t stall_timeout_ms;      /* 0 = none: silence between body bytes */
     uint64_t total_timeout_ms;      /* 0 = none */
     bool fresh_connect;             /* do not reuse a kept-alive connection */
+    bool keep_headers;              /* keep every response header for upstream_req_header() */
     upstream_head_cb *on_head;      /* may be NULL */
     upstream_data_cb *on_data;      /* may be NULL: the body is dropped */
     upstream_done_cb *on_done;      /* required */
@@ -87,6 +88,9 @@ uint64_t upstream_req_body_bytes(const struct upstream_req *r);
 const char *upstream_req_content_type(const struct upstream_req *r);
 /* The response's Retry-After header value, or NULL. */
 const char *upstream_req_retry_after(const struct upstream_req *r);
+/* A response header by name (any case), or NULL; only with keep_headers.
+ * The value is valid until the request is done. */
+const char *upstream_req_header(const struct upstream_req *r, const char *name);
 
 /* Counts for /metrics. */
 struct upstream_stats {

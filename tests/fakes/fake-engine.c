@@ -32,6 +32,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jpeglib.h>
+#include <nettle/base64.h>
+#include <setjmp.h>
+
 static struct {
     int port;
     const char *host;
@@ -55,11 +59,13 @@ static struct {
     bool json_stream;       /* answer stream requests with plain JSON */
     long alloc_mb;
     long fail_after;        /* fail (status 500) after this many requests, -1 = off */
+    long fail_first;        /* fail (status 503) the first N requests */
     long ignore_sigterm;
     int embed_dim;
     long record_every;      /* record every Nth chunk */
     long report_mib;        /* print llama-server's load report for this size */
     bool bench;             /* put the send time (CLOCK_MONOTONIC ns) in each chunk */
+    bool look;              /* decode the images of a request and record what they show */
 } opt = {
     .host = "127.0.0.1", .model = "fake-model", .chunks = 5, .crash_after = -1,
     .hang_after = -1, .fail_after = -1, .embed_dim = 8, .record_every = 1,
@@ -251,6 +257,134 @@ static void conn_cb(void *cls, struct MHD_Connection *c, void **socket_context,
     }
 }
 
+/* ---- --look: what a vision model would be shown ---------------------------------- */
+
+struct jerr {
+    struct jpeg_error_mgr pub;
+    jmp_buf jb;
+};
+
+static void jerr_exit(j_common_ptr ci)
+{
+    longjmp(((struct jerr *)(void *)ci->err)->jb, 1);
+}
+
+/* A colour name for the mean of a w x h block at (x, y). */
+static const char *block_colour(const unsigned char *px, unsigned stride, unsigned x0,
+                                unsigned y0, unsigned bw, unsigned bh)
+{
+    unsigned long r = 0, g = 0, b = 0, n = 0;
+    for (unsigned y = y0; y < y0 + bh; y++)
+        for (unsigned x = x0; x < x0 + bw; x++) {
+            const unsigned char *p = px + (size_t)y * stride + x * 3;
+            r += p[0];
+            g += p[1];
+            b += p[2];
+            n++;
+        }
+    if (!n)
+        return "none";
+    r /= n;
+    g /= n;
+    b /= n;
+    if (r > 150 && g < 100 && b < 100)
+        return "red";
+    if (g > 150 && r < 100 && b < 100)
+        return "green";
+    if (b > 150 && r < 100 && g < 100)
+        return "blue";
+    if (r > 200 && g > 200 && b > 200)
+        return "white";
+    if (r < 60 && g < 60 && b < 60)
+        return "black";
+    return "mixed";
+}
+
+/* RGB pixels of a JPEG (malloc'd), or NULL. */
+static unsigned char *decode_jpeg(const uint8_t *raw, size_t len, unsigned *w, unsigned *h)
+{
+    struct jpeg_decompress_struct ci;
+    struct jerr je;
+    unsigned char *volatile px = NULL;
+    ci.err = jpeg_std_error(&je.pub);
+    je.pub.error_exit = jerr_exit;
+    if (setjmp(je.jb)) {
+        jpeg_destroy_decompress(&ci);
+        free(px);
+        return NULL;
+    }
+    jpeg_create_decompress(&ci);
+    jpeg_mem_src(&ci, raw, (unsigned long)len);
+    jpeg_read_header(&ci, TRUE);
+    ci.out_color_space = JCS_RGB;
+    jpeg_start_decompress(&ci);
+    unsigned stride = ci.output_width * 3;
+    px = malloc((size_t)stride * ci.output_height);
+    while (ci.output_scanline < ci.output_height) {
+        JSAMPROW row = px + (size_t)ci.output_scanline * stride;
+        jpeg_read_scanlines(&ci, &row, 1);
+    }
+    *w = ci.output_width;
+    *h = ci.output_height;
+    jpeg_finish_decompress(&ci);
+    jpeg_destroy_decompress(&ci);
+    return px;
+}
+
+/* Records, for each image of a chat request, its size, whether the JPEG
+ * carries any APP1 segment (EXIF or XMP) and the colour of its corners. */
+static void look_at_images(const json_t *body)
+{
+    const json_t *msgs = json_object_get(body, "messages"), *m, *part;
+    size_t i, k, nimg = 0;
+    json_array_foreach(msgs, i, m) {
+        json_array_foreach(json_object_get(m, "content"), k, part) {
+            const char *url = json_string_value(
+                json_object_get(json_object_get(part, "image_url"), "url"));
+            if (!url)
+                continue;
+            nimg++;
+            const char *comma = strchr(url, ',');
+            if (strncmp(url, "data:image/jpeg;base64,", 23) || !comma) {
+                record("image n=%zu not-a-jpeg-data-url", nimg);
+                continue;
+            }
+            const char *b64 = comma + 1;
+            size_t n = strlen(b64), dl = BASE64_DECODE_LENGTH(n);
+            uint8_t *raw = malloc(dl + 1);
+            struct base64_decode_ctx ctx;
+            base64_decode_init(&ctx);
+            if (!base64_decode_update(&ctx, &dl, raw, n, b64) || !base64_decode_final(&ctx)) {
+                record("image n=%zu bad-base64", nimg);
+                free(raw);
+                continue;
+            }
+            int app1 = 0;
+            for (size_t o = 2; o + 4 <= dl && raw[o] == 0xff && raw[o + 1] != 0xda;) {
+                if (raw[o + 1] == 0xe1)
+                    app1 = 1;
+                o += 2 + ((size_t)raw[o + 2] << 8 | raw[o + 3]);
+            }
+            unsigned w, h, stride;
+            unsigned char *px = decode_jpeg(raw, dl, &w, &h);
+            if (!px) {
+                free(raw);
+                record("image n=%zu bad-jpeg", nimg);
+                continue;
+            }
+            stride = w * 3;
+            unsigned bw = w / 8 ? w / 8 : 1, bh = h / 8 ? h / 8 : 1;
+            record("image n=%zu w=%u h=%u bytes=%zu app1=%d tl=%s tr=%s bl=%s br=%s", nimg, w, h,
+                   dl, app1, block_colour(px, stride, 0, 0, bw, bh),
+                   block_colour(px, stride, w - bw, 0, bw, bh),
+                   block_colour(px, stride, 0, h - bh, bw, bh),
+                   block_colour(px, stride, w - bw, h - bh, bw, bh));
+            free(px);
+            free(raw);
+        }
+    }
+}
+
 static enum MHD_Result completion(struct MHD_Connection *c, struct req *q)
 {
     long n = __atomic_add_fetch(&requests, 1, __ATOMIC_SEQ_CST);
@@ -275,6 +409,8 @@ static enum MHD_Result completion(struct MHD_Connection *c, struct req *q)
     }
     record("request id=%ld kind=%d model=%s stream=%d bytes=%zu keys=%s", n, (int)q->kind,
            q->model, q->stream, q->len, keys);
+    if (opt.look)
+        look_at_images(body);
     json_decref(body);
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
@@ -287,6 +423,8 @@ static enum MHD_Result completion(struct MHD_Connection *c, struct req *q)
     int status = opt.status;
     if (opt.fail_after >= 0 && n > opt.fail_after)
         status = 500;
+    if (n <= opt.fail_first)
+        status = 503;
     if (status && status != 200) {
         char b[256];
         snprintf(b, sizeof(b),
@@ -502,6 +640,8 @@ static void usage(void)
             "  --record-every N      record only every Nth chunk\n"
             "  --report-mib N        print llama-server's buffer report totalling N MiB\n"
             "  --bench               chunks carry their send time\n"
+            "  --fail-first N        answer the first N completions with 503\n"
+            "  --look                decode the JPEGs of a request, record size and corner colours\n"
             "  -m, --model FILE      model file (must exist); llama-server flags are ignored\n");
 }
 
@@ -548,6 +688,7 @@ int main(int argc, char **argv)
         NUM("--hang-after", hang_after)
         NUM("--status", status)
         NUM("--fail-after", fail_after)
+        NUM("--fail-first", fail_first)
         NUM("--alloc-mb", alloc_mb)
         NUM("--embed-dim", embed_dim)
         NUM("--record-every", record_every)
@@ -559,6 +700,7 @@ int main(int argc, char **argv)
         FLAG("--close-after-stream", close_after_stream)
         FLAG("--drop-reused", drop_reused)
         FLAG("--bench", bench)
+        FLAG("--look", look)
         if (!strcmp(a, "--ignore-sigterm")) {
             opt.ignore_sigterm = 1;
             continue;

@@ -22,6 +22,7 @@
 #include "lib/xalloc.h"
 #include "store.h"
 #include "timeparse.h"
+#include "langid.h"
 #include "transcript.h"
 #include "vision.h"
 
@@ -1063,6 +1064,16 @@ static void test_transcript_prompt(void **state)
     transcript_prompt(NULL, 0, -480, &p);
     assert_non_null(strstr(buf_cstr(&p), "Recorded on Wednesday 1969-12-31 at 16:00 (UTC-08:00)."));
     assert_null(strstr(buf_cstr(&p), "<<<"));
+    /* English: the same instruction without Kannada in it */
+    buf_reset(&p);
+    transcript_prompt("Met Rajesh at the office today about the budget review.", NOW, IST, &p);
+    s = buf_cstr(&p);
+    assert_non_null(strstr(s, "never translate or transliterate"));
+    assert_null(strstr(s, "ninne"));
+    assert_null(strstr(s, "ರಾಜೇಶ್"));
+    struct langid_result lr;
+    langid_classify(s, strlen(s), &lr);
+    assert_false(lr.needs_kannada);
     buf_release(&p);
 }
 
