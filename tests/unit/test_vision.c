@@ -13,6 +13,7 @@
 
 #include <jansson.h>
 
+#include "langid.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 #include "transcript.h"
@@ -275,6 +276,14 @@ static void test_prompt(void **state)
     assert_true(p.len < 3000); /* concise: it is sent with every image */
     /* The frames prompt is the photo prompt after a paragraph on frames. */
     assert_true(f.len > p.len && !strcmp(f.data + f.len - p.len, p.data));
+    /* Routing reads the language of all the text of a request: the prompt
+     * must not make a picture look like Kannada, or every photo would go
+     * to the Kannada specialists. */
+    struct langid_result lr;
+    langid_classify(p.data, p.len, &lr);
+    assert_false(lr.needs_kannada);
+    langid_classify(f.data, f.len, &lr);
+    assert_false(lr.needs_kannada);
     buf_release(&p);
     buf_release(&f);
 }
