@@ -66,7 +66,14 @@ struct engine {
     struct upstream_req *probe;
     long probe_status;
     struct buf probe_body;
-    bool probe_models;            /* the probe in flight is the model-list check */
+    int probe_kind;               /* PROBE_*: what the probe in flight asks */
+    /* What an Ollama says of our model: its file size (/api/tags) and, when
+     * loaded, the memory it takes (/api/ps; 0 = not loaded). */
+    uint64_t api_file_bytes, api_loaded_bytes;
+    bool api_known;
+    uint64_t api_seq;             /* /api/ps answers read so far */
+    struct upstream_req *unload;  /* Ollama: keep_alive 0 in flight */
+    char *unload_body;
     unsigned probes;
     uint64_t probe_done_ms;       /* monotonic time of the last finished probe */
 };
@@ -354,6 +361,8 @@ static void last_lines(const struct engine *e, struct buf *out, unsigned nlines)
 static void probe_schedule(struct engine *e);
 static void fail_start(struct engine *e, const char *why);
 
+enum { PROBE_READY, PROBE_MODELS, PROBE_PS };
+
 static void probe_head(struct upstream_req *r, long status, void *arg)
 {
     struct engine *e = arg;
@@ -366,6 +375,42 @@ static int probe_data(struct upstream_req *r, const char *p, size_t n, void *arg
     if (e->probe_body.len + n <= (1u << 20))
         buf_add(&e->probe_body, p, n);
     return 0;
+}
+
+/* Whether the id an engine lists is our model: the same, or for Ollama
+ * the same with ":latest" added. */
+static bool ollama_same(const struct engine *e, const char *id, const char *want)
+{
+    return !strcmp(id, want) ||
+           (e->cfg->kind == ENGINE_KIND_OLLAMA && !strchr(want, ':') &&
+            str_starts_with(id, want) && !strcmp(id + strlen(want), ":latest"));
+}
+
+/* Ollama's /api/ps: the models loaded now, each with "size" (bytes it
+ * takes, weights and context) and "size_vram". Ours absent = not loaded. */
+static void read_ps(struct engine *e)
+{
+    json_t *root = json_loadb(buf_cstr(&e->probe_body), e->probe_body.len, 0, NULL);
+    json_t *arr = json_object_get(root, "models"), *m;
+    size_t i;
+    if (!json_is_array(arr)) {
+        json_decref(root);
+        return;
+    }
+    const char *want = engine_upstream_model(e);
+    uint64_t loaded = 0;
+    json_array_foreach(arr, i, m) {
+        const char *id = json_string_value(json_object_get(m, "name"));
+        if (!id)
+            id = json_string_value(json_object_get(m, "model"));
+        json_t *sz = json_object_get(m, "size");
+        if (id && ollama_same(e, id, want) && json_is_integer(sz) && json_integer_value(sz) > 0)
+            loaded = (uint64_t)json_integer_value(sz);
+    }
+    e->api_loaded_bytes = loaded;
+    e->api_known = true;
+    e->api_seq++;
+    json_decref(root);
 }
 
 /* Does the model list in the probe body name our model? Returns 1 yes,
@@ -392,10 +437,11 @@ static int model_listed(struct engine *e, struct buf *served)
             const char *id = json_string_value(json_object_get(m, field));
             if (!id)
                 continue;
-            if (!strcmp(id, want) ||
-                (e->cfg->kind == ENGINE_KIND_OLLAMA && !strchr(want, ':') &&
-                 str_starts_with(id, want) && !strcmp(id + strlen(want), ":latest"))) {
+            if (ollama_same(e, id, want)) {
                 found = 1;
+                json_t *sz = json_object_get(m, "size");
+                if (json_is_integer(sz) && json_integer_value(sz) > 0)
+                    e->api_file_bytes = (uint64_t)json_integer_value(sz);
                 break;
             }
             if (served->len < 300)
@@ -442,18 +488,27 @@ static void went_down(struct engine *e, const char *why)
     probe_schedule(e);
 }
 
-static void start_probe(struct engine *e, bool models);
+static void start_probe(struct engine *e, int kind);
 
 static void probe_done(struct upstream_req *r, int rc, const char *msg, void *arg)
 {
     struct engine *e = arg;
-    bool models = e->probe_models;
+    int kind = e->probe_kind;
+    bool models = kind == PROBE_MODELS;
     e->probe = NULL;
     e->probes++;
     e->probe_done_ms = clock_mono_ms();
     if (e->state != ENGINE_STARTING && e->state != ENGINE_READY && e->state != ENGINE_DOWN)
         return;
     bool managed = e->pid != 0;
+    if (kind == PROBE_PS) {
+        /* Only what the model takes: a failure here says nothing of the
+         * engine's health, which the other probes judged. */
+        if (rc == 0 && e->probe_status == 200)
+            read_ps(e);
+        became_ready(e);
+        return;
+    }
     if (models) {
         struct buf served = BUF_INIT;
         int listed = rc == 0 && e->probe_status == 200 ? model_listed(e, &served) : -1;
@@ -463,6 +518,8 @@ static void probe_done(struct upstream_req *r, int rc, const char *msg, void *ar
                                   served.len ? buf_cstr(&served) : "none");
             went_down(e, why);
             free(why);
+        } else if (e->cfg->kind == ENGINE_KIND_OLLAMA && listed == 1) {
+            start_probe(e, PROBE_PS);
         } else {
             became_ready(e);
         }
@@ -472,7 +529,7 @@ static void probe_done(struct upstream_req *r, int rc, const char *msg, void *ar
     if (rc == 0 && e->probe_status == 200) {
         /* An unmanaged engine must also serve the model we route to it. */
         if (!managed && e->cfg->kind != ENGINE_KIND_LLAMA_SERVER) {
-            start_probe(e, true);
+            start_probe(e, PROBE_MODELS);
             return;
         }
         became_ready(e);
@@ -494,19 +551,21 @@ static void probe_done(struct upstream_req *r, int rc, const char *msg, void *ar
     free(why);
 }
 
-static void start_probe(struct engine *e, bool models)
+static void start_probe(struct engine *e, int kind)
 {
     if (e->probe)
         return;
     char *url;
-    if (models)
+    if (kind == PROBE_MODELS)
         url = xasprintf("%s%s", e->base_url,
                         e->cfg->kind == ENGINE_KIND_OLLAMA ? "/api/tags" : "/v1/models");
+    else if (kind == PROBE_PS)
+        url = xasprintf("%s/api/ps", e->base_url);
     else
         url = xasprintf("%s%s", e->base_url, e->cfg->ready);
     buf_reset(&e->probe_body);
     e->probe_status = 0;
-    e->probe_models = models;
+    e->probe_kind = kind;
     struct upstream_opts o = {
         .method = "GET",
         .url = url,
@@ -526,7 +585,7 @@ static void probe_now(struct engine *e)
 {
     if (e->probe_timer)
         uv_timer_stop(e->probe_timer);
-    start_probe(e, false);
+    start_probe(e, PROBE_READY);
 }
 
 static void probe_timer_cb(uv_timer_t *t)
@@ -932,6 +991,9 @@ void engine_free(struct engine *e)
         list_del(&e->link);
     }
     stop_probing(e);
+    if (e->unload)
+        upstream_abort(e->unload);
+    free(e->unload_body);
     close_output(e);
     if (e->timer)
         uv_close((uv_handle_t *)e->timer, handle_free_cb);
@@ -971,8 +1033,23 @@ int engine_start(struct engine *e, struct buf *err)
         uv_timer_start(e->timer, start_timeout_cb, e->cfg->start_timeout_ms, 0);
     }
     set_state(e, ENGINE_STARTING);
-    start_probe(e, false);
+    start_probe(e, PROBE_READY);
     return 0;
+}
+
+static void unload_done(struct upstream_req *r, int rc, const char *msg, void *arg)
+{
+    struct engine *e = arg;
+    e->unload = NULL;
+    if (rc)
+        log_warn("engine unload failed engine=%s reason=\"%s\"", e->id, msg);
+    else
+        log_info("engine unloaded engine=%s", e->id);
+    /* Failed or not, hermod stops counting it: the next /api/ps says
+     * what Ollama really holds. */
+    e->api_loaded_bytes = 0;
+    set_state(e, ENGINE_STOPPED);
+    emit(e, ENGINE_EV_EXITED, NULL);
 }
 
 void engine_stop(struct engine *e)
@@ -983,7 +1060,42 @@ void engine_stop(struct engine *e)
         return;
     }
     stop_probing(e);
+    if (e->cfg->kind == ENGINE_KIND_OLLAMA && e->api_known && !e->unload &&
+        e->state == ENGINE_READY) {
+        /* An Ollama we do not run, holding our model: ask it to let go
+         * (keep_alive 0 unloads at once) and count the memory as held
+         * until it answers, like a process that has not exited yet. */
+        char *url = xasprintf("%s/api/generate", e->base_url);
+        json_t *b = json_pack("{s:s,s:i}", "model", engine_upstream_model(e), "keep_alive", 0);
+        char *body = json_dumps(b, JSON_COMPACT);
+        json_decref(b);
+        free(e->unload_body);
+        e->unload_body = body;
+        struct upstream_opts o = {
+            .method = "POST",
+            .url = url,
+            .body = body,
+            .body_len = strlen(body),
+            .auth_bearer = e->cfg->api_key,
+            .connect_timeout_ms = 2000,
+            .total_timeout_ms = 30000,
+            .on_done = unload_done,
+            .arg = e,
+        };
+        set_state(e, ENGINE_STOPPING);
+        log_info("engine unloading engine=%s (Ollama keep_alive 0)", e->id);
+        e->unload = upstream_start(e->up, &o);
+        free(url);
+        return;
+    }
     set_state(e, ENGINE_STOPPED);
+}
+
+void engine_refresh_usage(struct engine *e)
+{
+    if (e->pid <= 0 && e->cfg->kind == ENGINE_KIND_OLLAMA && e->state == ENGINE_READY &&
+        !e->probe)
+        start_probe(e, PROBE_PS);
 }
 
 void engine_kill(struct engine *e)
@@ -994,6 +1106,17 @@ void engine_kill(struct engine *e)
 enum engine_state engine_state(const struct engine *e)
 {
     return e->state;
+}
+
+bool engine_api_memory(const struct engine *e, uint64_t *loaded, uint64_t *file, uint64_t *seq)
+{
+    if (loaded)
+        *loaded = e->api_loaded_bytes;
+    if (file)
+        *file = e->api_file_bytes;
+    if (seq)
+        *seq = e->api_seq;
+    return e->api_known;
 }
 
 bool engine_managed(const struct engine *e)

@@ -68,7 +68,9 @@ void engine_free(struct engine *e);
  * (then no event follows). */
 int engine_start(struct engine *e, struct buf *err);
 /* Managed: SIGTERM, then SIGKILL after stop_timeout; EXITED follows.
- * Unmanaged: forgets its health (state STOPPED). */
+ * An unmanaged Ollama that holds the model is asked to unload it
+ * (keep_alive 0): STOPPING until it answers, then STOPPED and EXITED.
+ * Other unmanaged engines: forgets their health (state STOPPED). */
 void engine_stop(struct engine *e);
 /* SIGKILL to the whole group now (shutdown's second signal). */
 void engine_kill(struct engine *e);
@@ -100,6 +102,17 @@ const char *engine_last_error(const struct engine *e);
 uint64_t engine_health_age_ms(const struct engine *e);
 /* Monotonic ms the last start took to become ready (0 if never). */
 uint64_t engine_start_ms(const struct engine *e);
+/*
+ * What the engine's own API says of the model's memory, for engines that
+ * say it (Ollama: /api/ps while loaded, /api/tags for the file): loaded =
+ * bytes it takes now (0 = not loaded), file = the model file's size (0 =
+ * not known), seq = how many /api/ps answers were read (a newer one than
+ * a mark taken earlier has seen what happened since). Any pointer may be
+ * NULL. Returns false until the engine has answered /api/ps once.
+ */
+bool engine_api_memory(const struct engine *e, uint64_t *loaded, uint64_t *file, uint64_t *seq);
+/* Asks an unmanaged Ollama for /api/ps now (after a request ended). */
+void engine_refresh_usage(struct engine *e);
 /* Appends up to max of the newest captured output to out. */
 void engine_log_tail(const struct engine *e, struct buf *out, size_t max);
 

@@ -63,6 +63,11 @@ static void grant(struct sched_ticket *t, struct sched_engine *se)
     se->in_flight++;
     se->requests++;
     se->last_used_mono_ms = clock_mono_ms();
+    uint64_t seq;
+    if (!engine_managed(se->e) && engine_api_memory(se->e, NULL, NULL, &seq)) {
+        se->ps_stale = true;
+        se->ps_mark = seq;
+    }
     if (se->idle_timer)
         uv_timer_stop(se->idle_timer);
     sched__recharge(se);
@@ -127,8 +132,11 @@ static void release_engine(struct sched_ticket *t)
     se->last_used_wall_ms = clock_wall_ms();
     t->se = NULL;
     t->state = T_NEW;
-    if (!se->in_flight)
+    if (!se->in_flight) {
+        if (se->ps_stale)
+            engine_refresh_usage(se->e); /* what did Ollama load for it? */
         engine_idle(se);
+    }
 }
 
 static void release_slot(struct sched_ticket *t)
@@ -300,7 +308,7 @@ void sched__pick(struct sched_ticket *t)
                 continue;
             }
             buf_release(&why);
-            if (!engine_managed(se->e)) {
+            if (!engine_managed(se->e) && !sched__unloadable(se)) {
                 /* "starting" an unmanaged engine is a health check */
                 struct buf err = BUF_INIT;
                 int rc = engine_start(se->e, &err);

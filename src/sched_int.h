@@ -56,6 +56,11 @@ struct sched_engine {
     bool estimate_tried;          /* sized once on demand for this load */
     char estimate_from[160];      /* where the estimate comes from */
     struct engine_report report;  /* what the engine printed while loading */
+    /* An unmanaged Ollama: a request went to it after the /api/ps answer
+     * numbered ps_mark, so until a newer one it may be loading the model
+     * and is charged its file size. */
+    bool ps_stale;
+    uint64_t ps_mark;
 };
 
 struct sched_model {
@@ -125,6 +130,9 @@ void sched__mem_init(struct sched *s);
 void sched__mem_release(struct sched *s);
 /* se must load: queue it (once) and run admission. */
 void sched__request_load(struct sched_engine *se);
+/* An unmanaged Ollama whose use hermod sees (/api/ps) and can end
+ * (keep_alive 0): it is admitted and evicted like a managed engine. */
+bool sched__unloadable(const struct sched_engine *se);
 /* Something changed (an exit, a ready engine, an idle engine, a waiter
  * gone): let waiting loads move. Safe to call from anywhere, re-entrant. */
 void sched__admit(struct sched *s);

@@ -65,8 +65,15 @@ void sched__recharge(struct sched_engine *se)
 {
     enum engine_state st = engine_state(se->e);
     if (!engine_managed(se->e)) {
-        /* Memory we do not control: counted while up, if declared. */
-        se->charge = st == ENGINE_READY ? se->declared : 0;
+        /* Memory we do not control: counted while up, as declared, else
+         * as the engine itself reports it (Ollama's /api/ps: what the
+         * model takes while loaded, nothing once Ollama unloaded it; its
+         * file size from a request until /api/ps has seen it). An unload
+         * in progress (STOPPING) still holds it. */
+        uint64_t c = se->declared ? se->declared : se->measured;
+        if (!se->declared && (se->ps_stale || st == ENGINE_STARTING) && sched__steady(se) > c)
+            c = sched__steady(se);
+        se->charge = st == ENGINE_STOPPED || st == ENGINE_DOWN ? 0 : c;
         return;
     }
     switch (st) {
@@ -105,10 +112,17 @@ static bool protected_now(const struct sched_engine *se, uint64_t now)
            now - se->last_used_mono_ms < SWAP_GRACE_MS;
 }
 
+/* An engine hermod does not run but can make unload its model. */
+bool sched__unloadable(const struct sched_engine *se)
+{
+    return !engine_managed(se->e) && engine_config(se->e)->kind == ENGINE_KIND_OLLAMA &&
+           engine_api_memory(se->e, NULL, NULL, NULL) && !se->declared;
+}
+
 static enum budget_hold hold_of(const struct sched_engine *se)
 {
     enum engine_state st = engine_state(se->e);
-    if (!engine_managed(se->e) || se->m->cfg->pinned)
+    if ((!engine_managed(se->e) && !sched__unloadable(se)) || se->m->cfg->pinned)
         return st == ENGINE_STOPPING ? BUDGET_STOPPING : BUDGET_PINNED;
     switch (st) {
     case ENGINE_STARTING: return BUDGET_LOADING;
@@ -419,6 +433,22 @@ static void measure_cb(uv_timer_t *t)
             struct sched_engine *se = &s->models[i].engines[j];
             int pid = engine_pid(se->e);
             enum engine_state st = engine_state(se->e);
+            uint64_t loaded, file, seq;
+            if (!engine_managed(se->e) && engine_api_memory(se->e, &loaded, &file, &seq)) {
+                if (file && !se->estimate)
+                    se->estimate = file;
+                bool fresh = se->ps_stale && seq > se->ps_mark && !se->in_flight;
+                if (se->measured != loaded || fresh) {
+                    if (fresh)
+                        se->ps_stale = false;
+                    se->measured = loaded;
+                    if (loaded > se->measured_peak)
+                        se->measured_peak = loaded;
+                    sched__recharge(se);
+                    any = true;
+                }
+                continue;
+            }
             if (pid <= 0 || (st != ENGINE_READY && st != ENGINE_STARTING))
                 continue;
             uint64_t rss = sysmem_tree_rss(pid), gpu = sysmem_tree_gpu(pid);

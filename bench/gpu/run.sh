@@ -1,13 +1,14 @@
 #!/bin/bash
 # bench/gpu/run.sh PHASE: the GPU scenarios of issue 5, run on the device
-# machine from the repository root, with .gpu/ carried (see bench/README.md):
-#   .gpu/llama.cpp-src.tar.gz   a fetched llama.cpp source tree (not ours)
-#   .gpu/ggml-vocab-llama-spm.gguf  its vocab-only GGUF (a real tokenizer)
-#   .gpu/bundle/                hermod, gguf-gen and their libraries (bundle.sh)
+# machine from the repository root (see bench/README.md, "GPU"). Needs:
+#   LLAMA_SERVER        a llama-server binary built with CUDA (not ours, not
+#                       built here)
+#   VOCAB_GGUF          a vocab-only GGUF for a real tokenizer (default
+#                       .gpu/ggml-vocab-llama-spm.gguf; fetched, never committed)
+#   .gpu/bundle/        hermod, gguf-gen and their libraries (bundle.sh)
 #
-# PHASE build+decode: builds llama-server with CUDA (if not built), writes
-#   the Qwen3-30B-A3B-shaped Q4_K model, measures decode through hermod vs
-#   direct and the cold start.
+# PHASE decode: writes the Qwen3-30B-A3B-shaped Q4_K model, measures
+#   decode through hermod vs direct and the cold start.
 # PHASE memory+swap: writes each generated model in turn and compares
 #   hermod's estimate with the engine's real use; then the swap scenario.
 # A phase rebuilds what a fresh machine lacks, so each can run alone.
@@ -30,26 +31,11 @@ trap pack_logs EXIT
 gen() { "$HERMOD_LD" --library-path "$HERMOD_LIBS" "$B/gguf-gen" "$@"; }
 say() { echo "== $(date +%T) $*"; }
 
-build_llama() {
-    if [ -x /tmp/llama.cpp/build/bin/llama-server ]; then return 0; fi
-    say "building llama-server (commit $(cat $G/llama.cpp-commit 2>/dev/null))"
-    rm -rf /tmp/llama.cpp && tar xzf "$G/llama.cpp-src.tar.gz" -C /tmp
-    local t0=$(date +%s)
-    (cd /tmp/llama.cpp &&
-        cmake -B build -G Ninja -DGGML_CUDA=ON -DCMAKE_CUDA_ARCHITECTURES=90 -DGGML_NATIVE=OFF \
-            -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_APP=OFF \
-            -DLLAMA_BUILD_UI=OFF -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DCMAKE_BUILD_TYPE=Release \
-            > "$LOGS/cmake.log" 2>&1 &&
-        cmake --build build --target llama-server -j "$(nproc)" > "$LOGS/build.log" 2>&1) ||
-        { tail -30 "$LOGS/build.log" "$LOGS/cmake.log"; return 1; }
-    echo "llama-server built in $(($(date +%s) - t0)) s"
-}
-
 model() { # model PRESET TYPE -> path (written if missing)
     local f="$M/$1-$2.gguf"
     if [ ! -f "$f" ]; then
         local t0=$(date +%s.%N)
-        gen --preset "$1" --type "$2" --vocab "$G/ggml-vocab-llama-spm.gguf" --out "$f" >&2 ||
+        gen --preset "$1" --type "$2" --vocab "${VOCAB_GGUF:-$G/ggml-vocab-llama-spm.gguf}" --out "$f" >&2 ||
             { echo "gguf-gen failed for $1 $2" >&2; return 1; }
         echo "wrote $f ($(du -h "$f" | cut -f1)) in $(awk -v a="$t0" -v b="$(date +%s.%N)" 'BEGIN {printf "%.1f", b - a}') s" >&2
     fi
@@ -61,11 +47,15 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
 echo "$(nproc) cores, $(free -g | awk '/Mem/ {print $2}') GiB, $(uname -r)"
 "$HERMOD_LD" --library-path "$HERMOD_LIBS" "$HERMOD" version || exit 1
 
-build_llama || exit 1
-export LLAMA_SERVER=/tmp/llama.cpp/build/bin/llama-server
+# llama-server is not ours: it is built by hand from a fetched llama.cpp
+# (bench/README.md, "GPU") and named here; this script never builds it.
+if [ -z "${LLAMA_SERVER:-}" ] || [ ! -x "$LLAMA_SERVER" ]; then
+    echo "bench/gpu/run.sh: set LLAMA_SERVER to a llama-server built with CUDA" >&2
+    exit 1
+fi
 # the GPU machine has no network: nothing for llama-server to download
 case "${1:-all}" in
-build+decode)
+decode | build+decode)
     Q=$(model qwen3moe-30b-a3b q4_k) || exit 1
     say "decode: direct vs through hermod"
     python3 "$ROOT/bench/gpu/bench.py" decode "$Q"

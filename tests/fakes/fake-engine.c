@@ -66,6 +66,8 @@ static struct {
     long report_mib;        /* print llama-server's load report for this size */
     bool bench;             /* put the send time (CLOCK_MONOTONIC ns) in each chunk */
     bool look;              /* decode the images of a request and record what they show */
+    long ollama_mib;        /* serve Ollama's /api/tags and /api/ps for a model of this size */
+    long ollama_keep_ms;    /* ... which /api/ps shows loaded this long after a request */
 } opt = {
     .host = "127.0.0.1", .model = "fake-model", .chunks = 5, .crash_after = -1,
     .hang_after = -1, .fail_after = -1, .embed_dim = 8, .record_every = 1,
@@ -73,6 +75,7 @@ static struct {
 
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
 static long requests;
+static long long last_request_ms; /* since start; 0 = none yet */
 
 __attribute__((format(printf, 1, 2))) static void record(const char *fmt, ...)
 {
@@ -388,6 +391,7 @@ static void look_at_images(const json_t *body)
 static enum MHD_Result completion(struct MHD_Connection *c, struct req *q)
 {
     long n = __atomic_add_fetch(&requests, 1, __ATOMIC_SEQ_CST);
+    __atomic_store_n(&last_request_ms, (long long)since_start_ms() + 1, __ATOMIC_SEQ_CST);
     q->id = n;
     json_error_t jerr;
     json_t *body = json_loadb(q->body ? q->body : "", q->len, 0, &jerr);
@@ -575,6 +579,39 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
                          "{\"error\":{\"code\":503,\"message\":\"Loading model\"}}");
         return reply(c, 200, "application/json", "{\"status\":\"ok\"}");
     }
+    if (opt.ollama_mib && !strcmp(url, "/api/version"))
+        return reply(c, 200, "application/json", "{\"version\":\"0.12.0\"}");
+    if (opt.ollama_mib && !strcmp(url, "/api/tags")) {
+        char b[512];
+        snprintf(b, sizeof(b), "{\"models\":[{\"name\":\"%s:latest\",\"model\":\"%s:latest\","
+                 "\"size\":%lld}]}", opt.model, opt.model, (long long)opt.ollama_mib << 20);
+        return reply(c, 200, "application/json", b);
+    }
+    if (opt.ollama_mib && !strcmp(url, "/api/ps")) {
+        /* Loaded from the first request until keep_ms after the last. */
+        long long last = __atomic_load_n(&last_request_ms, __ATOMIC_SEQ_CST);
+        long keep = opt.ollama_keep_ms ? opt.ollama_keep_ms : 300000;
+        char b[512];
+        bool loaded = last && since_start_ms() + 1 - last < keep;
+        if (loaded)
+            snprintf(b, sizeof(b), "{\"models\":[{\"name\":\"%s:latest\",\"model\":\"%s:latest\","
+                     "\"size\":%lld,\"size_vram\":%lld}]}", opt.model, opt.model,
+                     (long long)(opt.ollama_mib + 64) << 20, (long long)(opt.ollama_mib + 64) << 20);
+        else
+            snprintf(b, sizeof(b), "{\"models\":[]}");
+        record("api-ps loaded=%d", loaded);
+        return reply(c, 200, "application/json", b);
+    }
+    if (opt.ollama_mib && !strcmp(method, "POST") && !strcmp(url, "/api/generate")) {
+        json_t *b = json_loadb(q->body ? q->body : "", q->len, 0, NULL);
+        json_t *ka = json_object_get(b, "keep_alive");
+        if (json_is_integer(ka) && json_integer_value(ka) == 0) {
+            __atomic_store_n(&last_request_ms, 0, __ATOMIC_SEQ_CST);
+            record("unload");
+        }
+        json_decref(b);
+        return reply(c, 200, "application/json", "{\"done\":true,\"done_reason\":\"unload\"}");
+    }
     if (!strcmp(url, "/v1/models")) {
         char b[512];
         snprintf(b, sizeof(b), "{\"object\":\"list\",\"data\":[{\"id\":\"%s\",\"object\":\"model\"}]}",
@@ -641,6 +678,8 @@ static void usage(void)
             "  --report-mib N        print llama-server's buffer report totalling N MiB\n"
             "  --bench               chunks carry their send time\n"
             "  --fail-first N        answer the first N completions with 503\n"
+            "  --ollama-mib N        also serve Ollama's /api/tags and /api/ps for a model of N MiB\n"
+            "  --ollama-keep MS      /api/ps shows it loaded for MS after each request (300000)\n"
             "  --look                decode the JPEGs of a request, record size and corner colours\n"
             "  -m, --model FILE      model file (must exist); llama-server flags are ignored\n");
 }
@@ -701,6 +740,8 @@ int main(int argc, char **argv)
         FLAG("--drop-reused", drop_reused)
         FLAG("--bench", bench)
         FLAG("--look", look)
+        NUM("--ollama-mib", ollama_mib)
+        NUM("--ollama-keep", ollama_keep_ms)
         if (!strcmp(a, "--ignore-sigterm")) {
             opt.ignore_sigterm = 1;
             continue;

@@ -267,3 +267,60 @@ test('a corrupt model file is refused with the reader\'s reason, before any engi
   assert.equal(m.hermod.state, 'unavailable');
   await h.stop();
 });
+
+test('an Ollama hermod does not run: charged what /api/ps says, and unloaded to make room', async (t) => {
+  const { spawn } = await import('node:child_process');
+  const { FAKE, freePort } = await import('./lib.mjs');
+  const port = await freePort();
+  const h = new Hermod('');
+  const rec = path.join(h.dir, 'ollama.txt');
+  const ollama = spawn(FAKE, ['--port', String(port), '--alias', 'llama3', '--ollama-mib', '100', '--record', rec], { stdio: 'ignore' });
+  t.after(() => ollama.kill('SIGKILL'));
+  await waitFor(async () => {
+    try {
+      return (await fetch(`http://127.0.0.1:${port}/health`)).ok;
+    } catch {
+      return false;
+    }
+  }, { what: 'the fake Ollama' });
+  h.config =
+    'budget: 300MiB\nhealth_interval: 200ms\nmeasure_interval: 100ms\nmodels:\n' +
+    `  - name: o\n    engines:\n      - kind: ollama\n        url: http://127.0.0.1:${port}\n        model: llama3\n` +
+    model('big', { memory: '200MiB' });
+  t.after(() => h.cleanup());
+  await h.start();
+  const budget = async () => (await h.json('/hermod/budget')).engines.find((e) => e.id === 'o@ollama');
+  // Used: Ollama loads it; hermod charges what /api/ps reports (164 MiB)
+  const first = await h.post('/v1/chat/completions', { model: 'o', messages: [] });
+  assert.equal(first.status, 200, await first.text());
+  const used = await waitFor(async () => {
+    const b = await budget();
+    return b && b.measured === 164 * MiB && b;
+  }, { what: '/api/ps to be read' });
+  assert.equal(used.charge, 164 * MiB);
+  assert.equal(used.estimate, 100 * MiB, 'the file size from /api/tags');
+  // big (200 MiB) does not fit beside it: hermod asks Ollama to unload
+  // (keep_alive 0) and starts big only once Ollama has answered
+  const r = await h.post('/v1/chat/completions', { model: 'big', messages: [] });
+  assert.equal(r.status, 200);
+  const ev = readRecord(rec).filter((e) => e.ev === 'unload');
+  assert.equal(ev.length, 1, 'one unload');
+  const started = readRecord(path.join(h.dir, 'big.txt')).find((e) => e.ev === 'start');
+  assert.ok(started.t >= ev[0].t, 'big started after the unload');
+  const after = await budget();
+  assert.equal(after.charge, 0);
+  assert.match(h.log(), /engine unloaded engine=o@ollama/);
+  // o again: admitted like a managed load, so idle big makes room first
+  assert.equal((await h.post('/v1/chat/completions', { model: 'o', messages: [] })).status, 200);
+  assert.match(h.log(), /evicting engine=big@llama-server .*to make room for engine=o@ollama/);
+  const b2 = await waitFor(async () => {
+    const b = await budget();
+    return b.measured === 164 * MiB && b;
+  }, { what: 'the reload to show in /api/ps' });
+  assert.equal(b2.charge, 164 * MiB);
+  const pools = (await h.json('/hermod/budget')).pools;
+  assert.ok(pools.every((p) => p.used <= p.capacity), JSON.stringify(pools));
+  ollama.kill('SIGTERM');
+  await new Promise((r) => ollama.on('exit', r));
+  await h.stop();
+});
