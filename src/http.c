@@ -129,11 +129,20 @@ static void kick(struct http_server *s)
 static void run_mhd(struct http_server *s)
 {
     uv_idle_stop(&s->kick);
-    s->in_mhd = true;
-    MHD_run(s->mhd);
-    s->in_mhd = false;
     MHD_UNSIGNED_LONG_LONG to;
-    if (MHD_get_timeout(s->mhd, &to) == MHD_YES)
+    int rounds = 0;
+    bool more;
+    /* MHD asks to run again at once (timeout 0) after it finished a
+     * response, to read the next request on the connection: do it here
+     * instead of a whole loop iteration later (bounded, so a busy MHD
+     * cannot starve the loop). */
+    do {
+        s->in_mhd = true;
+        MHD_run(s->mhd);
+        s->in_mhd = false;
+        more = MHD_get_timeout(s->mhd, &to) == MHD_YES;
+    } while (more && to == 0 && ++rounds < 2);
+    if (more)
         uv_timer_start(&s->timer, mhd_timer_cb, to, 0);
     else
         uv_timer_stop(&s->timer);

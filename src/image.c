@@ -28,12 +28,12 @@
 
 #include <jpeglib.h>
 #include <libexif/exif-data.h>
-#include <libheif/heif.h>
 #include <nettle/base64.h>
 #include <nettle/sha2.h>
 
 #include "image_int.h"
 #include "lib/xalloc.h"
+#include "medialib.h"
 
 void image_opts_init(struct image_opts *o)
 {
@@ -74,9 +74,21 @@ enum image_format image_detect(const void *data, size_t len)
         return IMAGE_FMT_PNG;
     if (len >= 12 && memcmp(p, "RIFF", 4) == 0 && memcmp(p + 8, "WEBP", 4) == 0)
         return IMAGE_FMT_WEBP;
-    if (len >= 12 && memcmp(p + 4, "ftyp", 4) == 0 &&
-        heif_check_filetype(p, len > INT_MAX ? INT_MAX : (int)len) != heif_filetype_no)
-        return IMAGE_FMT_HEIF;
+    if (len >= 12 && memcmp(p + 4, "ftyp", 4) == 0) {
+        const struct medialib_heif *hf = medialib_heif(NULL);
+        if (hf)
+            return hf->heif_check_filetype(p, len > INT_MAX ? INT_MAX : (int)len) !=
+                           heif_filetype_no
+                       ? IMAGE_FMT_HEIF
+                       : IMAGE_FMT_UNKNOWN;
+        /* Without libheif: the major brands of HEIF stills (image__decode_heif
+         * then says what is missing). */
+        static const char *const brands[] = {"heic", "heix", "heim", "heis", "mif1",
+                                             "msf1", "avif", "avis"};
+        for (size_t i = 0; i < sizeof(brands) / sizeof(brands[0]); i++)
+            if (!memcmp(p + 8, brands[i], 4))
+                return IMAGE_FMT_HEIF;
+    }
     return IMAGE_FMT_UNKNOWN;
 }
 

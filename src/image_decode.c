@@ -33,12 +33,13 @@
 
 #include <jpeglib.h>
 #include <jerror.h>
-#include <libheif/heif.h>
 #include <png.h>
 #include <webp/decode.h>
 #include <webp/demux.h>
 
 #include "lib/xalloc.h"
+#define MEDIALIB_REDIRECT_HEIF
+#include "medialib.h"
 
 /*
  * A progressive JPEG may have any number of scans, and each scan costs a
@@ -540,11 +541,16 @@ out:
 /* ---- HEIF ---------------------------------------------------------------- */
 
 static pthread_once_t heif_once = PTHREAD_ONCE_INIT;
+/* libheif's functions (medialib.h), loaded on the first HEIF picture;
+ * NULL when they cannot be. Set once under heif_once. */
+static const struct medialib_heif *hf;
 
 static void heif_init_once(void)
 {
+    hf = medialib_heif(NULL);
     /* Registers the built-in codecs; reference counted, never undone. */
-    heif_init(NULL);
+    if (hf)
+        heif_init(NULL);
 }
 
 static int heif_fail(struct buf *err, const char *what, struct heif_error he)
@@ -585,6 +591,10 @@ static void heif_keep_exif(struct image_dec *d, const struct heif_image_handle *
 int image__decode_heif(struct image_dec *d, struct buf *err)
 {
     pthread_once(&heif_once, heif_init_once);
+    if (!hf) {
+        medialib_heif(err);
+        return -ENOTSUP;
+    }
     snprintf(d->format, sizeof(d->format), "heif");
     heif_brand2 brand = heif_read_main_brand(d->data, d->len > INT_MAX ? INT_MAX : (int)d->len);
     if (brand == heif_fourcc_to_brand("avif") || brand == heif_fourcc_to_brand("avis"))

@@ -57,7 +57,9 @@ struct relay {
     struct sched_ticket *ticket;
     struct engine *engine;
     struct upstream_req *up;
-    char *up_body;
+    char *up_body;                /* owned, unless up_borrowed */
+    bool up_borrowed;             /* up_body is the client's request body */
+    bool body_changed;            /* body differs from the client's bytes */
     size_t up_len;
     long up_status;
     bool forwarding;     /* relaying an event stream */
@@ -569,11 +571,20 @@ static void start_upstream(struct relay *r)
     const struct config *cfg = r->px->cfg;
     if (!r->up_body) {
         const char *um = engine_upstream_model(r->engine);
+        const char *cm = json_string_value(json_object_get(r->body, "model"));
+        size_t in_len;
+        const char *in = http_req_body(r->req, &in_len);
+        if (!r->body_changed && cm && !strcmp(cm, um)) {
+            /* The engine knows the model by the name the client used and
+             * nothing else changed: the client's bytes go as they came. */
+            r->up_body = (char *)(uintptr_t)in;
+            r->up_len = in_len;
+            r->up_borrowed = true;
+            goto send;
+        }
         json_object_set_new(r->body, "model", json_string(um));
         /* One pass into a buffer sized from the request: the rewritten body
          * is the client's, give or take the model name (and escapes). */
-        size_t in_len;
-        http_req_body(r->req, &in_len);
         size_t cap = in_len + strlen(um) + 256;
         r->up_body = xmalloc(cap);
         r->up_len = json_dumpb(r->body, r->up_body, cap, JSON_COMPACT);
@@ -581,7 +592,9 @@ static void start_upstream(struct relay *r)
             r->up_body = xrealloc(r->up_body, r->up_len);
             r->up_len = json_dumpb(r->body, r->up_body, r->up_len, JSON_COMPACT);
         }
+        r->up_borrowed = false;
     }
+send:;
     char url[512];
     snprintf(url, sizeof(url), "%s%s", engine_base_url(r->engine), r->endpoint);
     struct upstream_opts o = {
@@ -656,7 +669,8 @@ static void on_grant(struct sched_ticket *t, struct engine *e, int rc, const cha
     free(r->engine_id);
     r->engine_id = xstrdup(engine_id(e));
     /* The body names the engine's model; rebuild it when the engine changes. */
-    free(r->up_body);
+    if (!r->up_borrowed)
+        free(r->up_body);
     r->up_body = NULL;
     start_upstream(r);
 }
@@ -700,7 +714,8 @@ static void on_close(struct http_req *req, bool aborted, void *owner)
     buf_release(&r->tried);
     json_decref(r->body);
     free(r->client_model);
-    free(r->up_body);
+    if (!r->up_borrowed)
+        free(r->up_body);
     free(r->engine_id);
     buf_release(&r->resp);
     list_del(&r->link);
@@ -821,7 +836,7 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
         router_request_release(&rq);
     }
     /* hermod's own request fields are not the engine's business */
-    json_object_del(body, "hermod");
+    bool had_hermod = json_object_del(body, "hermod") == 0;
 
     struct relay *r = xcalloc(1, sizeof(*r));
     r->routed = routed;
@@ -836,6 +851,7 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
     r->req = req;
     r->endpoint = endpoint;
     r->body = body;
+    r->body_changed = had_hermod;
     r->client_model = xstrdup(model);
     r->stream = json_is_true(js) && strcmp(endpoint, "/v1/embeddings") != 0;
     r->model = m;

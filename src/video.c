@@ -33,14 +33,10 @@
 #include <sys/stat.h>
 #include <time.h>
 
-#include <libavcodec/avcodec.h>
-#include <libavformat/avformat.h>
-#include <libavutil/display.h>
-#include <libavutil/pixdesc.h>
-#include <libswscale/swscale.h>
-
+#define MEDIALIB_REDIRECT_AV
 #include "image.h"
 #include "lib/xalloc.h"
+#include "medialib.h"
 
 #define THUMB 32
 #define SEEK_GAP_S 3.0
@@ -96,9 +92,15 @@ static int resolve_opts(const struct video_opts *o, struct video_opts *r, struct
 }
 
 static pthread_once_t av_once = PTHREAD_ONCE_INIT;
+/* The libav functions (medialib.h), loaded on the first clip; NULL when
+ * they cannot be. Set once under av_once, read-only after. */
+static const struct medialib_av *av;
 
 static void av_init_once(void)
 {
+    av = medialib_av(NULL);
+    if (!av)
+        return;
     /* libav prints warnings about every odd packet to stderr, which would
      * interleave with hermod's log lines; errors come back to us anyway.
      * NEEDSWORK: route libav's messages to log_debug instead. */
@@ -680,6 +682,11 @@ static int sample(const char *path, const void *data, size_t len, const struct v
     s->start_ts = AV_NOPTS_VALUE;
     s->seeked_for = -1;
     pthread_once(&av_once, av_init_once);
+    if (!av) {
+        medialib_av(err);
+        free(s);
+        return -ENOTSUP;
+    }
 
     int rc = open_input(s, path);
     if (rc == 0)
