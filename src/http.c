@@ -23,6 +23,7 @@
 #include "http.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -312,6 +313,17 @@ void http_respond_copy(struct http_req *r, int status, const char *content_type,
                        const char *body, size_t len)
 {
     http_respond(r, status, content_type, xmemdup(body, len), len);
+}
+
+void http_respond_json(struct http_req *r, int status, const struct json_t *j)
+{
+    /* json_dumpb() sizes the text first; one allocation, plus the newline */
+    size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT);
+    char *body = xmalloc(n + 2);
+    json_dumpb(j, body, n, JSON_COMPACT);
+    body[n++] = '\n';
+    body[n] = '\0';
+    http_respond(r, status, "application/json", body, n);
 }
 
 void http_error_json(struct buf *out, const char *type, const char *code, const char *message)

@@ -77,6 +77,9 @@ void http_respond(struct http_req *r, int status, const char *content_type, char
 /* The same with a copy of body. */
 void http_respond_copy(struct http_req *r, int status, const char *content_type,
                        const char *body, size_t len);
+/* A JSON document (borrowed) as the body, compact, with a final newline. */
+struct json_t;
+void http_respond_json(struct http_req *r, int status, const struct json_t *j);
 /* An OpenAI-style error: {"error":{"message","type","param":null,"code"}}. */
 __attribute__((format(printf, 5, 6))) void http_respond_error(struct http_req *r, int status,
                                                               const char *type,

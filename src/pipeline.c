@@ -148,15 +148,6 @@ struct pipeline {
 
 /* ---- small helpers ------------------------------------------------------------- */
 
-static json_t *time_json(int64_t ms)
-{
-    char t[40];
-    if (ms == STORE_TIME_NONE)
-        return json_null();
-    clock_fmt_rfc3339((uint64_t)ms, t, sizeof(t));
-    return json_string(t);
-}
-
 static json_t *str_or_null(const char *s)
 {
     return s ? json_string(s) : json_null();
@@ -166,18 +157,6 @@ static json_t *json_or_null(const char *text)
 {
     json_t *j = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
     return j ? j : json_null();
-}
-
-static void respond_json(struct http_req *req, int status, json_t *j)
-{
-    char *s = json_dumps(j, JSON_COMPACT);
-    size_t n = strlen(s);
-    char *body = xmalloc(n + 2);
-    memcpy(body, s, n);
-    body[n++] = '\n';
-    body[n] = '\0';
-    free(s);
-    http_respond(req, status, "application/json", body, n);
 }
 
 static void error_obj(struct buf *out, const char *type, const char *code, const char *msg)
@@ -208,7 +187,7 @@ static struct client *client_new(struct http_req *req, struct job *j)
 static void client_answer(struct job *j, int status, json_t *body)
 {
     if (j->client) {
-        respond_json(j->client->req, status, body);
+        http_respond_json(j->client->req, status, body);
         j->client->job = NULL;
         j->client = NULL;
     }
@@ -382,6 +361,26 @@ static void fmt_clock(double t, char *out, size_t n)
     snprintf(out, n, "%u:%02u", s / 60, s % 60);
 }
 
+/* Place and camera go into the media facts only when the user keeps them;
+ * they never reach the model either way (the JPEGs carry no metadata). */
+static void keep_place(json_t *media, bool keep, bool has_gps, double lat, double lon,
+                       const char *make, const char *model)
+{
+    if (!keep) {
+        if (has_gps || make[0])
+            json_object_set_new(media, "metadata_dropped", json_true());
+        return;
+    }
+    if (has_gps) {
+        json_object_set_new(media, "lat", json_real(lat));
+        json_object_set_new(media, "lon", json_real(lon));
+    }
+    if (make[0])
+        json_object_set_new(media, "camera_make", json_string(make));
+    if (model[0])
+        json_object_set_new(media, "camera_model", json_string(model));
+}
+
 static const char frames_note[] =
     "Each frame is labelled with its time from the start of the video. Begin each entry of "
     "actions with the time of the frame where it starts, as \"0:04 \".\n\n";
@@ -406,7 +405,7 @@ static int prepare_image(struct job *j, json_t *media, json_t **req)
     json_object_set_new(media, "sent_height", json_integer(info.out_h));
     json_object_set_new(media, "sent_bytes", json_integer((json_int_t)jpeg.len));
     if (info.has_time) {
-        json_object_set_new(media, "exif_time", time_json(info.captured_unix * 1000));
+        json_object_set_new(media, "exif_time", store_time_json(info.captured_unix * 1000));
         json_object_set_new(media, "exif_time_zone_known", json_boolean(info.has_tz));
         if (j->captured_at == STORE_TIME_NONE) {
             /* Without a zone the camera's clock is local time: read it in
@@ -416,18 +415,8 @@ static int prepare_image(struct job *j, json_t *media, json_t **req)
             j->captured_from = "exif";
         }
     }
-    if (pc->keep_location) {
-        if (info.has_gps) {
-            json_object_set_new(media, "lat", json_real(info.lat));
-            json_object_set_new(media, "lon", json_real(info.lon));
-        }
-        if (info.make[0])
-            json_object_set_new(media, "camera_make", json_string(info.make));
-        if (info.model[0])
-            json_object_set_new(media, "camera_model", json_string(info.model));
-    } else if (info.has_gps || info.make[0]) {
-        json_object_set_new(media, "metadata_dropped", json_true());
-    }
+    keep_place(media, pc->keep_location, info.has_gps, info.lat, info.lon, info.make,
+               info.model);
     struct buf prompt = BUF_INIT;
     vision_prompt(VISION_INPUT_PHOTO, &prompt);
     json_t *content = json_array();
@@ -473,18 +462,7 @@ static int prepare_video(struct job *j, json_t *media, json_t **req)
         j->captured_at = v.creation_unix * 1000;
         j->captured_from = "video";
     }
-    if (pc->keep_location) {
-        if (v.has_gps) {
-            json_object_set_new(media, "lat", json_real(v.lat));
-            json_object_set_new(media, "lon", json_real(v.lon));
-        }
-        if (v.make[0])
-            json_object_set_new(media, "camera_make", json_string(v.make));
-        if (v.model[0])
-            json_object_set_new(media, "camera_model", json_string(v.model));
-    } else if (v.has_gps || v.make[0]) {
-        json_object_set_new(media, "metadata_dropped", json_true());
-    }
+    keep_place(media, pc->keep_location, v.has_gps, v.lat, v.lon, v.make, v.model);
     struct buf prompt = BUF_INIT;
     vision_prompt(VISION_INPUT_FRAMES, &prompt);
     buf_addstr(&prompt, frames_note);
@@ -881,9 +859,9 @@ static json_t *episode_json(const struct store_episode *ep)
     json_object_set_new(o, "kind", json_string(store_kind_name(ep->kind)));
     json_object_set_new(o, "source", str_or_null(ep->source));
     json_object_set_new(o, "content_hash", str_or_null(ep->content_hash));
-    json_object_set_new(o, "captured_at", time_json(ep->captured_at));
+    json_object_set_new(o, "captured_at", store_time_json(ep->captured_at));
     json_object_set_new(o, "captured_at_ms", json_integer(ep->captured_at));
-    json_object_set_new(o, "ingested_at", time_json(ep->ingested_at));
+    json_object_set_new(o, "ingested_at", store_time_json(ep->ingested_at));
     json_object_set_new(o, "language", str_or_null(ep->language));
     json_object_set_new(o, "model", str_or_null(ep->model));
     json_object_set_new(o, "engine", str_or_null(ep->engine));
@@ -920,7 +898,7 @@ static json_t *facts_json(const struct extract_graph *g)
             json_object_set_new(o, "value", str_or_null(f->value));
         if (f->unit)
             json_object_set_new(o, "unit", json_string(f->unit));
-        json_object_set_new(o, "valid_from", time_json(f->valid_from));
+        json_object_set_new(o, "valid_from", store_time_json(f->valid_from));
         if (f->fact)
             json_object_set_new(o, "fact", json_string(f->fact));
         json_array_append_new(a, o);
@@ -1614,7 +1592,7 @@ static void getjob_after(uv_work_t *w, int status)
         struct http_req *req = g->client->req;
         g->client->g = NULL;
         if (g->out) {
-            respond_json(req, g->status, g->out);
+            http_respond_json(req, g->status, g->out);
         } else {
             http_respond_error(req, g->status, g->status == 404 ? "invalid_request_error"
                                                                 : "server_error",
@@ -1760,7 +1738,7 @@ static void post_retry(struct pipeline *p, struct http_req *req)
         n++;
     json_object_set_new(o, "retrying", json_boolean(!was_busy));
     json_object_set_new(o, "in_flight", json_integer(n));
-    respond_json(req, 202, o);
+    http_respond_json(req, 202, o);
     json_decref(o);
 }
 

@@ -423,6 +423,9 @@ int store_export_jsonl(struct store *st, FILE *out, struct buf *err);
  * entities}]. The CLI's --json and GET /hermod/memories/search use it. */
 struct json_t;
 struct json_t *store_hits_json(const char *text, const struct store_hits *h);
+/* A store time as RFC 3339 text in UTC (new reference), or JSON null for
+ * STORE_TIME_NONE. */
+struct json_t *store_time_json(int64_t ms);
 /* Parses "receipt,photo" into a mask of 1 << enum store_kind. Returns 0 or
  * -EINVAL with err set. */
 int store_kinds_parse(const char *arg, unsigned *mask, struct buf *err);

@@ -72,7 +72,7 @@ static void fmt_local(int64_t ms, int tz_min, char *out, size_t n)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tz_min < 0 ? '-' : '+', a / 60, a % 60);
 }
 
-static json_t *time_json(int64_t ms)
+json_t *store_time_json(int64_t ms)
 {
     char t[40];
     if (ms == STORE_TIME_NONE)
@@ -86,15 +86,15 @@ json_t *store_hits_json(const char *text, const struct store_hits *h)
     json_t *o = json_object(), *res = json_array();
     json_object_set_new(o, "query", text ? json_string(text) : json_null());
     json_object_set_new(o, "words", json_string(h->words ? h->words : ""));
-    json_object_set_new(o, "since", time_json(h->since));
-    json_object_set_new(o, "until", time_json(h->until));
+    json_object_set_new(o, "since", store_time_json(h->since));
+    json_object_set_new(o, "until", store_time_json(h->until));
     for (size_t i = 0; i < h->n; i++) {
         const struct store_hit *x = &h->v[i];
         json_t *r = json_object(), *ents = json_array();
         json_object_set_new(r, "id", json_integer(x->id));
         json_object_set_new(r, "kind", json_string(store_kind_name(x->kind)));
         json_object_set_new(r, "source", x->source ? json_string(x->source) : json_null());
-        json_object_set_new(r, "captured_at", time_json(x->captured_at));
+        json_object_set_new(r, "captured_at", store_time_json(x->captured_at));
         json_object_set_new(r, "captured_at_ms", json_integer(x->captured_at));
         json_object_set_new(r, "score", json_real(x->score));
         json_object_set_new(r, "relevance", json_real(x->relevance));
