@@ -43,7 +43,7 @@ FAKES_SRC := $(wildcard tests/fakes/*.c)
 FAKES := $(patsubst tests/fakes/%.c,build/%,$(FAKES_SRC))
 
 .PHONY: all asan check check-asan test run deps test-deps bench lint clean fakes unit
-all: build/hermod $(FAKES)
+all: build/hermod $(FAKES) build/gguf-gen
 
 deps:
 	@scripts/deps
