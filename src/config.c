@@ -634,6 +634,7 @@ static const struct key model_keys[] = {
     {"parallel", K_UINT, offsetof(struct config_model, parallel), 0, 4096, NULL},
     {"languages", K_STRLIST, offsetof(struct config_model, languages), 0, 0, NULL},
     {"modalities", K_CUSTOM, offsetof(struct config_model, modalities), 0, 0, parse_modalities},
+    {"image_side", K_UINT, offsetof(struct config_model, image_side), 64, 8192, NULL},
 };
 
 static void model_release(struct config_model *m)

@@ -67,6 +67,7 @@ struct config_model {
     unsigned parallel;    /* parallel slots, 0 = unknown (1) */
     char **languages;     /* ISO codes it reads, overriding the catalog; NULL = catalog */
     unsigned modalities;  /* enum config_modality it takes, overriding the catalog; 0 = catalog */
+    unsigned image_side;  /* longest image side worth sending it (pipeline); 0 = pipeline.max_side */
     unsigned line;
 };
 

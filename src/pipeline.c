@@ -385,11 +385,41 @@ static const char frames_note[] =
     "Each frame is labelled with its time from the start of the video. Begin each entry of "
     "actions with the time of the frame where it starts, as \"0:04 \".\n\n";
 
+/*
+ * How large a picture the vision model of this job can use: its
+ * image_side, or for a route the largest of its image-reading models'
+ * (the route picks the model after the picture is made, and none should
+ * get less than it can see); pipeline.max_side where none says.
+ */
+static unsigned image_side(const struct job *j)
+{
+    const struct config *cfg = j->p->cfg;
+    const char *target = j->model ? j->model : j->p->vision;
+    const struct config_model *m = target ? config_find_model(cfg, target) : NULL;
+    if (m)
+        return m->image_side ? m->image_side : cfg->pipeline.max_side;
+    const struct config_route *rt = target ? config_find_route(cfg, target) : NULL;
+    unsigned side = 0;
+    for (size_t r = 0; rt && r < rt->nrules; r++)
+        for (int lane = 0; lane < 2; lane++) {
+            char **v = lane ? rt->rules[r].escalate : rt->rules[r].models;
+            for (size_t k = 0; v && v[k]; k++) {
+                const struct config_model *c = config_find_model(cfg, v[k]);
+                if (!c || !(router_model_modalities(c) & CONFIG_MOD_IMAGE))
+                    continue;
+                unsigned cs = c->image_side ? c->image_side : cfg->pipeline.max_side;
+                if (cs > side)
+                    side = cs;
+            }
+        }
+    return side ? side : cfg->pipeline.max_side;
+}
+
 /* The image: prepared, its facts in media, its request in req. */
 static int prepare_image(struct job *j, json_t *media, json_t **req)
 {
     const struct config_pipeline *pc = &j->p->cfg->pipeline;
-    struct image_opts o = {.max_side = pc->max_side, .jpeg_quality = (int)pc->jpeg_quality,
+    struct image_opts o = {.max_side = image_side(j), .jpeg_quality = (int)pc->jpeg_quality,
                            .max_bytes = j->p->cfg->max_body};
     struct image_info info;
     struct buf jpeg = BUF_INIT;
@@ -432,7 +462,7 @@ static int prepare_video(struct job *j, json_t *media, json_t **req)
 {
     const struct config_pipeline *pc = &j->p->cfg->pipeline;
     struct video_opts o = {.fps = pc->video_fps, .max_frames = pc->video_frames,
-                           .max_side = pc->max_side, .jpeg_quality = (int)pc->jpeg_quality,
+                           .max_side = image_side(j), .jpeg_quality = (int)pc->jpeg_quality,
                            .dup_threshold = pc->dup_threshold,
                            .max_bytes = j->p->cfg->max_body};
     struct video_result v;

@@ -105,7 +105,7 @@ function setup(models, { pipeline = '', extra = '', visionRoute = ['vis'], extra
   let y = `cooldown: 0s\n${extra}\nmodels:\n`;
   for (const [name, m] of Object.entries(models)) {
     y += `  - name: ${name}\n    languages: [${(m.languages || ['en', 'kn']).join(', ')}]\n`;
-    y += `    modalities: [${(m.modalities || ['text', 'image']).join(', ')}]\n    engines:\n`;
+    y += `    modalities: [${(m.modalities || ['text', 'image']).join(', ')}]\n${m.extra || ''}    engines:\n`;
     y += managed(['--content-file', `@DIR@/${name}.answers`, '--record', `@DIR@/${name}.rec`, '--look', ...(m.args || [])]);
   }
   y += `routes:\n  - name: vision\n    rules:\n      - models: [${visionRoute.join(', ')}]\n`;
@@ -198,6 +198,26 @@ test('PNG, WebP and HEIC are read; keep_location keeps place and camera in the s
   assert.equal(ep.media.camera_make, 'TestCam');
   // still nothing of it reaches the model
   assert.equal(images(h, 'vis').at(-1).fields.app1, '0');
+  await h.stop();
+});
+
+test('pictures are sized for the model that will see them', async (t) => {
+  const h = setup(
+    { small: { extra: '    image_side: 512\n', answers: [desc()] }, large: { extra: '    image_side: 1536\n', answers: [desc()] } },
+    { visionRoute: ['small', 'large'] },
+  );
+  t.after(() => h.cleanup());
+  await h.start();
+  // forced to the small model: 512 on the long side
+  let ep = await (await ingest(h, 'rotated.jpg', 'model=small')).json();
+  assert.deepEqual([ep.media.sent_width, ep.media.sent_height], [512, 384]);
+  assert.deepEqual([images(h, 'small')[0].fields.w, images(h, 'small')[0].fields.h], ['512', '384']);
+  // through the route, which may pick either: the larger of the two (never upscaled)
+  ep = await (await ingest(h, 'upright.png')).json();
+  assert.deepEqual([ep.media.sent_width, ep.media.sent_height], [640, 480]);
+  const big = Buffer.concat([file(h, 'rotated.jpg'), Buffer.from('another copy')]);
+  ep = await (await h.fetch('/hermod/ingest', { method: 'POST', body: big })).json();
+  assert.deepEqual([ep.media.sent_width, ep.media.sent_height], [1536, 1152]);
   await h.stop();
 });
 
