@@ -87,3 +87,22 @@ test('managed engine: start on demand, relay, rewrite model, stop on exit', asyn
   assert.ok(!pidAlive(eng.pid), 'the engine was stopped');
   assert.ok(readRecord(rec).some((e) => e.ev === 'stop'), 'the engine got SIGTERM');
 });
+
+test('the body goes upstream as the client sent it unless something must change', async (t) => {
+  const h = new Hermod(oneModel({ name: 'same', aliases: ['other'], engines: [managed(['--record', '@DIR@/rec.txt', '--alias', 'same'])] }));
+  t.after(() => h.cleanup());
+  await h.start();
+  const reqs = () => readRecord(path.join(h.dir, 'rec.txt')).filter((e) => e.ev === 'request');
+  // the engine knows the model by the client's name: the very bytes go
+  const raw = '{ "messages" : [ {"role":"user","content":"ನಮಸ್ಕಾರ"} ],\n  "model":"same", "temperature": 0.5 }';
+  assert.equal((await h.post('/v1/chat/completions', raw)).status, 200);
+  assert.equal(Number(reqs()[0].fields.bytes), Buffer.byteLength(raw));
+  assert.equal(reqs()[0].fields.keys, 'messages,model,temperature');
+  // hermod's own field is taken out, so the body is rebuilt
+  assert.equal((await h.post('/v1/chat/completions', { model: 'same', messages: [], hermod: { task: 'x' } })).status, 200);
+  assert.equal(reqs()[1].fields.keys, 'model,messages');
+  // by alias: the engine gets its own name
+  assert.equal((await h.post('/v1/chat/completions', { model: 'other', messages: [] })).status, 200);
+  assert.equal(reqs()[2].fields.model, 'same');
+  await h.stop();
+});
