@@ -6,6 +6,7 @@
 #include "medialib.h"
 
 #include <dlfcn.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -56,37 +57,46 @@ static bool sym(struct lib *l, const char *name, void **slot, char *why, size_t 
     return true;
 }
 
+/* One function to resolve: where, its name, and its slot in the table. */
+struct sym {
+    struct lib *lib;
+    const char *name;
+    size_t slot;
+};
+
+#define AV_SYM(lib, fn) {&lib, #fn, offsetof(struct medialib_av, fn)},
+static const struct sym av_syms[] = {MEDIALIB_AV_FUNCS(AV_SYM)};
+#undef AV_SYM
+#define HEIF_SYM(lib, fn) {&lib, #fn, offsetof(struct medialib_heif, fn)},
+static const struct sym heif_syms[] = {MEDIALIB_HEIF_FUNCS(HEIF_SYM)};
+#undef HEIF_SYM
+
+/* Opens each library of syms and fills table (whose members are all
+ * function pointers) at their offsets. Returns false with why set. */
+static bool resolve(const struct sym *syms, size_t n, void *table, char *why, size_t wn)
+{
+    for (size_t i = 0; i < n; i++) {
+        /* Object and function pointers are interchangeable on every
+         * platform hermod runs on (POSIX requires it of dlsym). */
+        void **slot = (void **)(void *)((char *)table + syms[i].slot);
+        if (!open_lib(syms[i].lib, why, wn) || !sym(syms[i].lib, syms[i].name, slot, why, wn))
+            return false;
+    }
+    return true;
+}
+
 static void load_av(void)
 {
-    char *why = av_error;
-    size_t n = sizeof(av_error);
-    if (!open_lib(&avutil, why, n) || !open_lib(&avcodec, why, n) ||
-        !open_lib(&avformat, why, n) || !open_lib(&swscale, why, n))
-        return;
-    /* Object and function pointers are interchangeable on every platform
-     * hermod runs on (POSIX requires it of dlsym). */
-#define LOAD(lib, fn)                                                                         \
-    if (!sym(&lib, #fn, (void **)(void *)&av_table.fn, why, n))                               \
-        return;
-    MEDIALIB_AV_FUNCS(LOAD)
-#undef LOAD
-    av_ok = true;
+    av_ok = resolve(av_syms, sizeof(av_syms) / sizeof(av_syms[0]), &av_table, av_error,
+                    sizeof(av_error));
 }
 
 static void load_heif(void)
 {
-    char *why = heif_error;
-    size_t n = sizeof(heif_error);
     snprintf(heif_soname, sizeof(heif_soname), "libheif.so.%d",
              (int)(LIBHEIF_NUMERIC_VERSION >> 24));
-    if (!open_lib(&heif, why, n))
-        return;
-#define LOAD(lib, fn)                                                                         \
-    if (!sym(&lib, #fn, (void **)(void *)&heif_table.fn, why, n))                             \
-        return;
-    MEDIALIB_HEIF_FUNCS(LOAD)
-#undef LOAD
-    heif_ok = true;
+    heif_ok = resolve(heif_syms, sizeof(heif_syms) / sizeof(heif_syms[0]), &heif_table,
+                      heif_error, sizeof(heif_error));
 }
 
 const struct medialib_av *medialib_av(struct buf *err)

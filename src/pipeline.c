@@ -80,6 +80,7 @@ struct job {
     char *filename, *source, *model, *text;
     bool kind_forced;
     enum store_kind kind;
+    const char *text_lang; /* langid's label of the transcript (static), once classified */
     int64_t at; /* STORE_TIME_NONE: not given */
     bool text_given;
 
@@ -91,8 +92,7 @@ struct job {
     enum store_status prior;
     int64_t captured_at;
     const char *captured_from; /* "request", "exif", "video", "now", "store" */
-    struct buf input;          /* the stored input: {"request":..., ...} */
-    json_t *input_json;        /* the same, parsed */
+    json_t *input_json;        /* the stored input: {"request":..., "media", "kind", "text"} */
     struct buf err;
     int http_status;           /* of an error answer before anything was stored */
     const char *err_type, *err_code;
@@ -134,7 +134,7 @@ struct pipeline {
     char *store_error;
     char *self_url;
     int tz_min;
-    bool stopping, started;
+    bool stopping;
     struct list jobs;
     uv_timer_t retry_timer;
     bool retry_scan_busy;
@@ -143,7 +143,7 @@ struct pipeline {
     size_t scan_n;
     struct buf scan_err;
     /* metrics */
-    uint64_t ingested, done, pending, failed, duplicates, retried, refused;
+    uint64_t done, pending, failed, duplicates, retried, refused;
 };
 
 /* ---- small helpers ------------------------------------------------------------- */
@@ -157,11 +157,6 @@ static json_t *json_or_null(const char *text)
 {
     json_t *j = text ? json_loads(text, JSON_DECODE_ANY, NULL) : NULL;
     return j ? j : json_null();
-}
-
-static void error_obj(struct buf *out, const char *type, const char *code, const char *msg)
-{
-    http_error_json(out, type, code, msg);
 }
 
 /* ---- clients ------------------------------------------------------------------- */
@@ -198,7 +193,7 @@ static void client_error(struct job *j, int status, const char *type, const char
 {
     if (j->client) {
         struct buf b = BUF_INIT;
-        error_obj(&b, type, code, msg);
+        http_error_json(&b, type, code, msg);
         buf_addch(&b, '\n');
         size_t n;
         char *body = buf_detach(&b, &n);
@@ -240,7 +235,6 @@ static void job_free(struct job *j)
     free(j->source);
     free(j->model);
     free(j->text);
-    buf_release(&j->input);
     json_decref(j->input_json);
     buf_release(&j->err);
     buf_release(&j->resp);
@@ -345,10 +339,11 @@ static json_t *chat_request(const char *model, const char *system, json_t *conte
 /* The extraction request for a transcript (or the text of a picture):
  * the instruction, in the variant the text's language calls for, as the
  * system message, and the text itself as the user's. */
-static json_t *transcript_request(const char *model, const char *text, int64_t at, int tz_min)
+static json_t *transcript_request(const char *model, const char *text, bool kannada, int64_t at,
+                                  int tz_min)
 {
     struct buf prompt = BUF_INIT;
-    transcript_instruction(at, tz_min, transcript_needs_kannada(text), &prompt);
+    transcript_instruction(at, tz_min, kannada, &prompt);
     json_t *req = chat_request(model, buf_cstr(&prompt), json_string(text),
                                transcript_response_format());
     buf_release(&prompt);
@@ -518,11 +513,13 @@ static int prepare_text(struct job *j, json_t *media, json_t **req)
     image_sha256_hex(j->text, strlen(j->text), j->hash);
     struct langid_result lr;
     langid_classify(j->text, strlen(j->text), &lr);
+    j->text_lang = langid_label_name(lr.label);
     json_object_set_new(media, "format", json_string("text"));
     json_object_set_new(media, "bytes", json_integer((json_int_t)strlen(j->text)));
-    json_object_set_new(media, "language", json_string(langid_label_name(lr.label)));
+    json_object_set_new(media, "language", json_string(j->text_lang));
     int64_t at = j->captured_at != STORE_TIME_NONE ? j->captured_at : (int64_t)clock_wall_ms();
-    *req = transcript_request(j->model ? j->model : j->p->extract, j->text, at, j->p->tz_min);
+    *req = transcript_request(j->model ? j->model : j->p->extract, j->text, lr.needs_kannada, at,
+                              j->p->tz_min);
     return 0;
 }
 
@@ -598,9 +595,7 @@ static void prepare_work(uv_work_t *w)
                                                    : json_null());
     if (j->text)
         json_object_set_new(in, "text", json_string(j->text));
-    char *s = json_dumps(in, JSON_COMPACT);
-    buf_addstr(&j->input, s);
-    free(s);
+    char *input = json_dumps(in, JSON_COMPACT);
     j->input_json = in;
     char *ms = json_dumps(media, JSON_COMPACT);
     json_decref(media);
@@ -615,11 +610,12 @@ static void prepare_work(uv_work_t *w)
         .captured_at = j->captured_at,
         .ingested_at = STORE_TIME_NONE,
         .media_json = ms,
-        .input = j->input.data,
-        .input_len = j->input.len,
+        .input = input,
+        .input_len = strlen(input),
     };
     rc = store_episode_add(p->st, &e, &j->id, &j->existed, &j->err);
     free(ms);
+    free(input);
     if (rc) {
         j->unstored = true;
         j->http_status = rc == -EBUSY ? 503 : 500;
@@ -659,16 +655,18 @@ static void load_work(uv_work_t *w)
         j->unstored = true; /* nothing to do: done meanwhile */
         return;
     }
-    int rc = store_episode_input(j->p->st, j->id, &j->input, &j->err);
+    struct buf input = BUF_INIT;
+    int rc = store_episode_input(j->p->st, j->id, &input, &j->err);
     json_error_t jerr;
     if (!rc) {
-        j->input_json = json_loadb(j->input.data, j->input.len, 0, &jerr);
+        j->input_json = json_loadb(input.data, input.len, 0, &jerr);
         if (!json_is_object(j->input_json) ||
             !json_is_object(json_object_get(j->input_json, "request"))) {
             buf_addf(&j->err, "the stored input is not readable: %s", jerr.text);
             rc = -EPROTO;
         }
     }
+    buf_release(&input);
     if (rc) {
         /* Without its input the episode cannot be described, ever. */
         j->failed = j->permanent = true;
@@ -807,7 +805,8 @@ static void digest_vision(struct job *j, const char *content)
         struct buf text = BUF_INIT;
         buf_addf(&text, "(A %s.) %s\nText in it:\n%s", store_kind_name(kind),
                  j->desc.scene, j->desc.ocr_text);
-        json_t *req = transcript_request(j->p->extract, buf_cstr(&text), j->captured_at,
+        json_t *req = transcript_request(j->p->extract, buf_cstr(&text),
+                                         transcript_needs_kannada(buf_cstr(&text)), j->captured_at,
                                          j->p->tz_min);
         char *s = json_dumps(req, JSON_COMPACT);
         buf_reset(&j->call_body);
@@ -957,9 +956,9 @@ static void finish_store(struct job *j)
         buf_release(&notes);
     }
     char *extract = extract_dumps(j->typed);
-    const char *lang = j->media == MEDIA_TEXT ? NULL : j->desc.language;
-    struct langid_result lr;
-    if (j->media == MEDIA_TEXT && j->text) {
+    const char *lang = j->media == MEDIA_TEXT ? j->text_lang : j->desc.language;
+    if (j->media == MEDIA_TEXT && !lang && j->text) { /* a retry: not classified yet */
+        struct langid_result lr;
         langid_classify(j->text, strlen(j->text), &lr);
         lang = langid_label_name(lr.label);
     }
@@ -1058,16 +1057,11 @@ static void job_end(struct job *j)
         client_error(j, status, "server_error", "store_error", buf_cstr(&j->err));
     } else {
         if (j->failed) {
-            struct buf e = BUF_INIT;
-            json_t *ej;
-            error_obj(&e, "upstream_error", j->permanent ? "model_failed" : "model_unavailable",
-                      buf_cstr(&j->err));
-            ej = json_loads(buf_cstr(&e), 0, NULL);
-            json_object_set_new(j->out, "error", json_object_get(ej, "error")
-                                                     ? json_incref(json_object_get(ej, "error"))
-                                                     : json_string(buf_cstr(&j->err)));
-            json_decref(ej);
-            buf_release(&e);
+            /* The error object of http_error_json(), beside the episode. */
+            json_object_set_new(j->out, "error",
+                                json_pack("{s:s,s:s,s:n,s:s}", "message", buf_cstr(&j->err),
+                                          "type", "upstream_error", "param", "code",
+                                          j->permanent ? "model_failed" : "model_unavailable"));
             if (st && !strcmp(st, "pending") && p->cfg->pipeline.retry_interval_ms)
                 json_object_set_new(j->out, "retry_in_s",
                                     json_real((double)p->cfg->pipeline.retry_interval_ms / 1000));
@@ -1115,7 +1109,6 @@ static void after_work(uv_work_t *w, int status)
             job_end(j);
             return;
         }
-        p->ingested++;
         if (j->existed && j->prior == STORE_DONE) {
             stage_run(j, ST_FOLLOW); /* read it back */
             return;
@@ -1762,12 +1755,8 @@ static void post_retry(struct pipeline *p, struct http_req *req)
     bool was_busy = p->retry_scan_busy;
     retry_now(p);
     json_t *o = json_object();
-    unsigned n = 0;
-    struct list *pos;
-    list_for_each(pos, &p->jobs)
-        n++;
     json_object_set_new(o, "retrying", json_boolean(!was_busy));
-    json_object_set_new(o, "in_flight", json_integer(n));
+    json_object_set_new(o, "in_flight", json_integer((json_int_t)list_count(&p->jobs)));
     http_respond_json(req, 202, o);
     json_decref(o);
 }
@@ -1871,21 +1860,22 @@ struct pipeline *pipeline_new(uv_loop_t *loop, const struct config *cfg, struct 
     return p;
 }
 
+void pipeline_local_url(const char *host, int port, char *out, size_t n)
+{
+    /* A wildcard listen address is reached on loopback. */
+    if (!*host || !strcmp(host, "0.0.0.0"))
+        host = "127.0.0.1";
+    else if (!strcmp(host, "::"))
+        host = "::1";
+    snprintf(out, n, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, port);
+}
+
 void pipeline_start(struct pipeline *p, int port)
 {
-    const char *h = p->cfg->listen_host;
     char url[300];
-    if (!strcmp(h, "0.0.0.0") || !*h)
-        h = "127.0.0.1";
-    else if (!strcmp(h, "::"))
-        h = "::1";
-    if (strchr(h, ':'))
-        snprintf(url, sizeof(url), "http://[%s]:%d", h, port);
-    else
-        snprintf(url, sizeof(url), "http://%s:%d", h, port);
+    pipeline_local_url(p->cfg->listen_host, port, url, sizeof(url));
     free(p->self_url);
     p->self_url = xstrdup(url);
-    p->started = true;
     uint64_t iv = p->cfg->pipeline.retry_interval_ms;
     if (p->st && iv)
         uv_timer_start(&p->retry_timer, retry_cb, iv < RETRY_FIRST_MS ? iv : RETRY_FIRST_MS, iv);
@@ -1938,10 +1928,7 @@ void pipeline_free(struct pipeline *p)
 
 void pipeline_metrics(const struct pipeline *p, struct buf *b)
 {
-    unsigned active = 0;
-    struct list *pos;
-    list_for_each(pos, &p->jobs)
-        active++;
+    unsigned active = (unsigned)list_count(&p->jobs);
     buf_addf(b,
              "# TYPE hermod_ingest_total counter\n"
              "hermod_ingest_total{result=\"done\"} %llu\n"

@@ -77,6 +77,10 @@ void pipeline_free(struct pipeline *p);
 /* Whether the request is one of the pipeline's; if so it is answered. */
 bool pipeline_handle(struct pipeline *p, struct http_req *req);
 
+/* "http://HOST:PORT" for reaching a server that listens on host (a
+ * wildcard address becomes loopback). */
+void pipeline_local_url(const char *host, int port, char *out, size_t n);
+
 /* Appends the pipeline's Prometheus metrics. */
 void pipeline_metrics(const struct pipeline *p, struct buf *out);
 

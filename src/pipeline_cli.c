@@ -278,11 +278,7 @@ int pipeline_ingest_main(int argc, char **argv)
             buf_release(&err);
             return 1;
         }
-        const char *h = cfg->listen_host;
-        if (!strcmp(h, "0.0.0.0") || !*h)
-            h = "127.0.0.1";
-        snprintf(base, sizeof(base), strchr(h, ':') ? "http://[%s]:%d" : "http://%s:%d", h,
-                 cfg->listen_port);
+        pipeline_local_url(cfg->listen_host, cfg->listen_port, base, sizeof(base));
         config_free(cfg);
         buf_release(&err);
     }

@@ -57,8 +57,8 @@ struct relay {
     struct sched_ticket *ticket;
     struct engine *engine;
     struct upstream_req *up;
-    char *up_body;                /* owned, unless up_borrowed */
-    bool up_borrowed;             /* up_body is the client's request body */
+    const char *up_body;          /* the client's request body, or up_owned */
+    char *up_owned;               /* the body rebuilt for this engine, or NULL */
     bool body_changed;            /* body differs from the client's bytes */
     size_t up_len;
     long up_status;
@@ -94,33 +94,6 @@ struct relay {
 };
 
 static void start_upstream(struct relay *r);
-
-/* The text of the user's messages (and of a completion's prompt). */
-static void user_text(const json_t *body, struct buf *out)
-{
-    const json_t *msgs = json_object_get(body, "messages"), *m, *c, *part;
-    size_t i, k;
-    json_array_foreach(msgs, i, m) {
-        const char *role = json_string_value(json_object_get(m, "role"));
-        if (!role || strcmp(role, "user"))
-            continue;
-        c = json_object_get(m, "content");
-        if (json_is_string(c)) {
-            buf_add(out, json_string_value(c), json_string_length(c));
-            buf_addch(out, '\n');
-        }
-        json_array_foreach(c, k, part) {
-            const json_t *t = json_is_string(part) ? part : json_object_get(part, "text");
-            if (json_is_string(t)) {
-                buf_add(out, json_string_value(t), json_string_length(t));
-                buf_addch(out, '\n');
-            }
-        }
-    }
-    const json_t *pr = json_object_get(body, "prompt");
-    if (json_is_string(pr))
-        buf_add(out, json_string_value(pr), json_string_length(pr));
-}
 
 /* ---- answering ---------------------------------------------------------------- */
 
@@ -577,24 +550,23 @@ static void start_upstream(struct relay *r)
         if (!r->body_changed && cm && !strcmp(cm, um)) {
             /* The engine knows the model by the name the client used and
              * nothing else changed: the client's bytes go as they came. */
-            r->up_body = (char *)(uintptr_t)in;
+            r->up_body = in;
             r->up_len = in_len;
-            r->up_borrowed = true;
-            goto send;
+        } else {
+            json_object_set_new(r->body, "model", json_string(um));
+            r->body_changed = true; /* a later engine must not get the client's bytes */
+            /* One pass into a buffer sized from the request: the rewritten
+             * body is the client's, give or take the model name (and escapes). */
+            size_t cap = in_len + strlen(um) + 256;
+            r->up_owned = xmalloc(cap);
+            r->up_len = json_dumpb(r->body, r->up_owned, cap, JSON_COMPACT);
+            if (r->up_len > cap) {
+                r->up_owned = xrealloc(r->up_owned, r->up_len);
+                r->up_len = json_dumpb(r->body, r->up_owned, r->up_len, JSON_COMPACT);
+            }
+            r->up_body = r->up_owned;
         }
-        json_object_set_new(r->body, "model", json_string(um));
-        /* One pass into a buffer sized from the request: the rewritten body
-         * is the client's, give or take the model name (and escapes). */
-        size_t cap = in_len + strlen(um) + 256;
-        r->up_body = xmalloc(cap);
-        r->up_len = json_dumpb(r->body, r->up_body, cap, JSON_COMPACT);
-        if (r->up_len > cap) {
-            r->up_body = xrealloc(r->up_body, r->up_len);
-            r->up_len = json_dumpb(r->body, r->up_body, r->up_len, JSON_COMPACT);
-        }
-        r->up_borrowed = false;
     }
-send:;
     char url[512];
     snprintf(url, sizeof(url), "%s%s", engine_base_url(r->engine), r->endpoint);
     struct upstream_opts o = {
@@ -669,8 +641,8 @@ static void on_grant(struct sched_ticket *t, struct engine *e, int rc, const cha
     free(r->engine_id);
     r->engine_id = xstrdup(engine_id(e));
     /* The body names the engine's model; rebuild it when the engine changes. */
-    if (!r->up_borrowed)
-        free(r->up_body);
+    free(r->up_owned);
+    r->up_owned = NULL;
     r->up_body = NULL;
     start_upstream(r);
 }
@@ -714,8 +686,7 @@ static void on_close(struct http_req *req, bool aborted, void *owner)
     buf_release(&r->tried);
     json_decref(r->body);
     free(r->client_model);
-    if (!r->up_borrowed)
-        free(r->up_body);
+    free(r->up_owned);
     free(r->engine_id);
     buf_release(&r->resp);
     list_del(&r->link);
@@ -812,16 +783,14 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
         /* Structured answers on a route are judged, and escalated. */
         const json_t *rf = json_object_get(body, "response_format");
         if (rq.structured && !json_is_true(json_object_get(body, "stream"))) {
-            struct buf err = BUF_INIT, names = BUF_INIT;
+            struct buf err = BUF_INIT;
             /* The names an answer must keep are the user's: a system
              * prompt's examples are not, and for a picture or a recording
              * they are in the media, which no text check can see. */
             bool media = rq.modality & ~(unsigned)CONFIG_MOD_TEXT;
-            if (!media)
-                user_text(body, &names);
-            int src = answer_spec_new(rf, names.data ? names.data : "", names.len,
-                                      media ? 0 : route->coverage, &spec, &err);
-            buf_release(&names);
+            int src = answer_spec_new(rf, media || !rq.user_text ? "" : rq.user_text,
+                                      media ? 0 : rq.user_text_len, media ? 0 : route->coverage,
+                                      &spec, &err);
             if (src) {
                 http_respond_error(req, 400, "invalid_request_error", "invalid_response_format",
                                    "response_format: %s", buf_cstr(&err));

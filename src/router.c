@@ -39,21 +39,30 @@ static uint64_t estimate_tokens(const char *s, size_t n)
 
 struct acc {
     struct route_request *rq;
-    struct buf text;
-    bool for_language;
+    struct buf text, user;
+    bool for_language, from_user;
 };
+
+/* Appends s to b, newline-separated, up to TEXT_MAX in all. */
+static void join_bounded(struct buf *b, const char *s, size_t n)
+{
+    if (b->len >= TEXT_MAX)
+        return;
+    if (n > TEXT_MAX - b->len)
+        n = TEXT_MAX - b->len;
+    if (b->len)
+        buf_addch(b, '\n');
+    buf_add(b, s, n);
+}
 
 static void add_text(struct acc *a, const char *s, size_t n)
 {
     a->rq->est_tokens += estimate_tokens(s, n);
     a->rq->text_bytes += n;
-    if (!a->for_language || a->text.len >= TEXT_MAX)
-        return;
-    if (n > TEXT_MAX - a->text.len)
-        n = TEXT_MAX - a->text.len;
-    if (a->text.len)
-        buf_addch(&a->text, '\n');
-    buf_add(&a->text, s, n);
+    if (a->for_language)
+        join_bounded(&a->text, s, n);
+    if (a->from_user)
+        join_bounded(&a->user, s, n);
 }
 
 static void scan_part(struct acc *a, const json_t *part)
@@ -106,6 +115,7 @@ static void finish(struct acc *a)
     if (!rq->modality || rq->text_bytes)
         rq->modality |= CONFIG_MOD_TEXT;
     rq->text = buf_detach(&a->text, &rq->text_len);
+    rq->user_text = buf_detach(&a->user, &rq->user_text_len);
     langid_classify(rq->text, rq->text_len, &rq->lang);
 }
 
@@ -121,12 +131,13 @@ void router_features(const json_t *body, const char *task_header, struct route_r
         {
             const char *role = json_string_value(json_object_get(m, "role"));
             /* language comes from what the user and the system say */
-            a.for_language = role && (!strcmp(role, "user") || !strcmp(role, "system") ||
-                                      !strcmp(role, "developer"));
+            a.from_user = role && !strcmp(role, "user");
+            a.for_language = a.from_user || (role && (!strcmp(role, "system") ||
+                                                      !strcmp(role, "developer")));
             scan_content(&a, json_object_get(m, "content"));
         }
     }
-    a.for_language = true;
+    a.for_language = a.from_user = true;
     scan_content(&a, json_object_get(body, "prompt"));
     scan_content(&a, json_object_get(body, "input"));
     const json_t *mt = json_object_get(body, "max_completion_tokens");
@@ -148,7 +159,7 @@ void router_features(const json_t *body, const char *task_header, struct route_r
 void router_features_text(const char *text, size_t len, struct route_request *rq)
 {
     memset(rq, 0, sizeof(*rq));
-    struct acc a = {.rq = rq, .for_language = true};
+    struct acc a = {.rq = rq, .for_language = true, .from_user = true};
     add_text(&a, text, len);
     finish(&a);
 }
@@ -156,7 +167,8 @@ void router_features_text(const char *text, size_t len, struct route_request *rq
 void router_request_release(struct route_request *rq)
 {
     free(rq->text);
-    rq->text = NULL;
+    free(rq->user_text);
+    rq->text = rq->user_text = NULL;
 }
 
 /* ---- model facts -------------------------------------------------------------- */

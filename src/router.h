@@ -46,6 +46,9 @@ struct route_request {
     char task[64];            /* "" = none */
     char *text;               /* user and system text, joined (owned; bounded) */
     size_t text_len;
+    char *user_text;          /* the user's text alone, and a completion's prompt (owned;
+                               * bounded): the names an answer must keep */
+    size_t user_text_len;
     bool structured;          /* response_format json_schema or json_object */
 };
 

@@ -106,3 +106,24 @@ test('the body goes upstream as the client sent it unless something must change'
   assert.equal(reqs()[2].fields.model, 'same');
   await h.stop();
 });
+
+test('after a fallback the next engine gets its own model name, not the client\'s bytes', async (t) => {
+  const h = new Hermod(
+    oneModel({
+      name: 'm',
+      aliases: ['fast'],
+      engines: [
+        managed(['--status', 500, '--record', '@DIR@/a.txt'], '        model: up\n'),
+        managed(['--record', '@DIR@/b.txt', '--alias', 'up'], '        model: up\n'),
+      ],
+    }),
+  );
+  t.after(() => h.cleanup());
+  await h.start();
+  const r = await h.post('/v1/chat/completions', { model: 'fast', messages: [] });
+  assert.equal(r.status, 200);
+  const got = (f) => readRecord(path.join(h.dir, f)).filter((e) => e.ev === 'request').map((e) => e.fields.model);
+  assert.deepEqual(got('a.txt'), ['up']);
+  assert.deepEqual(got('b.txt'), ['up']);
+  await h.stop();
+});
