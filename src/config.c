@@ -785,20 +785,28 @@ static int parse_rule_escalate(struct ld *ld, yaml_node_t *n, void *target)
     return strlist_or_one(ld, n, "escalate", &r->escalate);
 }
 
+/* A key whose value is one of two words; *second says which. */
+static int parse_two_words(struct ld *ld, yaml_node_t *n, const char *key, const char *first,
+                           const char *other, bool *second)
+{
+    const char *s;
+    int rc = get_scalar(ld, n, key, &s);
+    if (rc)
+        return rc;
+    if (strcmp(s, first) && strcmp(s, other))
+        return fail(ld, n, "'%s' must be %s or %s, got \"%s\"", key, first, other, s);
+    *second = !strcmp(s, other);
+    return 0;
+}
+
 static int parse_rule_prefer(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config_rule *r = target;
-    const char *s;
-    int rc = get_scalar(ld, n, "prefer", &s);
-    if (rc)
-        return rc;
-    if (!strcmp(s, "resident"))
-        r->prefer_resident = true;
-    else if (!strcmp(s, "order"))
-        r->prefer_resident = false;
-    else
-        return fail(ld, n, "'prefer' must be resident or order, got \"%s\"", s);
-    return 0;
+    bool order = false;
+    int rc = parse_two_words(ld, n, "prefer", "resident", "order", &order);
+    if (!rc)
+        r->prefer_resident = !order;
+    return rc;
 }
 
 static const struct key rule_keys[] = {
@@ -978,17 +986,7 @@ static int parse_reserved(struct ld *ld, yaml_node_t *n, void *target)
 static int parse_swap_policy(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config *cfg = target;
-    const char *s;
-    int rc = get_scalar(ld, n, "swap_policy", &s);
-    if (rc)
-        return rc;
-    if (!strcmp(s, "batch"))
-        cfg->swap_fifo = false;
-    else if (!strcmp(s, "fifo"))
-        cfg->swap_fifo = true;
-    else
-        return fail(ld, n, "'swap_policy' must be batch or fifo, got \"%s\"", s);
-    return 0;
+    return parse_two_words(ld, n, "swap_policy", "batch", "fifo", &cfg->swap_fifo);
 }
 
 static const struct key pipeline_keys[] = {
