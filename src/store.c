@@ -586,9 +586,10 @@ static const char *const sql_text[SQL__COUNT] = {
         " SELECT ?2, episode_id FROM relation_episodes WHERE relation_id = ?1",
     [SQL_REL_EPISODES] =
         "SELECT episode_id FROM relation_episodes WHERE relation_id = ?1 ORDER BY episode_id",
-    [SQL_HIT_ENTITIES] =
-        "SELECT DISTINCT e.name, e.type FROM mentions m JOIN entities e ON e.id = m.entity_id"
-        " WHERE m.episode_id = ?1 ORDER BY e.type, e.name",
+    [SQL_REL_NEXT_START] =
+        "SELECT min(valid_from) FROM relations WHERE subject_id = ?1 AND predicate = ?2"
+        " AND retracted_at IS NULL AND valid_from > ?3"
+        " AND NOT (object_id IS ?4 AND object_value IS ?5)",
 };
 
 sqlite3_stmt *store__stmt(struct conn *c, enum store_sql id, struct buf *err)
@@ -635,6 +636,31 @@ void store__rollback(struct conn *c)
     c->depth--;
 }
 
+struct conn *store__write_begin(struct store *st, int *rc, struct buf *err)
+{
+    struct conn *c = store__acquire(st, err);
+    if (!c) {
+        *rc = -EIO;
+        return NULL;
+    }
+    *rc = store__begin(c, err);
+    if (*rc) {
+        store__release(st, c);
+        return NULL;
+    }
+    return c;
+}
+
+int store__write_end(struct store *st, struct conn *c, int rc, struct buf *err)
+{
+    if (!rc)
+        rc = store__commit(c, err);
+    if (rc)
+        store__rollback(c);
+    store__release(st, c);
+    return rc;
+}
+
 void store__bind_text(sqlite3_stmt *s, int i, const char *v)
 {
     if (v)
@@ -661,6 +687,22 @@ int64_t store__col_time(sqlite3_stmt *s, int i)
 {
     return sqlite3_column_type(s, i) == SQLITE_NULL ? STORE_TIME_NONE
                                                     : sqlite3_column_int64(s, i);
+}
+
+enum store_kind store__col_kind(sqlite3_stmt *s, int i)
+{
+    enum store_kind k;
+    return store_kind_parse((const char *)sqlite3_column_text(s, i), &k) ? STORE_KIND_OTHER : k;
+}
+
+bool store__json_object_or_null(const char *s)
+{
+    if (!s)
+        return true;
+    json_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
+    bool ok = j && json_is_object(j);
+    json_decref(j);
+    return ok;
 }
 
 /* ---- Episodes --------------------------------------------------------- */
@@ -715,31 +757,12 @@ static int episode_add(struct store *st, struct conn *c, const struct store_epis
 int store_episode_add(struct store *st, const struct store_episode_new *e, int64_t *id,
                       bool *existed, struct buf *err)
 {
-    struct conn *c = store__acquire(st, err);
+    int rc;
+    struct conn *c = store__write_begin(st, &rc, err);
     if (!c)
-        return -EIO;
-    int rc = store__begin(c, err);
-    if (rc)
-        goto out;
+        return rc;
     rc = episode_add(st, c, e, id, existed, err);
-    if (!rc)
-        rc = store__commit(c, err);
-    if (rc)
-        store__rollback(c);
-out:
-    store__release(st, c);
-    return rc;
-}
-
-/* Whether s is NULL or parses as a JSON object. */
-static bool json_object_or_null(const char *s)
-{
-    if (!s)
-        return true;
-    json_t *j = json_loads(s, JSON_DECODE_ANY, NULL);
-    bool ok = j && json_is_object(j);
-    json_decref(j);
-    return ok;
+    return store__write_end(st, c, rc, err);
 }
 
 static void add_text(struct buf *b, const char *s)
@@ -772,12 +795,11 @@ static int episode_complete(struct store *st, struct conn *c, int64_t id,
     if (src != SQLITE_ROW)
         return store__error(c, src, "read episode", err);
     bool done = !strcmp((const char *)sqlite3_column_text(s, 0), "done");
-    if (store_kind_parse((const char *)sqlite3_column_text(s, 1), &kind))
-        kind = STORE_KIND_OTHER;
+    kind = store__col_kind(s, 1);
     captured = sqlite3_column_int64(s, 2);
     sqlite3_reset(s);
 
-    if (!json_object_or_null(r->extract_json)) {
+    if (!store__json_object_or_null(r->extract_json)) {
         if (err)
             buf_addstr(err, "store: extract_json is not a JSON object");
         return -EINVAL;
@@ -858,20 +880,12 @@ out:
 int store_episode_complete(struct store *st, int64_t id, const struct store_result *r,
                            struct buf *err)
 {
-    struct conn *c = store__acquire(st, err);
+    int rc;
+    struct conn *c = store__write_begin(st, &rc, err);
     if (!c)
-        return -EIO;
-    int rc = store__begin(c, err);
-    if (rc)
-        goto out;
+        return rc;
     rc = episode_complete(st, c, id, r, err);
-    if (!rc)
-        rc = store__commit(c, err);
-    if (rc)
-        store__rollback(c);
-out:
-    store__release(st, c);
-    return rc;
+    return store__write_end(st, c, rc, err);
 }
 
 int store_episode_fail(struct store *st, int64_t id, const char *error, bool permanent,
@@ -969,8 +983,7 @@ int store_episode_get(struct store *st, int64_t id, struct store_episode *e, str
     }
     e->id = sqlite3_column_int64(s, 0);
     e->content_hash = store__col_text(s, 1);
-    if (store_kind_parse((const char *)sqlite3_column_text(s, 2), &e->kind))
-        e->kind = STORE_KIND_OTHER;
+    e->kind = store__col_kind(s, 2);
     e->source = store__col_text(s, 3);
     e->captured_at = sqlite3_column_int64(s, 4);
     e->ingested_at = sqlite3_column_int64(s, 5);
@@ -987,22 +1000,7 @@ int store_episode_get(struct store *st, int64_t id, struct store_episode *e, str
     e->extract_json = store__col_text(s, 16);
     e->media_json = store__col_text(s, 17);
     sqlite3_reset(s);
-
-    s = store__stmt(c, SQL_EP_ENTITIES, err);
-    if (!s) {
-        rc = -EIO;
-        goto out;
-    }
-    sqlite3_bind_int64(s, 1, id);
-    size_t cap = 0;
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        ALLOC_GROW(e->entities, e->nentities + 1, cap);
-        e->entities[e->nentities].name = store__col_text(s, 0);
-        e->entities[e->nentities].type = store__col_text(s, 1);
-        e->nentities++;
-    }
-    if (src != SQLITE_DONE)
-        rc = store__error(c, src, "episode entities", err);
+    rc = store__episode_entities(c, id, &e->entities, &e->nentities, "episode entities", err);
 out:
     if (rc)
         store_episode_release(e);
@@ -1077,23 +1075,44 @@ void store_episode_release(struct store_episode *e)
     free(e->transcript);
     free(e->extract_json);
     free(e->media_json);
-    for (size_t i = 0; i < e->nentities; i++) {
-        free(e->entities[i].name);
-        free(e->entities[i].type);
-    }
-    free(e->entities);
+    store__entities_free(e->entities, e->nentities);
     memset(e, 0, sizeof(*e));
+}
+
+int store__episode_entities(struct conn *c, int64_t id, struct store_hit_entity **v, size_t *n,
+                            const char *what, struct buf *err)
+{
+    size_t cap = 0;
+    int src;
+    sqlite3_stmt *s = store__stmt(c, SQL_EP_ENTITIES, err);
+    if (!s)
+        return -EIO;
+    sqlite3_bind_int64(s, 1, id);
+    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
+        ALLOC_GROW(*v, *n + 1, cap);
+        (*v)[*n].name = store__col_text(s, 0);
+        (*v)[*n].type = store__col_text(s, 1);
+        (*n)++;
+    }
+    return src == SQLITE_DONE ? 0 : store__error(c, src, what, err);
+}
+
+void store__entities_free(struct store_hit_entity *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(v[i].name);
+        free(v[i].type);
+    }
+    free(v);
 }
 
 int store_import(struct store *st, const struct store_import_item *items, size_t n,
                  struct buf *err)
 {
-    struct conn *c = store__acquire(st, err);
+    int rc;
+    struct conn *c = store__write_begin(st, &rc, err);
     if (!c)
-        return -EIO;
-    int rc = store__begin(c, err);
-    if (rc)
-        goto out;
+        return rc;
     for (size_t i = 0; i < n && !rc; i++) {
         int64_t id;
         bool existed;
@@ -1101,11 +1120,5 @@ int store_import(struct store *st, const struct store_import_item *items, size_t
         if (!rc && !existed)
             rc = episode_complete(st, c, id, &items[i].result, err);
     }
-    if (!rc)
-        rc = store__commit(c, err);
-    if (rc)
-        store__rollback(c);
-out:
-    store__release(st, c);
-    return rc;
+    return store__write_end(st, c, rc, err);
 }

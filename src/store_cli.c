@@ -122,7 +122,7 @@ static void print_json(const char *text, const struct store_hits *h)
     json_decref(o);
 }
 
-static void print_human(const char *text, const struct store_hits *h, int tz)
+static void print_human(const struct store_hits *h, int tz)
 {
     char a[48], b[48];
     printf("%zu result%s", h->n, h->n == 1 ? "" : "s");
@@ -153,7 +153,6 @@ static void print_human(const char *text, const struct store_hits *h, int tz)
             printf("\n");
         }
     }
-    (void)text;
 }
 
 int store_kinds_parse(const char *arg, unsigned *mask, struct buf *err)
@@ -275,7 +274,7 @@ int store_search_main(int argc, char **argv)
     if (json)
         print_json(q.text, &hits);
     else
-        print_human(q.text, &hits, q.tz_min);
+        print_human(&hits, q.tz_min);
     ret = fflush(stdout) == 0 ? 0 : 1;
 out:
     store_hits_release(&hits);

@@ -35,19 +35,14 @@
 
 #define GROUP_ID "hermod"
 
+/* Sets name to the time as RFC 3339 text and name_ms to the ms, both null
+ * for an unknown (STORE_TIME_NONE) or negative time. */
 static void set_time(json_t *o, const char *name, int64_t ms)
 {
     char key[64];
     snprintf(key, sizeof(key), "%s_ms", name);
-    if (ms == STORE_TIME_NONE || ms < 0) {
-        json_object_set_new(o, name, json_null());
-        json_object_set_new(o, key, json_null());
-        return;
-    }
-    char t[40];
-    clock_fmt_rfc3339((uint64_t)ms, t, sizeof(t));
-    json_object_set_new(o, name, json_string(t));
-    json_object_set_new(o, key, json_integer(ms));
+    json_object_set_new(o, name, ms >= 0 ? store_time_json(ms) : json_null());
+    json_object_set_new(o, key, ms >= 0 ? json_integer(ms) : json_null());
 }
 
 static json_t *col_str(sqlite3_stmt *s, int i)
@@ -188,18 +183,14 @@ static int episodes(struct conn *c, FILE *out, struct buf *err)
 
 static int entities(struct conn *c, FILE *out, struct buf *err)
 {
-    sqlite3_stmt *s, *a;
+    sqlite3_stmt *s, *a = store__stmt(c, SQL_ALIAS_LIST, err);
+    if (!a)
+        return -EIO;
     int rc = prepare(c, "SELECT id, type, name, first_seen, last_seen FROM entities ORDER BY id",
                      &s, err),
         src;
     if (rc)
         return rc;
-    rc = prepare(c, "SELECT alias, key, script FROM entity_aliases WHERE entity_id = ?1"
-                    " ORDER BY alias", &a, err);
-    if (rc) {
-        sqlite3_finalize(s);
-        return rc;
-    }
     while (!rc && (src = sqlite3_step(s)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(s, 0);
         const char *type = (const char *)sqlite3_column_text(s, 1);
@@ -233,11 +224,9 @@ static int entities(struct conn *c, FILE *out, struct buf *err)
             break;
         }
         rc = emit(out, o, err);
-        src = SQLITE_ROW;
     }
     if (!rc && src != SQLITE_DONE)
         rc = store__error(c, src, "export entities", err);
-    sqlite3_finalize(a);
     sqlite3_finalize(s);
     return rc;
 }
@@ -293,7 +282,9 @@ static int mentions(struct conn *c, FILE *out, struct buf *err)
 
 static int relations(struct conn *c, FILE *out, struct buf *err)
 {
-    sqlite3_stmt *s, *e;
+    sqlite3_stmt *s, *e = store__stmt(c, SQL_REL_EPISODES, err);
+    if (!e)
+        return -EIO;
     int rc = prepare(c,
                      "SELECT id, subject_id, predicate, object_id, object_value, unit, value_num,"
                      " fact, attrs_json, valid_from, valid_until, learned_at, retracted_at,"
@@ -302,12 +293,6 @@ static int relations(struct conn *c, FILE *out, struct buf *err)
         src;
     if (rc)
         return rc;
-    rc = prepare(c, "SELECT episode_id FROM relation_episodes WHERE relation_id = ?1"
-                    " ORDER BY episode_id", &e, err);
-    if (rc) {
-        sqlite3_finalize(s);
-        return rc;
-    }
     while (!rc && (src = sqlite3_step(s)) == SQLITE_ROW) {
         int64_t id = sqlite3_column_int64(s, 0);
         json_t *o = json_object(), *eps = json_array(), *epids = json_array();
@@ -359,11 +344,9 @@ static int relations(struct conn *c, FILE *out, struct buf *err)
             break;
         }
         rc = emit(out, o, err);
-        src = SQLITE_ROW;
     }
     if (!rc && src != SQLITE_DONE)
         rc = store__error(c, src, "export relations", err);
-    sqlite3_finalize(e);
     sqlite3_finalize(s);
     return rc;
 }

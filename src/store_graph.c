@@ -199,6 +199,16 @@ static void relation_release(struct store_relation *r)
     free(r->episodes);
 }
 
+/* Binds r's object entity at i and its literal value at i + 1; the one
+ * not set stays NULL (store__stmt cleared the bindings). */
+static void bind_object(sqlite3_stmt *s, int i, const struct store_relation_new *r)
+{
+    if (r->object_id)
+        sqlite3_bind_int64(s, i, r->object_id);
+    else
+        store__bind_text(s, i + 1, r->value);
+}
+
 static int relation_insert(struct store *st, struct conn *c, const struct store_relation_new *r,
                            int64_t replaces, int64_t *id, struct buf *err)
 {
@@ -207,9 +217,7 @@ static int relation_insert(struct store *st, struct conn *c, const struct store_
         return -EIO;
     sqlite3_bind_int64(s, 1, r->subject_id);
     store__bind_text(s, 2, r->predicate);
-    if (r->object_id)
-        sqlite3_bind_int64(s, 3, r->object_id);
-    store__bind_text(s, 4, r->object_id ? NULL : r->value);
+    bind_object(s, 3, r);
     store__bind_text(s, 5, r->unit);
     if (r->has_num)
         sqlite3_bind_double(s, 6, r->num);
@@ -241,6 +249,19 @@ static int link_episodes(struct conn *c, int64_t rel, const int64_t *episodes, s
             return store__error(c, src, "link relation to episode", err);
     }
     return 0;
+}
+
+/* Sets retracted_at of relation id to now unless it is set already;
+ * sqlite3_changes() then tells which. */
+static int relation_retract(struct store *st, struct conn *c, int64_t id, struct buf *err)
+{
+    sqlite3_stmt *s = store__stmt(c, SQL_REL_RETRACT, err);
+    if (!s)
+        return -EIO;
+    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 2, store__now(st));
+    int src = sqlite3_step(s);
+    return src == SQLITE_DONE ? 0 : store__error(c, src, "retract relation", err);
 }
 
 static int relation_end(struct store *st, struct conn *c, int64_t id, int64_t until,
@@ -281,17 +302,9 @@ static int relation_end(struct store *st, struct conn *c, int64_t id, int64_t un
             *new_id = id;
         goto out;
     }
-    s = store__stmt(c, SQL_REL_RETRACT, err);
-    if (!s) {
-        rc = -EIO;
+    rc = relation_retract(st, c, id, err);
+    if (rc)
         goto out;
-    }
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, store__now(st));
-    if ((src = sqlite3_step(s)) != SQLITE_DONE) {
-        rc = store__error(c, src, "retract relation", err);
-        goto out;
-    }
     if (until == old.valid_from) { /* it never held: a retraction, no successor */
         if (new_id)
             *new_id = 0;
@@ -337,26 +350,15 @@ out:
 static int next_start(struct conn *c, const struct store_relation_new *r, int64_t after,
                       int64_t *out, struct buf *err)
 {
-    sqlite3_stmt *s;
-    int src = sqlite3_prepare_v2(
-        c->db,
-        "SELECT min(valid_from) FROM relations WHERE subject_id = ?1 AND predicate = ?2"
-        " AND retracted_at IS NULL AND valid_from > ?3"
-        " AND NOT (object_id IS ?4 AND object_value IS ?5)",
-        -1, &s, NULL);
-    if (src != SQLITE_OK)
-        return store__error(c, src, "prepare", err);
+    sqlite3_stmt *s = store__stmt(c, SQL_REL_NEXT_START, err);
+    if (!s)
+        return -EIO;
     sqlite3_bind_int64(s, 1, r->subject_id);
     store__bind_text(s, 2, r->predicate);
     sqlite3_bind_int64(s, 3, after);
-    if (r->object_id)
-        sqlite3_bind_int64(s, 4, r->object_id);
-    else
-        sqlite3_bind_null(s, 4);
-    store__bind_text(s, 5, r->object_id ? NULL : r->value);
-    src = sqlite3_step(s);
+    bind_object(s, 4, r);
+    int src = sqlite3_step(s);
     *out = src == SQLITE_ROW ? store__col_time(s, 0) : STORE_TIME_NONE;
-    sqlite3_finalize(s);
     return src == SQLITE_ROW ? 0 : store__error(c, src, "find next fact", err);
 }
 
@@ -383,15 +385,10 @@ int store__relation_add(struct store *st, struct conn *c, const struct store_rel
             buf_addstr(err, "store: a relation cannot end before it begins");
         return -EINVAL;
     }
-    if (r.attrs_json) {
-        json_t *j = json_loads(r.attrs_json, JSON_DECODE_ANY, NULL);
-        bool ok = j && json_is_object(j);
-        json_decref(j);
-        if (!ok) {
-            if (err)
-                buf_addstr(err, "store: relation attributes are not a JSON object");
-            return -EINVAL;
-        }
+    if (!store__json_object_or_null(r.attrs_json)) {
+        if (err)
+            buf_addstr(err, "store: relation attributes are not a JSON object");
+        return -EINVAL;
     }
 
     /* Believed already: only add the support. */
@@ -400,9 +397,7 @@ int store__relation_add(struct store *st, struct conn *c, const struct store_rel
         return -EIO;
     sqlite3_bind_int64(s, 1, r.subject_id);
     store__bind_text(s, 2, r.predicate);
-    if (r.object_id)
-        sqlite3_bind_int64(s, 3, r.object_id);
-    store__bind_text(s, 4, r.object_id ? NULL : r.value);
+    bind_object(s, 3, &r);
     store__bind_text(s, 5, r.unit);
     store__bind_time(s, 6, r.valid_from);
     store__bind_time(s, 7, r.valid_until);
@@ -416,19 +411,16 @@ int store__relation_add(struct store *st, struct conn *c, const struct store_rel
         return store__error(c, src, "find relation", err);
 
     if (flags & STORE_REL_END_PREVIOUS) {
-        int64_t at = r.valid_from != STORE_TIME_NONE ? r.valid_from : store__now(st);
         if (r.valid_from == STORE_TIME_NONE)
-            r.valid_from = at;
+            r.valid_from = store__now(st);
         /* Collect first: ending uses statements of its own. */
         s = store__stmt(c, SQL_REL_CURRENT, err);
         if (!s)
             return -EIO;
         sqlite3_bind_int64(s, 1, r.subject_id);
         store__bind_text(s, 2, r.predicate);
-        sqlite3_bind_int64(s, 3, at);
-        if (r.object_id)
-            sqlite3_bind_int64(s, 4, r.object_id);
-        store__bind_text(s, 5, r.object_id ? NULL : r.value);
+        sqlite3_bind_int64(s, 3, r.valid_from);
+        bind_object(s, 4, &r);
         while ((src = sqlite3_step(s)) == SQLITE_ROW) {
             ALLOC_GROW(ends, nends + 1, cap);
             ends[nends++] = sqlite3_column_int64(s, 0);
@@ -438,7 +430,7 @@ int store__relation_add(struct store *st, struct conn *c, const struct store_rel
             goto out;
         }
         for (size_t i = 0; i < nends && !rc; i++)
-            rc = relation_end(st, c, ends[i], at, NULL, err);
+            rc = relation_end(st, c, ends[i], r.valid_from, NULL, err);
         if (rc)
             goto out;
         /* Arriving late: a newer fact already follows this one. */
@@ -497,20 +489,12 @@ int store__fact_add(struct store *st, struct conn *c, int64_t episode_id, int64_
 int store_entity_resolve(struct store *st, const char *type, const char *name, int64_t seen_at,
                          int64_t *id, struct buf *err)
 {
-    struct conn *c = store__acquire(st, err);
+    int rc;
+    struct conn *c = store__write_begin(st, &rc, err);
     if (!c)
-        return -EIO;
-    int rc = store__begin(c, err);
-    if (rc)
-        goto out;
+        return rc;
     rc = store__entity_resolve(st, c, type, name, seen_at, id, err);
-    if (!rc)
-        rc = store__commit(c, err);
-    if (rc)
-        store__rollback(c);
-out:
-    store__release(st, c);
-    return rc;
+    return store__write_end(st, c, rc, err);
 }
 
 int store_entity_find(struct store *st, const char *name, const char *type, int64_t *id,
@@ -559,12 +543,10 @@ int store_entity_merge(struct store *st, int64_t keep, int64_t drop, struct buf 
             buf_addstr(err, "store: cannot merge an entity into itself");
         return -EINVAL;
     }
-    struct conn *c = store__acquire(st, err);
+    int rc, src;
+    struct conn *c = store__write_begin(st, &rc, err);
     if (!c)
-        return -EIO;
-    int rc = store__begin(c, err), src;
-    if (rc)
-        goto out;
+        return rc;
     static const char *const steps[] = {
         "UPDATE OR IGNORE entity_aliases SET entity_id = ?1 WHERE entity_id = ?2",
         "UPDATE OR IGNORE mentions SET entity_id = ?1 WHERE entity_id = ?2",
@@ -599,13 +581,7 @@ int store_entity_merge(struct store *st, int64_t keep, int64_t drop, struct buf 
         }
         sqlite3_finalize(s);
     }
-    if (!rc)
-        rc = store__commit(c, err);
-    if (rc)
-        store__rollback(c);
-out:
-    store__release(st, c);
-    return rc;
+    return store__write_end(st, c, rc, err);
 }
 
 int store_entity_get(struct store *st, int64_t id, struct store_entity *e, struct buf *err)
@@ -673,39 +649,23 @@ int store_relation_add(struct store *st, const struct store_relation_new *r,
                        const int64_t *episodes, size_t nepisodes, unsigned flags, int64_t *id,
                        struct buf *err)
 {
-    struct conn *c = store__acquire(st, err);
+    int rc;
+    struct conn *c = store__write_begin(st, &rc, err);
     if (!c)
-        return -EIO;
-    int rc = store__begin(c, err);
-    if (rc)
-        goto out;
+        return rc;
     rc = store__relation_add(st, c, r, episodes, nepisodes, flags, id, err);
-    if (!rc)
-        rc = store__commit(c, err);
-    if (rc)
-        store__rollback(c);
-out:
-    store__release(st, c);
-    return rc;
+    return store__write_end(st, c, rc, err);
 }
 
 int store_relation_end(struct store *st, int64_t id, int64_t valid_until, int64_t *new_id,
                        struct buf *err)
 {
-    struct conn *c = store__acquire(st, err);
+    int rc;
+    struct conn *c = store__write_begin(st, &rc, err);
     if (!c)
-        return -EIO;
-    int rc = store__begin(c, err);
-    if (rc)
-        goto out;
+        return rc;
     rc = relation_end(st, c, id, valid_until, new_id, err);
-    if (!rc)
-        rc = store__commit(c, err);
-    if (rc)
-        store__rollback(c);
-out:
-    store__release(st, c);
-    return rc;
+    return store__write_end(st, c, rc, err);
 }
 
 int store_relation_retract(struct store *st, int64_t id, struct buf *err)
@@ -713,20 +673,10 @@ int store_relation_retract(struct store *st, int64_t id, struct buf *err)
     struct conn *c = store__acquire(st, err);
     if (!c)
         return -EIO;
-    int rc = 0, src;
-    sqlite3_stmt *s = store__stmt(c, SQL_REL_RETRACT, err);
-    if (!s) {
-        rc = -EIO;
-        goto out;
-    }
-    sqlite3_bind_int64(s, 1, id);
-    sqlite3_bind_int64(s, 2, store__now(st));
-    if ((src = sqlite3_step(s)) != SQLITE_DONE) {
-        rc = store__error(c, src, "retract relation", err);
-        goto out;
-    }
-    if (sqlite3_changes(c->db) == 0) {
-        s = store__stmt(c, SQL_REL_GET, err);
+    int rc = relation_retract(st, c, id, err);
+    if (!rc && sqlite3_changes(c->db) == 0) {
+        /* Nothing changed: retracted already, or no such relation. */
+        sqlite3_stmt *s = store__stmt(c, SQL_REL_GET, err);
         if (!s) {
             rc = -EIO;
             goto out;

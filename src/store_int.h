@@ -48,7 +48,7 @@ enum store_sql {
     SQL_REL_RETRACT,
     SQL_REL_COPY_LINKS,
     SQL_REL_EPISODES,
-    SQL_HIT_ENTITIES,
+    SQL_REL_NEXT_START,
     SQL__COUNT
 };
 
@@ -85,6 +85,13 @@ int store__begin(struct conn *c, struct buf *err);
 int store__commit(struct conn *c, struct buf *err);
 void store__rollback(struct conn *c);
 
+/* What every public write does around its work: store__write_begin()
+ * borrows a connection and opens a transaction on it, or returns NULL with
+ * the error in *rc; store__write_end() commits when rc is 0, else rolls
+ * back, gives the connection back and returns rc or the commit's error. */
+struct conn *store__write_begin(struct store *st, int *rc, struct buf *err);
+int store__write_end(struct store *st, struct conn *c, int rc, struct buf *err);
+
 /* Maps a SQLite result code to a negative errno and appends
  * "what: sqlite message" to err. */
 int store__error(struct conn *c, int src, const char *what, struct buf *err);
@@ -101,6 +108,18 @@ void store__bind_time(sqlite3_stmt *s, int i, int64_t v);
 /* A column as a malloc'd string or NULL; as a time or STORE_TIME_NONE. */
 char *store__col_text(sqlite3_stmt *s, int i);
 int64_t store__col_time(sqlite3_stmt *s, int i);
+/* A kind column; STORE_KIND_OTHER for a name this code does not know. */
+enum store_kind store__col_kind(sqlite3_stmt *s, int i);
+
+/* Whether s is NULL or parses as a JSON object. */
+bool store__json_object_or_null(const char *s);
+
+/* Fills *v and *n (empty on entry) with the entities episode id mentions,
+ * by type then name, for store_episode_get and search hits; what names a
+ * failure in err. store__entities_free frees such a list. */
+int store__episode_entities(struct conn *c, int64_t id, struct store_hit_entity **v, size_t *n,
+                            const char *what, struct buf *err);
+void store__entities_free(struct store_hit_entity *v, size_t n);
 
 /* Entities and facts inside an open transaction (store_graph.c). */
 int store__entity_resolve(struct store *st, struct conn *c, const char *type, const char *name,

@@ -288,23 +288,6 @@ done:
     h->snippet = buf_detach(&b, NULL);
 }
 
-static int hit_entities(struct conn *c, struct store_hit *h, struct buf *err)
-{
-    size_t cap = 0;
-    int src;
-    sqlite3_stmt *s = store__stmt(c, SQL_HIT_ENTITIES, err);
-    if (!s)
-        return -EIO;
-    sqlite3_bind_int64(s, 1, h->id);
-    while ((src = sqlite3_step(s)) == SQLITE_ROW) {
-        ALLOC_GROW(h->entities, h->nentities + 1, cap);
-        h->entities[h->nentities].name = store__col_text(s, 0);
-        h->entities[h->nentities].type = store__col_text(s, 1);
-        h->nentities++;
-    }
-    return src == SQLITE_DONE ? 0 : store__error(c, src, "hit entities", err);
-}
-
 struct search {
     const struct store_query *q;
     int64_t since, until, now;
@@ -389,8 +372,7 @@ static int run(struct conn *c, const struct search *se, const char *match, struc
         struct store_hit *h = &out->v[out->n++];
         memset(h, 0, sizeof(*h));
         h->id = id;
-        if (store_kind_parse((const char *)sqlite3_column_text(s, 1), &h->kind))
-            h->kind = STORE_KIND_OTHER;
+        h->kind = store__col_kind(s, 1);
         h->source = store__col_text(s, 2);
         h->captured_at = sqlite3_column_int64(s, 3);
         h->description = store__col_text(s, 4);
@@ -402,7 +384,7 @@ static int run(struct conn *c, const struct search *se, const char *match, struc
             (const char *)sqlite3_column_text(s, 6),
         };
         make_snippet(h, texts, se->w, se->nw);
-        rc = hit_entities(c, h, err);
+        rc = store__episode_entities(c, id, &h->entities, &h->nentities, "hit entities", err);
         if (rc)
             goto out;
     }
@@ -495,11 +477,7 @@ void store_hits_release(struct store_hits *h)
         free(x->source);
         free(x->snippet);
         free(x->description);
-        for (size_t k = 0; k < x->nentities; k++) {
-            free(x->entities[k].name);
-            free(x->entities[k].type);
-        }
-        free(x->entities);
+        store__entities_free(x->entities, x->nentities);
     }
     free(h->v);
     free(h->words);

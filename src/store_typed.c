@@ -78,11 +78,17 @@ static void fmt_num(char *out, size_t n, double v, bool money)
         snprintf(out, n, "%.10g", v);
 }
 
-static char *attrs_dump(json_t *a)
+/* Adds fact f with the attributes in a (an object, taken over; none when
+ * it is empty) as its attrs_json. */
+static int fact_add_attrs(struct store *st, struct conn *c, int64_t ep, int64_t captured,
+                          struct store_fact *f, json_t *a, struct buf *err)
 {
-    if (!json_object_size(a))
-        return NULL;
-    return json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS);
+    char *attrs = json_object_size(a) ? json_dumps(a, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    f->attrs_json = attrs;
+    int rc = store__fact_add(st, c, ep, captured, f, err);
+    free(attrs);
+    json_decref(a);
+    return rc;
 }
 
 static int receipt(struct store *st, struct conn *c, int64_t ep, int64_t captured, json_t *j,
@@ -125,17 +131,14 @@ static int receipt(struct store *st, struct conn *c, int64_t ep, int64_t capture
             json_object_set_new(a, "qty", json_real(v));
         if (currency)
             json_object_set_new(a, "currency", json_string(currency));
-        char *attrs = attrs_dump(a);
         char sentence[256];
         snprintf(sentence, sizeof(sentence), "%s sold %s", merchant, name);
         struct store_fact f = {
             .subject_type = "merchant", .subject = merchant, .predicate = "sold",
-            .object_type = "item", .object = name, .fact = sentence, .attrs_json = attrs,
+            .object_type = "item", .object = name, .fact = sentence,
             .valid_from = date, .valid_until = STORE_TIME_NONE,
         };
-        rc = store__fact_add(st, c, ep, captured, &f, err);
-        free(attrs);
-        json_decref(a);
+        rc = fact_add_attrs(st, c, ep, captured, &f, a, err);
     }
     return rc;
 }
@@ -175,19 +178,15 @@ static int lab_report(struct store *st, struct conn *c, int64_t ep, int64_t capt
             json_object_set(a, "out_of_range", oor);
         if (lab)
             json_object_set_new(a, "lab", json_string(lab));
-        char *attrs = attrs_dump(a);
         snprintf(sentence, sizeof(sentence), "%s %s%s%s%s%s%s", name, val, unit ? " " : "",
                  unit ? unit : "", range ? " (reference " : "", range ? range : "",
                  range ? ")" : "");
         struct store_fact f = {
             .subject_type = "health_value", .subject = name, .predicate = "measured",
             .value = val, .unit = unit, .has_num = has_num, .num = has_num ? v : 0,
-            .fact = sentence, .attrs_json = attrs,
-            .valid_from = date, .valid_until = STORE_TIME_NONE,
+            .fact = sentence, .valid_from = date, .valid_until = STORE_TIME_NONE,
         };
-        rc = store__fact_add(st, c, ep, captured, &f, err);
-        free(attrs);
-        json_decref(a);
+        rc = fact_add_attrs(st, c, ep, captured, &f, a, err);
     }
     return rc;
 }

@@ -97,10 +97,12 @@ static const char *vowel_sign_of(int32_t cp)
 
 /* Whether an anusvara before consonant cp is heard as m rather than n:
  * before labials, and before the semivowels and sibilants, where Kannada
- * writers spell ಸಂಸ್ಕೃತ samskruta and ಸಿಂಹ simha. */
+ * writers spell ಸಂಸ್ಕೃತ samskruta and ಸಿಂಹ simha. Labials (ಪ..ಮ, U+0CAA..)
+ * and semivowels, sibilants and ಹ (ಯ..ಹ, ..U+0CB9) are one run of the
+ * chart. */
 static bool anusvara_is_m(int32_t cp)
 {
-    return (cp >= 0x0CAA && cp <= 0x0CAE) || (cp >= 0x0CAF && cp <= 0x0CB9) || cp == 0x0CDE;
+    return (cp >= 0x0CAA && cp <= 0x0CB9) || cp == 0x0CDE;
 }
 
 bool translit_has_kannada(const char *utf8, size_t len)
