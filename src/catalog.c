@@ -484,25 +484,30 @@ const struct catalog_budget_item *catalog_budget_at(size_t i)
 
 /* ------------------------------------------------------------ printing */
 
+/* The modality bits, inputs first; the outputs start at OUT_T. */
+static const struct {
+    unsigned bit;
+    const char *dir, *name;
+} mods[] = {
+    {IN_T, "in", "text"},   {IN_I, "in", "image"},   {IN_V, "in", "video"},
+    {IN_A, "in", "audio"},  {OUT_T, "out", "text"},  {OUT_A, "out", "audio"},
+    {OUT_E, "out", "embedding"},
+};
+
 /* "text,image,video->text" */
 static void modalities_str(unsigned m, char *out, size_t n)
 {
-    static const struct {
-        unsigned bit;
-        const char *name;
-    } names[] = {
-        {IN_T, "text"},  {IN_I, "image"}, {IN_V, "video"},     {IN_A, "audio"},
-        {OUT_T, "text"}, {OUT_A, "audio"}, {OUT_E, "embedding"},
-    };
     size_t len = 0;
     bool first = true;
     out[0] = '\0';
-    for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
-        if (names[i].bit == OUT_T && len < n)
-            len += (size_t)snprintf(out + len, n - len, "->"), first = true;
-        if (!(m & names[i].bit) || len >= n)
+    for (size_t i = 0; i < ARRAY_SIZE(mods); i++) {
+        if (mods[i].bit == OUT_T && len < n) {
+            len += (size_t)snprintf(out + len, n - len, "->");
+            first = true;
+        }
+        if (!(m & mods[i].bit) || len >= n)
             continue;
-        len += (size_t)snprintf(out + len, n - len, "%s%s", first ? "" : ",", names[i].name);
+        len += (size_t)snprintf(out + len, n - len, "%s%s", first ? "" : ",", mods[i].name);
         first = false;
     }
 }
@@ -555,10 +560,9 @@ static int print_table(FILE *f)
             enum catalog_provenance p;
             if (catalog_size_for(e, cols[q], &bytes, &p))
                 fprintf(f, " %8s", "-");
-            else if (bytes < 1000000000)
-                fprintf(f, " %6.2f%c%c", (double)bytes / 1e9, 'G', p == CATALOG_SEED ? 's' : 'd');
-            else
-                fprintf(f, " %6.1f%c%c", (double)bytes / 1e9, 'G', p == CATALOG_SEED ? 's' : 'd');
+            else /* two decimals below 1 GB */
+                fprintf(f, " %6.*fG%c", bytes < 1000000000 ? 2 : 1, (double)bytes / 1e9,
+                        p == CATALOG_SEED ? 's' : 'd');
         }
         fputc('\n', f);
     }
@@ -612,14 +616,6 @@ static json_t *entry_json(const struct catalog_entry *e)
     json_object_set_new(o, "context", json_integer(e->context));
     json_object_set_new(o, "context_note", opt_str(e->context_note));
     json_t *m = json_object();
-    static const struct {
-        unsigned bit;
-        const char *dir, *name;
-    } mods[] = {
-        {IN_T, "in", "text"},   {IN_I, "in", "image"},   {IN_V, "in", "video"},
-        {IN_A, "in", "audio"},  {OUT_T, "out", "text"},  {OUT_A, "out", "audio"},
-        {OUT_E, "out", "embedding"},
-    };
     json_object_set_new(m, "in", json_array());
     json_object_set_new(m, "out", json_array());
     for (size_t i = 0; i < ARRAY_SIZE(mods); i++)

@@ -15,10 +15,12 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "estimate_int.h"
+#include "lib/str.h"
 #include "lib/xalloc.h"
 
 #define MAX_LAYERS 4096
@@ -34,15 +36,6 @@ void estimate_params_init(struct estimate_params *p)
     p->kv_type = GGML_TYPE_F16;
     p->ubatch = ESTIMATE_DEFAULT_UBATCH;
     p->gpu_layers = -1;
-}
-
-void estimate__strlcpy(char *dst, const char *s, size_t n)
-{
-    size_t len = strlen(s);
-    if (len >= n)
-        len = n - 1;
-    memcpy(dst, s, len);
-    dst[len] = '\0';
 }
 
 void estimate__init(struct estimate *e, const struct estimate_params *p)
@@ -64,9 +57,9 @@ void estimate__mix_add(struct estimate *e, const char *type, uint64_t bytes)
     if (i == e->nmix) {
         if (e->nmix == ESTIMATE_MIX_MAX) {
             i = ESTIMATE_MIX_MAX - 1;
-            estimate__strlcpy(e->mix[i].type, "other", sizeof(e->mix[i].type));
+            snprintf(e->mix[i].type, sizeof(e->mix[i].type), "other");
         } else {
-            estimate__strlcpy(e->mix[i].type, type, sizeof(e->mix[i].type));
+            snprintf(e->mix[i].type, sizeof(e->mix[i].type), "%s", type);
             e->nmix++;
         }
     }
@@ -177,17 +170,12 @@ static long layer_of(const char *name, const char **rest)
     return (long)il;
 }
 
-static bool starts(const char *s, const char *p)
-{
-    return strncmp(s, p, strlen(p)) == 0;
-}
-
 /* Tensors of llama.cpp's input layer, which stays in host memory. */
 static bool is_input_tensor(const char *name)
 {
-    return starts(name, "token_embd.") || starts(name, "token_embd_norm.") ||
-           starts(name, "position_embd.") || starts(name, "token_types.") ||
-           starts(name, "per_layer_token_embd.");
+    return str_starts_with(name, "token_embd.") || str_starts_with(name, "token_embd_norm.") ||
+           str_starts_with(name, "position_embd.") || str_starts_with(name, "token_types.") ||
+           str_starts_with(name, "per_layer_token_embd.");
 }
 
 /* Architectures without an LM head, which do not duplicate token_embd. */
@@ -229,31 +217,30 @@ static uint32_t arch_u32(const struct gguf *g, const char *suffix, uint32_t def)
     return gguf_get_arch_u32(g, suffix, &v) ? def : v;
 }
 
-static bool has_arch_key(const struct gguf *g, const char *suffix)
-{
-    char key[256];
-    snprintf(key, sizeof(key), "%s.%s", gguf_arch(g), suffix);
-    return gguf_find_kv(g, key) >= 0;
-}
-
-/* Per-sequence recurrent state of one recurrent layer, from the keys. */
-static uint64_t recurrent_layer_bytes(const struct gguf *g, uint32_t n_embd)
+/* Per-sequence recurrent state of one recurrent layer, from the keys (the
+ * ssm.* ones already in s). */
+static uint64_t recurrent_layer_bytes(const struct gguf *g, const struct estimate_shape *s)
 {
     uint32_t head_size = arch_u32(g, "wkv.head_size", 0);
     if (head_size) /* RWKV: token shift + wkv state */
-        return 4 * ((uint64_t)arch_u32(g, "token_shift_count", 2) * n_embd +
-                    (uint64_t)n_embd * head_size);
+        return 4 * ((uint64_t)arch_u32(g, "token_shift_count", 2) * s->n_embd +
+                    (uint64_t)s->n_embd * head_size);
     uint32_t l_cache = arch_u32(g, "shortconv.l_cache", 0);
     if (l_cache) /* LFM2 short convolution */
-        return 4ull * n_embd * (l_cache - 1);
-    return estimate__mamba_state(arch_u32(g, "ssm.conv_kernel", 0), arch_u32(g, "ssm.inner_size", 0),
-                                 arch_u32(g, "ssm.state_size", 0), arch_u32(g, "ssm.group_count", 0));
+        return 4ull * s->n_embd * (l_cache - 1);
+    return estimate__mamba_state(s->ssm_conv, s->ssm_inner, s->ssm_state, s->ssm_group);
 }
 
-static int fail(struct buf *err, const struct gguf *g, const char *msg, const char *what)
+__attribute__((format(printf, 3, 4))) static int fail(struct buf *err, const struct gguf *g,
+                                                      const char *fmt, ...)
 {
-    if (err)
-        buf_addf(err, "%s: %s%s", gguf_name(g), msg, what);
+    if (err) {
+        va_list ap;
+        buf_addf(err, "%s: ", gguf_name(g));
+        va_start(ap, fmt);
+        buf_vaddf(err, fmt, ap);
+        va_end(ap);
+    }
     return -EINVAL;
 }
 
@@ -270,18 +257,18 @@ int estimate_gguf_parts(const struct gguf *const *parts, size_t n,
     e->format = ESTIMATE_GGUF;
     const char *arch = gguf_arch(g);
     if (!*arch)
-        return fail(err, g, "no general.architecture", "");
-    estimate__strlcpy(e->arch, arch, sizeof(e->arch));
+        return fail(err, g, "no general.architecture");
+    snprintf(e->arch, sizeof(e->arch), "%s", arch);
     const char *name = gguf_get_str(g, "general.name");
-    estimate__strlcpy(e->name, name ? name : "", sizeof(e->name));
+    snprintf(e->name, sizeof(e->name), "%s", name ? name : "");
 
     uint32_t n_layer;
     if (gguf_get_arch_u32(g, "block_count", &n_layer))
-        return fail(err, g, "no ", "block_count");
+        return fail(err, g, "no block_count");
     if (n_layer == 0 || n_layer > MAX_LAYERS)
-        return fail(err, g, "block_count out of range", "");
+        return fail(err, g, "block_count out of range");
     if (gguf_get_arch_u32(g, "embedding_length", &s.n_embd))
-        return fail(err, g, "no ", "embedding_length");
+        return fail(err, g, "no embedding_length");
     e->n_layer = n_layer;
     e->n_embd = s.n_embd;
     e->ctx_train = arch_u32(g, "context_length", 0);
@@ -322,16 +309,16 @@ int estimate_gguf_parts(const struct gguf *const *parts, size_t n,
 
             if (il >= 0 && (uint32_t)il < n_layer) {
                 struct layer *l = &layers[il];
-                if (starts(rest, "attn_k.") || starts(rest, "attn_qkv.") ||
-                    starts(rest, "attn_kv_a_mqa.") || starts(rest, "attn_k_b."))
+                if (str_starts_with(rest, "attn_k.") || str_starts_with(rest, "attn_qkv.") ||
+                    str_starts_with(rest, "attn_kv_a_mqa.") || str_starts_with(rest, "attn_k_b."))
                     l->attn = true;
-                else if (starts(rest, "ssm_") || starts(rest, "time_mix_") ||
-                         starts(rest, "shortconv."))
+                else if (str_starts_with(rest, "ssm_") || str_starts_with(rest, "time_mix_") ||
+                         str_starts_with(rest, "shortconv."))
                     l->ssm = true;
                 else if (strstr(rest, "_exps."))
                     l->moe = true;
-                else if (starts(rest, "ffn_up.") || starts(rest, "ffn_gate.") ||
-                         starts(rest, "ffn_down."))
+                else if (str_starts_with(rest, "ffn_up.") || str_starts_with(rest, "ffn_gate.") ||
+                         str_starts_with(rest, "ffn_down."))
                     l->dense = true;
                 gpu = (uint32_t)il >= first_gpu && e->gpu_layers > 0;
             } else if (il >= 0) {
@@ -357,14 +344,14 @@ int estimate_gguf_parts(const struct gguf *const *parts, size_t n,
     /* KV cells: llama-server's -c, the trained context by default, padded to 256 */
     uint64_t cells = p->ctx ? p->ctx : e->ctx_train;
     if (cells == 0) {
-        rc = fail(err, g, "no context_length: give a context size", "");
+        rc = fail(err, g, "no context_length: give a context size");
         goto out;
     }
     if (p->flags & ESTIMATE_CTX_PER_SLOT)
         cells *= e->parallel;
     cells = (cells + ESTIMATE_CTX_PAD - 1) / ESTIMATE_CTX_PAD * ESTIMATE_CTX_PAD;
     if (cells > UINT32_MAX) {
-        rc = fail(err, g, "context too large", "");
+        rc = fail(err, g, "context too large");
         goto out;
     }
     e->kv_cells = (uint32_t)cells;
@@ -377,8 +364,13 @@ int estimate_gguf_parts(const struct gguf *const *parts, size_t n,
     s.head_v = arch_u32(g, "attention.value_length", s.head_k);
     const uint32_t kv_lora = arch_u32(g, "attention.kv_lora_rank", 0);
     const uint32_t n_rot = arch_u32(g, "rope.dimension_count", s.head_k);
+    s.ssm_conv = arch_u32(g, "ssm.conv_kernel", 0);
+    s.ssm_inner = arch_u32(g, "ssm.inner_size", 0);
+    s.ssm_state = arch_u32(g, "ssm.state_size", 0);
+    s.ssm_group = arch_u32(g, "ssm.group_count", 0);
+    s.ssm_head = arch_u32(g, "ssm.time_step_rank", 0);
     const uint64_t rs_seqs = e->parallel;
-    const uint64_t rs_layer = recurrent_layer_bytes(g, s.n_embd);
+    const uint64_t rs_layer = recurrent_layer_bytes(g, &s);
 
     for (uint32_t il = 0; il < n_layer; il++) {
         const struct layer *l = &layers[il];
@@ -390,12 +382,11 @@ int estimate_gguf_parts(const struct gguf *const *parts, size_t n,
             uint64_t k_n = kv_lora ? (uint64_t)kv_lora + n_rot : (uint64_t)s.head_k * n_kv;
             uint64_t v_n = kv_lora ? kv_lora : (uint64_t)s.head_v * n_kv;
             if (gguf_row_bytes(e->kv_type, k_n, &k_row) || gguf_row_bytes(e->kv_type, v_n, &v_row)) {
-                if (err)
-                    buf_addf(err, "%s: layer %" PRIu32 ": K/V rows of %" PRIu64 "/%" PRIu64
-                                  " values are not a multiple of %s's block of %" PRIu32,
-                             gguf_name(g), il, k_n, v_n, gguf_type_name(e->kv_type),
-                             gguf_type_block_elems(e->kv_type));
-                rc = -EINVAL;
+                rc = fail(err, g,
+                          "layer %" PRIu32 ": K/V rows of %" PRIu64 "/%" PRIu64
+                          " values are not a multiple of %s's block of %" PRIu32,
+                          il, k_n, v_n, gguf_type_name(e->kv_type),
+                          gguf_type_block_elems(e->kv_type));
                 goto out;
             }
             e->kv += cells * (k_row + v_row);
@@ -423,12 +414,7 @@ int estimate_gguf_parts(const struct gguf *const *parts, size_t n,
     if (!s.n_ff_exp && s.n_expert_used)
         s.n_ff_exp = layer_u32(g, "feed_forward_length", 0, n_layer, 0);
     s.n_ff_shexp = arch_u32(g, "expert_shared_feed_forward_length", 0) *
-                   (has_arch_key(g, "expert_shared_count") ? arch_u32(g, "expert_shared_count", 1) : 1);
-    s.ssm_conv = arch_u32(g, "ssm.conv_kernel", 0);
-    s.ssm_inner = arch_u32(g, "ssm.inner_size", 0);
-    s.ssm_state = arch_u32(g, "ssm.state_size", 0);
-    s.ssm_group = arch_u32(g, "ssm.group_count", 0);
-    s.ssm_head = arch_u32(g, "ssm.time_step_rank", 0);
+                   arch_u32(g, "expert_shared_count", 1);
     estimate__compute(&s, e);
     estimate__finish(e);
 out:
@@ -461,11 +447,11 @@ static bool parse_amount(const char *s, uint64_t *out)
     while (*end == ' ')
         end++;
     double mult;
-    if (starts(end, "MiB") || starts(end, "MB"))
+    if (str_starts_with(end, "MiB") || str_starts_with(end, "MB"))
         mult = (double)MIB;
-    else if (starts(end, "GiB") || starts(end, "GB"))
+    else if (str_starts_with(end, "GiB") || str_starts_with(end, "GB"))
         mult = (double)(MIB * 1024);
-    else if (starts(end, "KiB") || starts(end, "kB"))
+    else if (str_starts_with(end, "KiB") || str_starts_with(end, "kB"))
         mult = 1024;
     else
         return false;

@@ -24,7 +24,7 @@
  * for every formula, its constants and its expected error.
  *
  * DESIGN: pure computation on parsed headers; nothing here starts anything
- * or keeps state. estimate_gguf() and estimate_safetensors() read files
+ * or keeps state. estimate_path() and estimate_safetensors() read files
  * synchronously (headers only, bounded) and so belong off the loop thread
  * or at startup; estimate_parse_log_line() is cheap and may run on the loop
  * for every line an engine prints.

@@ -68,19 +68,25 @@ int estimate_path(const char *path, const struct estimate_params *p, struct esti
         gguf_free(first);
         return -EINVAL;
     }
-    /* Open every part, in order; the metadata comes from part 1. */
+    /* Open every part, in order (the one already open is not read again);
+     * the metadata comes from part 1. */
     struct gguf **parts = xcalloc(count, sizeof(*parts));
-    gguf_free(first);
     for (uint32_t i = 0; i < count && !rc; i++) {
         char *name = xasprintf("%.*s-%05" PRIu32 "-of-%05" PRIu32 ".gguf", (int)prefix, path,
                                i + 1, count);
-        rc = gguf_open(name, &parts[i], err);
+        if (first && strcmp(name, path) == 0) {
+            parts[i] = first;
+            first = NULL;
+        } else {
+            rc = gguf_open(name, &parts[i], err);
+        }
         free(name);
     }
     if (!rc)
         rc = estimate_gguf_parts((const struct gguf *const *)parts, count, p, e, err);
     for (uint32_t i = 0; i < count; i++)
         gguf_free(parts[i]);
+    gguf_free(first);
     free(parts);
     return rc;
 }

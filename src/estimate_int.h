@@ -34,7 +34,5 @@ uint64_t estimate__mamba_state(uint32_t d_conv, uint32_t d_inner, uint32_t d_sta
                                uint32_t n_group);
 /* Sets overhead (when anything is on the GPU) and total. */
 void estimate__finish(struct estimate *e);
-/* Copies s into dst (size n), truncating. */
-void estimate__strlcpy(char *dst, const char *s, size_t n);
 
 #endif

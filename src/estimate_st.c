@@ -317,7 +317,7 @@ static int apply_config(const char *path, const struct estimate_params *p, struc
     if (!arch)
         arch = json_string_value(json_object_get(root, "model_type"));
     if (arch)
-        estimate__strlcpy(e->arch, arch, sizeof(e->arch));
+        snprintf(e->arch, sizeof(e->arch), "%s", arch);
 
     struct estimate_shape s = {0};
     static const char *const k_experts[] = {"n_routed_experts", "num_experts", "num_local_experts",
@@ -457,8 +457,8 @@ int estimate_safetensors(const char *path, const struct estimate_params *p, stru
         dir = slash ? xstrndup(path, (size_t)(slash - path)) : xstrdup(".");
     }
     const char *base = strrchr(dir, '/');
-    estimate__strlcpy(e->name, base && base[1] ? base + 1 : dir, sizeof(e->name));
-    estimate__strlcpy(e->arch, "safetensors", sizeof(e->arch));
+    snprintf(e->name, sizeof(e->name), "%s", base && base[1] ? base + 1 : dir);
+    snprintf(e->arch, sizeof(e->arch), "safetensors");
 
     for (size_t i = 0; i < nf && !rc; i++)
         rc = read_file(files[i], e, err);

@@ -110,8 +110,7 @@ static const char *const vtype_names[GGUF_VT_COUNT] = {
     "u8", "i8", "u16", "i16", "u32", "i32", "f32", "bool", "str", "arr", "u64", "i64", "f64",
 };
 
-/* Size of one element of a numeric type; 0 for string/array. */
-static size_t vtype_size(uint32_t t)
+size_t gguf_vtype_size(uint32_t t)
 {
     static const unsigned char sz[GGUF_VT_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
     return t < GGUF_VT_COUNT ? sz[t] : 0;
@@ -339,7 +338,7 @@ static int rd_values(struct rd *r, uint32_t type, uint64_t n, struct gguf_value 
         }
         return 0;
     }
-    size_t esz = vtype_size(type);
+    size_t esz = gguf_vtype_size(type);
     int rc = need(r, n * esz); /* n <= GGUF_MAX_ARRAY, so no overflow */
     if (rc)
         return rc;
@@ -820,7 +819,7 @@ static int elem_num(const struct gguf_value *v, uint64_t i, bool *is_float, int6
 {
     if (i >= v->n)
         return -EINVAL;
-    const unsigned char *p = (const unsigned char *)v->data + i * vtype_size(v->type);
+    const unsigned char *p = (const unsigned char *)v->data + i * gguf_vtype_size(v->type);
     *is_float = false;
     *si = 0;
     *ui = 0;
@@ -893,6 +892,27 @@ static int elem_u64(const struct gguf_value *v, uint64_t i, uint64_t max, uint64
     return 0;
 }
 
+static int elem_u32(const struct gguf_value *v, uint64_t i, uint32_t *out)
+{
+    uint64_t x;
+    if (elem_u64(v, i, UINT32_MAX, &x))
+        return -EINVAL;
+    *out = (uint32_t)x;
+    return 0;
+}
+
+static int elem_f32(const struct gguf_value *v, uint64_t i, float *out)
+{
+    bool fl;
+    int64_t si;
+    uint64_t ui;
+    double f;
+    if (v->type == GGUF_VT_BOOL || elem_num(v, i, &fl, &si, &ui, &f))
+        return -EINVAL;
+    *out = fl ? (float)f : si < 0 ? (float)si : (float)ui;
+    return 0;
+}
+
 int gguf_get_u64(const struct gguf *g, const char *key, uint64_t *out)
 {
     const struct gguf_value *v = find_value(g, key);
@@ -903,14 +923,10 @@ int gguf_get_u64(const struct gguf *g, const char *key, uint64_t *out)
 
 int gguf_get_u32(const struct gguf *g, const char *key, uint32_t *out)
 {
-    uint64_t x;
-    int rc = gguf_get_u64(g, key, &x);
-    if (rc)
-        return rc;
-    if (x > UINT32_MAX)
-        return -EINVAL;
-    *out = (uint32_t)x;
-    return 0;
+    const struct gguf_value *v = find_value(g, key);
+    if (!v)
+        return -ENOENT;
+    return v->is_array ? -EINVAL : elem_u32(v, 0, out);
 }
 
 int gguf_get_f32(const struct gguf *g, const char *key, float *out)
@@ -918,7 +934,7 @@ int gguf_get_f32(const struct gguf *g, const char *key, float *out)
     const struct gguf_value *v = find_value(g, key);
     if (!v)
         return -ENOENT;
-    return v->is_array ? -EINVAL : gguf_get_arr_f32(g, key, 0, out);
+    return v->is_array ? -EINVAL : elem_f32(v, 0, out);
 }
 
 int gguf_get_bool(const struct gguf *g, const char *key, bool *out)
@@ -944,28 +960,13 @@ int gguf_get_arr_len(const struct gguf *g, const char *key, uint64_t *n)
 int gguf_get_arr_u32(const struct gguf *g, const char *key, uint64_t i, uint32_t *out)
 {
     const struct gguf_value *v = find_value(g, key);
-    uint64_t x;
-    if (!v)
-        return -ENOENT;
-    if (elem_u64(v, i, UINT32_MAX, &x))
-        return -EINVAL;
-    *out = (uint32_t)x;
-    return 0;
+    return v ? elem_u32(v, i, out) : -ENOENT;
 }
 
 int gguf_get_arr_f32(const struct gguf *g, const char *key, uint64_t i, float *out)
 {
     const struct gguf_value *v = find_value(g, key);
-    bool fl;
-    int64_t si;
-    uint64_t ui;
-    double f;
-    if (!v)
-        return -ENOENT;
-    if (v->type == GGUF_VT_BOOL || elem_num(v, i, &fl, &si, &ui, &f))
-        return -EINVAL;
-    *out = fl ? (float)f : si < 0 ? (float)si : (float)ui;
-    return 0;
+    return v ? elem_f32(v, i, out) : -ENOENT;
 }
 
 const char *gguf_get_arr_str(const struct gguf *g, const char *key, uint64_t i)
@@ -983,10 +984,10 @@ int gguf_get_layer_u32(const struct gguf *g, const char *key, uint32_t layer, ui
     if (!v)
         return -ENOENT;
     if (!v->is_array)
-        return gguf_get_u32(g, key, out);
+        return elem_u32(v, 0, out);
     if (v->n < n_layer || layer >= v->n)
         return -EINVAL;
-    return gguf_get_arr_u32(g, key, layer, out);
+    return elem_u32(v, layer, out);
 }
 
 const char *gguf_arch(const struct gguf *g)

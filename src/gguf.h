@@ -135,6 +135,8 @@ bool gguf_type_is_quantized(uint32_t type);
 int gguf_row_bytes(uint32_t type, uint64_t ne0, uint64_t *out);
 /* The name of a metadata value type ("u32", "str", "arr"), "?" if invalid. */
 const char *gguf_vtype_name(uint32_t vtype);
+/* Bytes of one element of a number or bool type; 0 for str, arr and invalid ids. */
+size_t gguf_vtype_size(uint32_t vtype);
 
 /* One string value; `s` is NUL-terminated, `len` is authoritative. */
 struct gguf_string {

@@ -56,12 +56,6 @@ static double gb(uint64_t b)
     return (double)b / 1e9;
 }
 
-/* The first engine that could serve the model here, else the first. */
-static const struct config_engine *chosen_engine(const struct config_model *m)
-{
-    return &m->engines[0];
-}
-
 static int plan_config(const struct config *cfg, uint64_t budget, const char *budget_from,
                        double load_factor, bool have_gpu)
 {
@@ -96,7 +90,7 @@ static int plan_config(const struct config *cfg, uint64_t budget, const char *bu
     unsigned unknown = 0, ondemand = 0;
     for (size_t i = 0; i < cfg->nmodels; i++) {
         const struct config_model *m = &cfg->models[i];
-        const struct config_engine *e = chosen_engine(m);
+        const struct config_engine *e = &m->engines[0]; /* the plan sizes the first engine */
         struct sizing sz;
         sizing_engine(m, e, have_gpu, &sz);
         double g = gb(sz.bytes);
@@ -191,8 +185,7 @@ static void plan_seed(void)
             buf_addf(&disagree, "  - %s: %s\n", it->component, e->notes);
         if (e && it->quant < 0 && e->stack_gb > 0) {
             uint64_t w;
-            enum catalog_provenance prov;
-            if (catalog_size_for(e, CATALOG_BF16, &w, &prov) == 0 && gb(w) + 0.05 < e->stack_gb)
+            if (catalog_size_for(e, CATALOG_BF16, &w, NULL) == 0 && gb(w) + 0.05 < e->stack_gb)
                 buf_addf(&disagree, "  - %s: %.2f GB measured VRAM vs %.2f GB of BF16 weights "
                          "(the rest is runtime caches and buffers)\n",
                          it->component, e->stack_gb, gb(w));

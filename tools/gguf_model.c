@@ -129,6 +129,7 @@ struct ctx {
     struct buf *err;
     const char *arch;
     uint32_t n_vocab;
+    char key[128]; /* the last arch_key() */
 };
 
 static const struct gw_fill W_RANDOM = {GW_FILL_RANDOM, 0.02f, 0};
@@ -157,49 +158,49 @@ static uint32_t matrix_type(uint32_t want, int64_t ne0)
     return GGML_TYPE_F32;
 }
 
-static int tensor(struct ctx *c, const char *name, uint32_t n_dims, int64_t ne0, int64_t ne1,
-                  int64_t ne2, uint32_t type, struct gw_fill fill)
+/* A tensor of layer il ("blk.N.suffix"), or a global one ("suffix") when il < 0. */
+static int layer_tensor(struct ctx *c, int il, const char *suffix, uint32_t n_dims, int64_t ne0,
+                        int64_t ne1, int64_t ne2, uint32_t type, struct gw_fill fill)
 {
+    char name[GGUF_MAX_NAME];
     int64_t ne[3] = {ne0, ne1, ne2};
+    if (il >= 0)
+        snprintf(name, sizeof(name), "blk.%d.%s", il, suffix);
+    else
+        snprintf(name, sizeof(name), "%s", suffix);
     return gw_tensor(c->w, name, n_dims, ne, type, fill, c->err);
 }
 
-/* A big matrix of layer il (or a global one when il < 0). */
+/* A big matrix, of the requested type where its rows allow. */
 static int matrix(struct ctx *c, int il, const char *suffix, uint32_t n_dims, int64_t ne0,
                   int64_t ne1, int64_t ne2)
 {
-    char name[GGUF_MAX_NAME];
-    if (il >= 0)
-        snprintf(name, sizeof(name), "blk.%d.%s", il, suffix);
-    else
-        snprintf(name, sizeof(name), "%s", suffix);
-    return tensor(c, name, n_dims, ne0, ne1, ne2, matrix_type(c->o->type, ne0), W_RANDOM);
+    return layer_tensor(c, il, suffix, n_dims, ne0, ne1, ne2, matrix_type(c->o->type, ne0),
+                        W_RANDOM);
 }
 
-/* A small F32 tensor of layer il. */
+/* A small F32 tensor. */
 static int small(struct ctx *c, int il, const char *suffix, uint32_t n_dims, int64_t ne0,
                  int64_t ne1, struct gw_fill fill)
 {
-    char name[GGUF_MAX_NAME];
-    if (il >= 0)
-        snprintf(name, sizeof(name), "blk.%d.%s", il, suffix);
-    else
-        snprintf(name, sizeof(name), "%s", suffix);
-    return tensor(c, name, n_dims, ne0, ne1, 1, GGML_TYPE_F32, fill);
+    return layer_tensor(c, il, suffix, n_dims, ne0, ne1, 1, GGML_TYPE_F32, fill);
+}
+
+/* "{arch}.suffix", in c->key. */
+static const char *arch_key(struct ctx *c, const char *suffix)
+{
+    snprintf(c->key, sizeof(c->key), "%s.%s", c->arch, suffix);
+    return c->key;
 }
 
 static void kv_u32(struct ctx *c, const char *suffix, uint32_t v)
 {
-    char key[128];
-    snprintf(key, sizeof(key), "%s.%s", c->arch, suffix);
-    gw_kv_u32(c->w, key, v);
+    gw_kv_u32(c->w, arch_key(c, suffix), v);
 }
 
 static void kv_f32(struct ctx *c, const char *suffix, float v)
 {
-    char key[128];
-    snprintf(key, sizeof(key), "%s.%s", c->arch, suffix);
-    gw_kv_f32(c->w, key, v);
+    gw_kv_f32(c->w, arch_key(c, suffix), v);
 }
 
 static uint32_t file_type(uint32_t t)
@@ -383,7 +384,8 @@ static int attention(struct ctx *c, int il, bool qk_norm)
     return rc;
 }
 
-static int build_llama(struct ctx *c, uint32_t n_layer)
+/* llama (dense FFN) and qwen3moe (experts, q/k norms): the same layer but for the FFN. */
+static int build_transformer(struct ctx *c, uint32_t n_layer, bool moe)
 {
     const struct gm_preset *p = c->p;
     kv_u32(c, "context_length", c->o->ctx ? c->o->ctx : p->ctx);
@@ -394,60 +396,42 @@ static int build_llama(struct ctx *c, uint32_t n_layer)
     kv_u32(c, "attention.head_count_kv", p->n_head_kv);
     kv_f32(c, "rope.freq_base", p->rope_base);
     kv_f32(c, "attention.layer_norm_rms_epsilon", p->rms_eps);
-    kv_u32(c, "rope.dimension_count", p->head_dim);
-    kv_u32(c, "vocab_size", c->n_vocab);
-
-    int rc = common_head(c);
-    for (uint32_t l = 0; !rc && l < n_layer; l++) {
-        int il = (int)l;
-        rc = small(c, il, "attn_norm.weight", 1, p->n_embd, 1, W_ONES);
-        if (!rc)
-            rc = attention(c, il, false);
-        if (!rc)
-            rc = small(c, il, "ffn_norm.weight", 1, p->n_embd, 1, W_ONES);
-        if (!rc)
-            rc = matrix(c, il, "ffn_gate.weight", 2, p->n_embd, p->n_ff, 1);
-        if (!rc)
-            rc = matrix(c, il, "ffn_up.weight", 2, p->n_embd, p->n_ff, 1);
-        if (!rc)
-            rc = matrix(c, il, "ffn_down.weight", 2, p->n_ff, p->n_embd, 1);
+    if (moe) {
+        kv_u32(c, "attention.key_length", p->head_dim);
+        kv_u32(c, "attention.value_length", p->head_dim);
+        kv_u32(c, "expert_count", p->n_expert);
+        kv_u32(c, "expert_used_count", p->n_expert_used);
+        kv_u32(c, "expert_feed_forward_length", p->n_ff_exp);
+    } else {
+        kv_u32(c, "rope.dimension_count", p->head_dim);
+        kv_u32(c, "vocab_size", c->n_vocab);
     }
-    return rc;
-}
-
-static int build_qwen3moe(struct ctx *c, uint32_t n_layer)
-{
-    const struct gm_preset *p = c->p;
-    kv_u32(c, "context_length", c->o->ctx ? c->o->ctx : p->ctx);
-    kv_u32(c, "embedding_length", p->n_embd);
-    kv_u32(c, "block_count", n_layer);
-    kv_u32(c, "feed_forward_length", p->n_ff);
-    kv_u32(c, "attention.head_count", p->n_head);
-    kv_u32(c, "attention.head_count_kv", p->n_head_kv);
-    kv_f32(c, "rope.freq_base", p->rope_base);
-    kv_f32(c, "attention.layer_norm_rms_epsilon", p->rms_eps);
-    kv_u32(c, "attention.key_length", p->head_dim);
-    kv_u32(c, "attention.value_length", p->head_dim);
-    kv_u32(c, "expert_count", p->n_expert);
-    kv_u32(c, "expert_used_count", p->n_expert_used);
-    kv_u32(c, "expert_feed_forward_length", p->n_ff_exp);
 
     int rc = common_head(c);
     for (uint32_t l = 0; !rc && l < n_layer; l++) {
         int il = (int)l;
         rc = small(c, il, "attn_norm.weight", 1, p->n_embd, 1, W_ONES);
         if (!rc)
-            rc = attention(c, il, true);
+            rc = attention(c, il, moe);
         if (!rc)
             rc = small(c, il, "ffn_norm.weight", 1, p->n_embd, 1, W_ONES);
-        if (!rc)
+        if (rc)
+            break;
+        if (moe) {
             rc = small(c, il, "ffn_gate_inp.weight", 2, p->n_embd, p->n_expert, W_RANDOM);
-        if (!rc)
-            rc = matrix(c, il, "ffn_gate_exps.weight", 3, p->n_embd, p->n_ff_exp, p->n_expert);
-        if (!rc)
-            rc = matrix(c, il, "ffn_down_exps.weight", 3, p->n_ff_exp, p->n_embd, p->n_expert);
-        if (!rc)
-            rc = matrix(c, il, "ffn_up_exps.weight", 3, p->n_embd, p->n_ff_exp, p->n_expert);
+            if (!rc)
+                rc = matrix(c, il, "ffn_gate_exps.weight", 3, p->n_embd, p->n_ff_exp, p->n_expert);
+            if (!rc)
+                rc = matrix(c, il, "ffn_down_exps.weight", 3, p->n_ff_exp, p->n_embd, p->n_expert);
+            if (!rc)
+                rc = matrix(c, il, "ffn_up_exps.weight", 3, p->n_embd, p->n_ff_exp, p->n_expert);
+        } else {
+            rc = matrix(c, il, "ffn_gate.weight", 2, p->n_embd, p->n_ff, 1);
+            if (!rc)
+                rc = matrix(c, il, "ffn_up.weight", 2, p->n_embd, p->n_ff, 1);
+            if (!rc)
+                rc = matrix(c, il, "ffn_down.weight", 2, p->n_ff, p->n_embd, 1);
+        }
     }
     return rc;
 }
@@ -473,12 +457,9 @@ static int build_nemotron_h(struct ctx *c, uint32_t n_layer)
     kv_u32(c, "context_length", c->o->ctx ? c->o->ctx : p->ctx);
     kv_u32(c, "embedding_length", p->n_embd);
     kv_u32(c, "block_count", n_layer);
-    char key[128];
-    snprintf(key, sizeof(key), "%s.feed_forward_length", c->arch);
-    gw_kv_arr_i32(c->w, key, ff, n_layer);
+    gw_kv_arr_i32(c->w, arch_key(c, "feed_forward_length"), ff, n_layer);
     kv_u32(c, "attention.head_count", p->n_head);
-    snprintf(key, sizeof(key), "%s.attention.head_count_kv", c->arch);
-    gw_kv_arr_i32(c->w, key, head_kv, n_layer);
+    gw_kv_arr_i32(c->w, arch_key(c, "attention.head_count_kv"), head_kv, n_layer);
     kv_u32(c, "attention.key_length", p->head_dim);
     kv_u32(c, "attention.value_length", p->head_dim);
     kv_f32(c, "attention.layer_norm_rms_epsilon", p->rms_eps);
@@ -495,8 +476,7 @@ static int build_nemotron_h(struct ctx *c, uint32_t n_layer)
     kv_u32(c, "expert_feed_forward_length", p->n_ff_exp);
     kv_u32(c, "expert_shared_feed_forward_length", p->n_ff_shexp);
     kv_u32(c, "expert_shared_count", p->n_expert_shared);
-    snprintf(key, sizeof(key), "%s.expert_weights_norm", c->arch);
-    gw_kv_bool(c->w, key, true);
+    gw_kv_bool(c->w, arch_key(c, "expert_weights_norm"), true);
     kv_f32(c, "expert_weights_scale", p->expert_scale);
     kv_u32(c, "vocab_size", c->n_vocab);
 
@@ -589,10 +569,8 @@ int gm_build(const struct gm_preset *p, const struct gm_options *o, struct gw *w
     }
     switch (p->arch) {
     case GM_LLAMA:
-        rc = build_llama(&c, n_layer);
-        break;
     case GM_QWEN3MOE:
-        rc = build_qwen3moe(&c, n_layer);
+        rc = build_transformer(&c, n_layer, p->arch == GM_QWEN3MOE);
         break;
     case GM_NEMOTRON_H_MOE:
         rc = build_nemotron_h(&c, n_layer);
@@ -605,39 +583,41 @@ int gm_build(const struct gm_preset *p, const struct gm_options *o, struct gw *w
     return rc;
 }
 
-int gm_generate(const struct gm_preset *p, const struct gm_options *o, uint64_t seed,
-                const char *path, struct buf *err)
+int gm_write(struct gw *w, const struct gm_options *o, uint64_t seed, const char *path,
+             struct buf *err)
 {
-    struct gw *w = gw_new();
     char *tmp = xasprintf("%s.tmp", path);
-    int fd = -1;
-    int rc = gm_build(p, o, w, NULL, err);
-    if (rc)
-        goto out;
-    fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {
-        rc = -errno;
-        buf_addf(err, "%s: %s", tmp, strerror(errno));
-        goto out;
+        int e = errno;
+        buf_addf(err, "%s: %s", tmp, strerror(e));
+        free(tmp);
+        return -e;
     }
-    rc = o->sparse ? gw_write_sparse(w, fd, err)
+    int rc = o->sparse ? gw_write_sparse(w, fd, err)
                    : gw_write_threads(w, fd, seed, o->threads ? o->threads : gw_default_threads(),
                                       err);
     if (close(fd) < 0 && !rc) {
         rc = -errno;
         buf_addf(err, "%s: close: %s", tmp, strerror(errno));
     }
-    fd = -1;
     if (!rc && rename(tmp, path) < 0) {
         rc = -errno;
         buf_addf(err, "rename %s: %s", path, strerror(errno));
     }
-out:
-    if (fd >= 0)
-        close(fd);
     if (rc)
         unlink(tmp);
     free(tmp);
+    return rc;
+}
+
+int gm_generate(const struct gm_preset *p, const struct gm_options *o, uint64_t seed,
+                const char *path, struct buf *err)
+{
+    struct gw *w = gw_new();
+    int rc = gm_build(p, o, w, NULL, err);
+    if (!rc)
+        rc = gm_write(w, o, seed, path, err);
     gw_free(w);
     return rc;
 }

@@ -92,9 +92,13 @@ int gm_build(const struct gm_preset *p, const struct gm_options *o, struct gw *w
              uint32_t *n_vocab_out, struct buf *err);
 
 /*
- * gm_build() and gw_write() to `path` (through "path.tmp" and a rename).
- * Returns 0 or a negative errno with a message in err.
+ * Writes a model built by gm_build() with options `o` (sparse, threads) to
+ * `path`, through "path.tmp" and a rename. Returns 0 or a negative errno
+ * with a message in err.
  */
+int gm_write(struct gw *w, const struct gm_options *o, uint64_t seed, const char *path,
+             struct buf *err);
+/* gm_build() and gm_write(). */
 int gm_generate(const struct gm_preset *p, const struct gm_options *o, uint64_t seed,
                 const char *path, struct buf *err);
 

@@ -167,7 +167,6 @@ void gw_kv_arr_str(struct gw *w, const char *key, const char *const *v, const ui
 
 void gw_kv_value(struct gw *w, const char *key, const struct gguf_value *v)
 {
-    static const unsigned char esz[GGUF_VT_COUNT] = {1, 1, 2, 2, 4, 4, 4, 1, 0, 0, 8, 8, 8};
     if (v->is_array)
         arr_begin(w, key, v->type, v->n);
     else
@@ -178,7 +177,7 @@ void gw_kv_value(struct gw *w, const char *key, const struct gguf_value *v)
             put_str(&w->kv, s[i].s, s[i].len);
     } else {
         /* stored little-endian and packed, as in the file */
-        buf_add(&w->kv, v->data, (size_t)(v->n * esz[v->type]));
+        buf_add(&w->kv, v->data, (size_t)(v->n * gguf_vtype_size(v->type)));
     }
 }
 
@@ -295,17 +294,22 @@ static void header(const struct gw *w, struct buf *h)
         buf_addch(h, 0);
 }
 
+/* End of the last tensor's data, from the start of the data section: the
+ * last tensor's padding is not written. */
+static uint64_t data_end(const struct gw *w)
+{
+    if (!w->nt)
+        return 0;
+    const struct gw_tensor *t = &w->t[w->nt - 1];
+    return t->offset + t->nbytes;
+}
+
 uint64_t gw_file_size(const struct gw *w)
 {
     struct buf h = BUF_INIT;
     header(w, &h);
-    uint64_t n = h.len;
+    uint64_t n = h.len + data_end(w);
     buf_release(&h);
-    /* the last tensor's padding is not written */
-    if (w->nt) {
-        const struct gw_tensor *t = &w->t[w->nt - 1];
-        n += t->offset + t->nbytes;
-    }
     return n;
 }
 
@@ -636,17 +640,33 @@ unsigned gw_default_threads(void)
     return n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
 }
 
-int gw_write_threads(struct gw *w, int fd, uint64_t seed, unsigned threads, struct buf *err)
+/* Writes the header at offset 0 and stores its length in *len. */
+static int write_header(const struct gw *w, int fd, uint64_t *len, struct buf *err)
 {
     struct buf h = BUF_INIT;
+    header(w, &h);
+    *len = h.len;
+    int rc = pwrite_all(fd, h.data, h.len, 0, err);
+    buf_release(&h);
+    return rc;
+}
+
+/* Sizes the file: holes (padding, sparse data) read as zeros. */
+static int set_size(const struct gw *w, int fd, uint64_t header_len, struct buf *err)
+{
+    if (ftruncate(fd, (off_t)(header_len + data_end(w))) < 0) {
+        int e = errno;
+        buf_addf(err, "ftruncate: %s", strerror(e));
+        return -e;
+    }
+    return 0;
+}
+
+int gw_write_threads(struct gw *w, int fd, uint64_t seed, unsigned threads, struct buf *err)
+{
     struct pool p = {.w = w, .fd = fd, .seed = seed, .err = err};
     size_t cap = 0;
-    int rc;
-
-    header(w, &h);
-    p.data_start = h.len;
-    rc = pwrite_all(fd, h.data, h.len, 0, err);
-    buf_release(&h);
+    int rc = write_header(w, fd, &p.data_start, err);
     if (rc)
         return rc;
     for (size_t i = 0; i < w->nt; i++) {
@@ -674,13 +694,7 @@ int gw_write_threads(struct gw *w, int fd, uint64_t seed, unsigned threads, stru
         pthread_join(tid[i], NULL);
     pthread_mutex_destroy(&p.mu);
     free(p.jobs);
-    rc = p.rc;
-    /* padding after the last tensor is not written; holes between tensors read as zeros */
-    if (!rc && ftruncate(fd, (off_t)gw_file_size(w)) < 0) {
-        rc = -errno;
-        buf_addf(err, "ftruncate: %s", strerror(errno));
-    }
-    return rc;
+    return p.rc ? p.rc : set_size(w, fd, p.data_start, err);
 }
 
 int gw_write(struct gw *w, int fd, uint64_t seed, struct buf *err)
@@ -690,13 +704,7 @@ int gw_write(struct gw *w, int fd, uint64_t seed, struct buf *err)
 
 int gw_write_sparse(struct gw *w, int fd, struct buf *err)
 {
-    struct buf h = BUF_INIT;
-    header(w, &h);
-    int rc = pwrite_all(fd, h.data, h.len, 0, err);
-    buf_release(&h);
-    if (!rc && ftruncate(fd, (off_t)gw_file_size(w)) < 0) {
-        rc = -errno;
-        buf_addf(err, "ftruncate: %s", strerror(errno));
-    }
-    return rc;
+    uint64_t len;
+    int rc = write_header(w, fd, &len, err);
+    return rc ? rc : set_size(w, fd, len, err);
 }
