@@ -64,9 +64,12 @@ static bool nvml_load(void)
     SYM(handle, "nvmlDeviceGetHandleByIndex_v2");
     SYM(name, "nvmlDeviceGetName");
     SYM(meminfo, "nvmlDeviceGetMemoryInfo");
+    /* v3 and v2 fill the record declared above; the unversioned symbol is
+     * v1, whose record is smaller (no instance ids), and would be misread:
+     * without v2 or v3 the per-process GPU figures are simply not taken. */
     *(void **)&nv.procs = dlsym(nv.lib, "nvmlDeviceGetComputeRunningProcesses_v3");
     if (!nv.procs)
-        *(void **)&nv.procs = dlsym(nv.lib, "nvmlDeviceGetComputeRunningProcesses");
+        *(void **)&nv.procs = dlsym(nv.lib, "nvmlDeviceGetComputeRunningProcesses_v2");
 #undef SYM
     if (nv.init() != 0)
         goto fail;
