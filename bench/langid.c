@@ -27,9 +27,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "lib/buf.h"
+#include "lib/clock.h"
 #include "lib/xalloc.h"
 
 static volatile unsigned sink;
@@ -49,11 +49,10 @@ static const char *const builtin[] = {
     "What time does the train leave? I need to be there by 9.",
 };
 
+/* Monotonic seconds. */
 static double now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+    return (double)clock_mono_ns() * 1e-9;
 }
 
 struct lines {
@@ -157,8 +156,9 @@ static int cmp_double(const void *a, const void *b)
 
 /*
  * A 1 KiB message: the built-in Latin-script chat lines (the worst case:
- * every byte goes through the model) joined until 1024 bytes. Times batches of 100 calls; reports mean, median and p99 of
- * the per-call time over the batches.
+ * every byte goes through the model) joined until 1024 bytes. Times
+ * batches of 100 calls; reports mean, median and p99 of the per-call time
+ * over the batches.
  */
 static void bench_1kb(double seconds, double *mean, double *p50, double *p99)
 {

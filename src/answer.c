@@ -59,7 +59,6 @@ int answer_spec_new(const json_t *response_format, const char *input, size_t inp
     const json_t *schema = NULL, *type, *js;
     struct answer_spec *spec;
     struct buf why = BUF_INIT;
-    int rc;
 
     ASSERT(out && (input || !input_len));
     *out = NULL;
@@ -87,7 +86,7 @@ int answer_spec_new(const json_t *response_format, const char *input, size_t inp
             return bad_format(err, "unsupported type \"%s\"", json_string_value(type));
         }
     }
-    if (schema && (rc = jschema_check_schema(schema, &why))) {
+    if (schema && jschema_check_schema(schema, &why)) {
         bad_format(err, "invalid schema: %s", buf_cstr(&why));
         buf_release(&why);
         return -EINVAL;
@@ -349,22 +348,22 @@ void answer_judge(const struct answer_spec *spec, const char *text, size_t len,
         text = "";
 
     v->truncated = finish_reason && !strcmp(finish_reason, "length");
-    if (spec->format == ANSWER_TEXT) {
-        v->parsed = true;
-        if ((v->empty = is_blank(text, len)))
-            buf_addstr(&why, "the answer is empty");
-    } else if (!(v->json = find_json(text, len, &v->wrapped, &jerr))) {
+    if (spec->format != ANSWER_TEXT)
+        v->json = find_json(text, len, &v->wrapped, &jerr);
+    v->parsed = spec->format == ANSWER_TEXT || v->json;
+    if (!v->json) {
         if ((v->empty = is_blank(text, len)))
             buf_addstr(&why, "the answer is empty");
     } else {
-        v->parsed = true;
         v->empty = json_empty(spec->schema, v->json, &why);
         if (spec->format == ANSWER_JSON_OBJECT && !json_is_object(v->json)) {
             not_object = true;
             v->schema_errors = 1;
         }
         if (spec->schema) {
-            vrc = jschema_validate(spec->schema, v->json, errs, ARRAY_SIZE(errs), &nerrs);
+            /* answer_spec_new() has checked the schema */
+            vrc = jschema_validate_checked(spec->schema, v->json, errs, ARRAY_SIZE(errs),
+                                           &nerrs);
             v->schema_errors = vrc ? nerrs : 0;
         }
     }

@@ -278,7 +278,6 @@ static int cmp_strp(const void *a, const void *b)
  * (Naanu = ನಾನು)? */
 static bool latn_common_kn(struct finder *f, const char *w, size_t n)
 {
-    bool hit;
     if (!f->common_keys) {
         f->common_keys = xcalloc(ARRAY_SIZE(kn_common), sizeof(char *));
         for (size_t i = 0; i < ARRAY_SIZE(kn_common); i++) {
@@ -290,9 +289,8 @@ static bool latn_common_kn(struct finder *f, const char *w, size_t n)
     }
     buf_reset(&f->key);
     translit_key(w, n, &f->key);
-    hit = in_sorted((const char *const *)f->common_keys, f->ncommon_keys, buf_cstr(&f->key),
-                    f->key.len);
-    return hit;
+    return in_sorted((const char *const *)f->common_keys, f->ncommon_keys, buf_cstr(&f->key),
+                     f->key.len);
 }
 
 /* A candidate being built: its forms as text. */
@@ -305,11 +303,7 @@ static void cand_add(struct cand *c, const char *s, size_t n, const char *suffix
 {
     if (c->n >= ANSWER_FORMS_MAX)
         return;
-    c->forms[c->n] = xmalloc(n + (suffix ? strlen(suffix) : 0) + 1);
-    memcpy(c->forms[c->n], s, n);
-    c->forms[c->n][n] = '\0';
-    if (suffix)
-        memcpy(c->forms[c->n] + n, suffix, strlen(suffix) + 1);
+    c->forms[c->n] = xasprintf("%.*s%s", (int)n, s, suffix ? suffix : "");
     for (size_t i = 0; i < c->n; i++)
         if (!strcmp(c->forms[i], c->forms[c->n])) {
             free(c->forms[c->n]);

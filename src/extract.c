@@ -26,6 +26,7 @@
 
 #include "extract_int.h"
 #include "lib/clock.h"
+#include "lib/str.h"
 #include "lib/xalloc.h"
 #include "translit.h"
 
@@ -64,7 +65,7 @@ static const char *field_text(const json_t *o, const char *k, char *tmp, size_t 
     return placeholder(tmp) ? NULL : tmp;
 }
 
-static json_t *num_json(double v)
+json_t *extract__num_json(double v)
 {
     if (fabs(v) < 1e15 && v == floor(v))
         return json_integer((json_int_t)v);
@@ -145,7 +146,7 @@ static bool set_money(json_t *r, const json_t *o, const char *k, double *v, char
     json_object_set_new(r, rk, json_string(s));
     if (extract_parse_money(s, &m))
         return false;
-    json_object_set_new(r, k, num_json(m.amount));
+    json_object_set_new(r, k, extract__num_json(m.amount));
     memcpy(cur, m.currency, 4);
     *v = m.amount;
     return true;
@@ -192,9 +193,9 @@ static json_t *receipt_model(const json_t *sub, const struct extract_opts *o)
             price = !isnan(qty) && qty > 0 ? amount / qty : amount;
         if (isnan(amount) && !isnan(price) && !isnan(qty))
             amount = price * qty;
-        set_or_null(e, "qty", isnan(qty) ? NULL : num_json(qty));
-        set_or_null(e, "price", isnan(price) ? NULL : num_json(round(price * 100) / 100));
-        set_or_null(e, "amount", isnan(amount) ? NULL : num_json(amount));
+        set_or_null(e, "qty", isnan(qty) ? NULL : extract__num_json(qty));
+        set_or_null(e, "price", isnan(price) ? NULL : extract__num_json(round(price * 100) / 100));
+        set_or_null(e, "amount", isnan(amount) ? NULL : extract__num_json(amount));
         json_array_append_new(items, e);
     }
     json_object_set_new(r, "items", items);
@@ -348,7 +349,7 @@ static void add_test(json_t *tests, const char *name, double value, const char *
 {
     json_t *e = json_object();
     json_object_set_new(e, "test", json_string(name));
-    json_object_set_new(e, "value", numeric ? num_json(value) : json_string(value_text));
+    json_object_set_new(e, "value", numeric ? extract__num_json(value) : json_string(value_text));
     set_or_null(e, "unit", unit && *unit ? json_string(unit) : NULL);
     set_or_null(e, "reference_range", range && *range ? json_string(range) : NULL);
 
@@ -365,30 +366,25 @@ static void add_test(json_t *tests, const char *name, double value, const char *
             r.high = m.value;
         }
     }
-    json_t *oor = json_null();
+    json_t *oor = NULL;
     if (flag == 'H' || flag == 'L' || flag == '*') {
-        json_decref(oor);
         oor = json_true();
     } else if (flag == 'N') {
-        json_decref(oor);
         oor = json_false();
     } else if (numeric && has_range) {
-        json_decref(oor);
         oor = json_boolean(!extract_range_contains(&r, value));
     } else if (!numeric) {
         int q = qualitative_oor(value_text, range);
-        if (q >= 0) {
-            json_decref(oor);
+        if (q >= 0)
             oor = json_boolean(q);
-        }
     }
-    json_object_set_new(e, "out_of_range", oor);
+    set_or_null(e, "out_of_range", oor);
     set_or_null(e, "flag", flag_raw && *flag_raw ? json_string(flag_raw) : NULL);
     json_object_set_new(e, "value_raw", json_string(value_raw));
     if (has_range && r.has_low)
-        json_object_set_new(e, "range_low", num_json(r.low));
+        json_object_set_new(e, "range_low", extract__num_json(r.low));
     if (has_range && r.has_high)
-        json_object_set_new(e, "range_high", num_json(r.high));
+        json_object_set_new(e, "range_high", extract__num_json(r.high));
     if (raw_line)
         json_object_set_new(e, "raw", json_string(raw_line));
     json_array_append_new(tests, e);
@@ -473,12 +469,6 @@ void extract__set_due(json_t *item, const char *due, const struct extract_opts *
 
 /* ---- extract_typed -------------------------------------------------------- */
 
-static bool str_ends_raw(const char *k)
-{
-    size_t n = strlen(k);
-    return n > 4 && !strcmp(k + n - 4, "_raw");
-}
-
 static bool value_empty(const json_t *v)
 {
     return !v || json_is_null(v) || (json_is_array(v) && !json_array_size(v)) ||
@@ -492,7 +482,7 @@ static bool record_empty(const json_t *r)
     const char *k;
     const json_t *v;
     json_object_foreach((json_t *)(uintptr_t)r, k, v) {
-        if (!strcmp(k, "currency") || str_ends_raw(k))
+        if (!strcmp(k, "currency") || str_ends_with(k, "_raw"))
             continue;
         if (!value_empty(v))
             return false;
@@ -508,7 +498,7 @@ static bool merge(json_t *m, const json_t *ocr)
     bool took = false;
     char raw[64];
     json_object_foreach((json_t *)(uintptr_t)ocr, k, v) {
-        if (str_ends_raw(k) || value_empty(v))
+        if (str_ends_with(k, "_raw") || value_empty(v))
             continue;
         const json_t *mine = json_object_get(m, k);
         if (!value_empty(mine))

@@ -90,6 +90,10 @@ size_t extract__words(struct span line, struct span **out);
 /* A new JSON string of a span (trimmed), or JSON null when empty. */
 json_t *extract__json_span(struct span s);
 
+/* A new JSON number for a value: an integer when it is whole, else a real
+ * rounded to four decimals. */
+json_t *extract__num_json(double v);
+
 /* Reads the typed record of a kind from OCR text; each returns a new
  * object in the output shape of extract_typed (without "type" and
  * "source"), or NULL when nothing was found. */

@@ -84,13 +84,6 @@ static struct span strip_decor(struct span s)
     return s;
 }
 
-static json_t *number_json(double v)
-{
-    if (fabs(v) < 1e15 && v == floor(v))
-        return json_integer((json_int_t)v);
-    return json_real(round(v * 10000) / 10000);
-}
-
 /* ---- Bills ---------------------------------------------------------------- */
 
 enum wk { WK_WORD, WK_NUM, WK_PCT, WK_CUR, WK_X };
@@ -311,21 +304,17 @@ static bool find_doc_date(const struct rline *v, size_t n, int ref, const char *
         for (size_t i = 0; i < n; i++) {
             if (pass < nlabels && !extract__has_word(v[i].s.p, v[i].s.len, labels[pass]))
                 continue;
-            char *line = span_dup(v[i].s);
+            const char *line = v[i].s.p;
             size_t len = v[i].s.len;
-            bool found = false;
-            for (size_t j = 0; j < len && !found; j++) {
+            for (size_t j = 0; j < len; j++) {
                 if (j > 0 && (is_alnum(line[j - 1]) || strchr(".,/-", line[j - 1])))
                     continue;
                 size_t used = extract__date_at(line + j, len - j, ref, false, d);
                 if (used) {
-                    *raw = (struct span){v[i].s.p + j, used};
-                    found = true;
+                    *raw = (struct span){line + j, used};
+                    return true;
                 }
             }
-            free(line);
-            if (found)
-                return true;
         }
     }
     return false;
@@ -405,9 +394,9 @@ static json_t *bill_item(const struct rline *l)
         return NULL;
     json_t *it = json_object();
     json_object_set_new(it, "name", extract__json_span(name));
-    json_object_set_new(it, "qty", isnan(qty) ? json_null() : number_json(qty));
-    json_object_set_new(it, "price", number_json(round(price * 100) / 100));
-    json_object_set_new(it, "amount", number_json(amount));
+    json_object_set_new(it, "qty", isnan(qty) ? json_null() : extract__num_json(qty));
+    json_object_set_new(it, "price", extract__num_json(round(price * 100) / 100));
+    json_object_set_new(it, "amount", extract__num_json(amount));
     json_object_set_new(it, "raw", extract__json_span(l->s));
     return it;
 }
@@ -552,7 +541,7 @@ json_t *extract__ocr_receipt(const char *text, const struct extract_opts *o)
         currency = o->default_currency;
     json_object_set_new(r, "currency", json_string(currency));
     if (best) {
-        json_object_set_new(r, "total", number_json(total));
+        json_object_set_new(r, "total", extract__num_json(total));
         json_object_set_new(r, "total_raw", extract__json_span(raw));
         any = true;
     } else {
@@ -590,15 +579,11 @@ json_t *extract__ocr_receipt(const char *text, const struct extract_opts *o)
             name.len--;
         json_t *t = json_object();
         json_object_set_new(t, "name", extract__json_span(name));
-        json_t *rate = json_null();
-        for (size_t k = 0; k < l->nw; k++)
-            if (l->w[k].k == WK_PCT) {
-                json_decref(rate);
-                rate = number_json(l->w[k].v);
-                break;
-            }
-        json_object_set_new(t, "rate", rate);
-        json_object_set_new(t, "amount", number_json(amount));
+        size_t k = 0;
+        while (k < l->nw && l->w[k].k != WK_PCT)
+            k++;
+        json_object_set_new(t, "rate", k < l->nw ? extract__num_json(l->w[k].v) : json_null());
+        json_object_set_new(t, "amount", extract__num_json(amount));
         json_array_append_new(taxes, t);
     }
     if (json_array_size(taxes))

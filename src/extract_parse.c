@@ -57,6 +57,31 @@ static size_t word_nocase(const char *s, size_t len, const char *w)
     return n;
 }
 
+/* The index of the first byte after the spaces at s[i..len). */
+static size_t skip_spaces(const char *s, size_t len, size_t i)
+{
+    size_t k;
+    while (i < len && (k = space_len(s + i, len - i)))
+        i += k;
+    return i;
+}
+
+/* Is w one of the '|'-separated alternatives in alts ("today|eod")? */
+static bool word_is(const char *w, const char *alts)
+{
+    size_t wl = strlen(w);
+    for (const char *p = alts; *p;) {
+        const char *e = strchr(p, '|');
+        size_t l = e ? (size_t)(e - p) : strlen(p);
+        if (l == wl && !memcmp(p, w, l))
+            return true;
+        if (!e)
+            break;
+        p = e + 1;
+    }
+    return false;
+}
+
 /* ---- Text helpers --------------------------------------------------------- */
 
 const char *extract__find_nocase(const char *s, size_t len, const char *needle)
@@ -319,9 +344,7 @@ size_t extract__money_at(const char *s, size_t len, struct extract_money *m, boo
     }
     size_t pre = currency_prefix(s + i, len - i, cur);
     if (pre) {
-        i += pre;
-        while ((k = space_len(s + i, len - i)))
-            i += k;
+        i = skip_spaces(s, len, i + pre);
         if (!neg && is_minus(s + i, len - i, &k)) {
             neg = true;
             i += k;
@@ -580,9 +603,7 @@ size_t extract__date_at(const char *s, size_t len, int ref_year, bool allow_part
 
 int extract_parse_date(const char *s, int ref_year, struct extract_date *out)
 {
-    size_t len = strlen(s), i = 0, k;
-    while ((k = space_len(s + i, len - i)))
-        i += k;
+    size_t len = strlen(s), i = skip_spaces(s, len, 0);
     struct extract_date d;
     if (!extract__date_at(s + i, len - i, ref_year, true, &d))
         return -EINVAL;
@@ -653,14 +674,6 @@ static size_t signed_number_at(const char *s, size_t len, double *v)
     if (neg)
         *v = -*v;
     return n + (neg ? k : 0);
-}
-
-static size_t skip_spaces(const char *s, size_t len, size_t i)
-{
-    size_t k;
-    while (i < len && (k = space_len(s + i, len - i)))
-        i += k;
-    return i;
 }
 
 /* The dash or word between the two ends of "0.4 - 4.0". */
@@ -819,21 +832,6 @@ static bool unit_fold(const char *s, size_t len, char *out, size_t cap)
     return o > 0;
 }
 
-static bool fold_in(const char *folds, const char *f)
-{
-    size_t fl = strlen(f);
-    for (const char *p = folds; *p;) {
-        const char *e = strchr(p, '|');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        if (l == fl && !memcmp(p, f, l))
-            return true;
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    return false;
-}
-
 static const char *unit_lookup(const char *s, size_t len)
 {
     char f[48];
@@ -843,7 +841,7 @@ static const char *unit_lookup(const char *s, size_t len)
     if (!len || !unit_fold(s, len, f, sizeof(f)))
         return NULL;
     for (size_t i = 0; i < ARRAY_SIZE(units); i++)
-        if (fold_in(units[i].folds, f))
+        if (word_is(f, units[i].folds))
             return units[i].canon;
     return NULL;
 }
@@ -1025,21 +1023,6 @@ static int word_weekday(const char *w)
     if (!strncmp(w, "ravivaar", 8) || !strncmp(w, "bhanuvaar", 9))
         return 6;
     return -1;
-}
-
-static bool word_is(const char *w, const char *alts)
-{
-    size_t wl = strlen(w);
-    for (const char *p = alts; *p;) {
-        const char *e = strchr(p, '|');
-        size_t l = e ? (size_t)(e - p) : strlen(p);
-        if (l == wl && !memcmp(p, w, l))
-            return true;
-        if (!e)
-            break;
-        p = e + 1;
-    }
-    return false;
 }
 
 /* Words of the romanized, lowercased text, NUL-separated in b; returns

@@ -666,6 +666,18 @@ static bool equal(struct vctx *c, const json_t *a, const json_t *b, unsigned dep
 
 static bool validate(struct vctx *c, const json_t *s, const json_t *v, unsigned depth);
 
+/* For the v_* functions, which keep their verdict in a local ok: a failed
+ * check clears ok, and ends the function at once inside a quiet branch
+ * (the first failure decides it) or once a bound has stopped the call. */
+#define CHECK(expr)                                                                           \
+    do {                                                                                      \
+        if (!(expr)) {                                                                        \
+            ok = false;                                                                       \
+            if (c->quiet || c->rc)                                                            \
+                return false;                                                                 \
+        }                                                                                     \
+    } while (0)
+
 /* A branch of anyOf/oneOf/not/if: true when v is valid against s;
  * records nothing. */
 static bool quietly(struct vctx *c, const json_t *s, const json_t *v, unsigned depth)
@@ -765,31 +777,22 @@ static bool v_string(struct vctx *c, const json_t *s, const json_t *v)
     bool ok = true;
     char tmp[CLIP_MAX + 4];
 
-    if ((k = json_object_get(s, "minLength")) && get_count(k, &lim) && cps < lim) {
-        ok = fail(c, "is %zu characters long, shorter than minLength %zu", cps, lim);
-        if (c->quiet)
-            return false;
-    }
-    if ((k = json_object_get(s, "maxLength")) && get_count(k, &lim) && cps > lim) {
-        ok = fail(c, "is %zu characters long, longer than maxLength %zu", cps, lim);
-        if (c->quiet)
-            return false;
-    }
+    if ((k = json_object_get(s, "minLength")) && get_count(k, &lim) && cps < lim)
+        CHECK(fail(c, "is %zu characters long, shorter than minLength %zu", cps, lim));
+    if ((k = json_object_get(s, "maxLength")) && get_count(k, &lim) && cps > lim)
+        CHECK(fail(c, "is %zu characters long, longer than maxLength %zu", cps, lim));
     if ((k = json_object_get(s, "pattern")) && json_is_string(k)) {
         int m = jschema__rx_match(&c->rx, json_string_value(k), json_string_length(k), str, len,
                                   budget_left(c), &c->steps);
         if (!step(c, 0))
             return false;
-        if (m == 0) {
-            ok = fail(c, "does not match the pattern \"%s\"",
-                      clip(json_string_value(k), json_string_length(k), tmp, CLIP_MAX));
-            if (c->quiet)
-                return false;
-        }
+        if (m == 0)
+            CHECK(fail(c, "does not match the pattern \"%s\"",
+                       clip(json_string_value(k), json_string_length(k), tmp, CLIP_MAX)));
     }
     if ((k = json_object_get(s, "format")) && json_is_string(k) &&
         jschema__format_check(json_string_value(k), str, len) == 0)
-        ok = fail(c, "is not a valid %s", json_string_value(k));
+        CHECK(fail(c, "is not a valid %s", json_string_value(k)));
     return ok;
 }
 
@@ -799,41 +802,33 @@ static bool v_number(struct vctx *c, const json_t *s, const json_t *v)
     char a[40], b[40];
     bool ok = true;
 
-#define NUM_FAIL(...)                                                                         \
-    do {                                                                                      \
-        ok = fail(c, __VA_ARGS__);                                                            \
-        if (c->quiet)                                                                         \
-            return false;                                                                     \
-    } while (0)
-
     if ((k = json_object_get(s, "minimum")) && json_is_number(k)) {
         /* Draft 4: "exclusiveMinimum": true makes "minimum" exclusive. */
         bool excl = json_is_true(json_object_get(s, "exclusiveMinimum"));
         int cmp = num_cmp(v, k);
         if (cmp < 0 || (excl && cmp == 0))
-            NUM_FAIL("%s is less than %sminimum %s", fmt_num(v, a), excl ? "exclusive " : "",
-                     fmt_num(k, b));
+            CHECK(fail(c, "%s is less than %sminimum %s", fmt_num(v, a),
+                       excl ? "exclusive " : "", fmt_num(k, b)));
     }
     if ((k = json_object_get(s, "maximum")) && json_is_number(k)) {
         bool excl = json_is_true(json_object_get(s, "exclusiveMaximum"));
         int cmp = num_cmp(v, k);
         if (cmp > 0 || (excl && cmp == 0))
-            NUM_FAIL("%s is greater than %smaximum %s", fmt_num(v, a),
-                     excl ? "exclusive " : "", fmt_num(k, b));
+            CHECK(fail(c, "%s is greater than %smaximum %s", fmt_num(v, a),
+                       excl ? "exclusive " : "", fmt_num(k, b)));
     }
     if ((ex = json_object_get(s, "exclusiveMinimum")) && json_is_number(ex) &&
         num_cmp(v, ex) <= 0)
-        NUM_FAIL("%s must be greater than %s", fmt_num(v, a), fmt_num(ex, b));
+        CHECK(fail(c, "%s must be greater than %s", fmt_num(v, a), fmt_num(ex, b)));
     if ((ex = json_object_get(s, "exclusiveMaximum")) && json_is_number(ex) &&
         num_cmp(v, ex) >= 0)
-        NUM_FAIL("%s must be less than %s", fmt_num(v, a), fmt_num(ex, b));
+        CHECK(fail(c, "%s must be less than %s", fmt_num(v, a), fmt_num(ex, b)));
     if ((k = json_object_get(s, "multipleOf")) && json_is_number(k)) {
         if (json_number_value(k) <= 0)
             return stop(c, -ENOTSUP, "multipleOf must be greater than 0");
         if (!is_multiple(v, k))
-            NUM_FAIL("%s is not a multiple of %s", fmt_num(v, a), fmt_num(k, b));
+            CHECK(fail(c, "%s is not a multiple of %s", fmt_num(v, a), fmt_num(k, b)));
     }
-#undef NUM_FAIL
     return ok;
 }
 
@@ -855,11 +850,9 @@ static bool v_pattern_props(struct vctx *c, const json_t *pp, const char *key, s
             continue;
         *matched = true;
         push_key(c, key, klen);
-        if (!validate(c, json_object_iter_value(it), val, depth + 1))
-            ok = false;
+        bool r = validate(c, json_object_iter_value(it), val, depth + 1);
         pop(c);
-        if (!ok && (c->quiet || c->rc))
-            return false;
+        CHECK(r);
     }
     return ok;
 }
@@ -874,14 +867,6 @@ static bool v_object(struct vctx *c, const json_t *s, const json_t *v, unsigned 
     char tmp[CLIP_MAX + 4];
     bool ok = true;
 
-#define OBJ_CHECK(expr)                                                                       \
-    do {                                                                                      \
-        if (!(expr)) {                                                                        \
-            ok = false;                                                                       \
-            if (c->quiet || c->rc)                                                            \
-                return false;                                                                 \
-        }                                                                                     \
-    } while (0)
 
     if (json_is_array(req)) {
         for (i = 0; i < json_array_size(req); i++) {
@@ -889,14 +874,14 @@ static bool v_object(struct vctx *c, const json_t *s, const json_t *v, unsigned 
             if (!json_is_string(k) || json_object_getn(v, json_string_value(k),
                                                        json_string_length(k)))
                 continue;
-            OBJ_CHECK(fail(c, "missing required property \"%s\"",
+            CHECK(fail(c, "missing required property \"%s\"",
                            clip(json_string_value(k), json_string_length(k), tmp, CLIP_MAX)));
         }
     }
     if ((k = json_object_get(s, "minProperties")) && get_count(k, &lim) && n < lim)
-        OBJ_CHECK(fail(c, "has %zu properties, fewer than minProperties %zu", n, lim));
+        CHECK(fail(c, "has %zu properties, fewer than minProperties %zu", n, lim));
     if ((k = json_object_get(s, "maxProperties")) && get_count(k, &lim) && n > lim)
-        OBJ_CHECK(fail(c, "has %zu properties, more than maxProperties %zu", n, lim));
+        CHECK(fail(c, "has %zu properties, more than maxProperties %zu", n, lim));
 
     if (!json_is_object(props))
         props = NULL;
@@ -918,10 +903,10 @@ static bool v_object(struct vctx *c, const json_t *s, const json_t *v, unsigned 
             push_key(c, key, klen);
             bool r = validate(c, sub, val, depth + 1);
             pop(c);
-            OBJ_CHECK(r);
+            CHECK(r);
         }
         if (pprops)
-            OBJ_CHECK(v_pattern_props(c, pprops, key, klen, val, depth, &matched));
+            CHECK(v_pattern_props(c, pprops, key, klen, val, depth, &matched));
         if (matched || !addl || json_is_true(addl))
             continue;
         push_key(c, key, klen);
@@ -929,9 +914,8 @@ static bool v_object(struct vctx *c, const json_t *s, const json_t *v, unsigned 
                      ? fail(c, "property \"%s\" is not allowed", clip(key, klen, tmp, CLIP_MAX))
                      : validate(c, addl, val, depth + 1);
         pop(c);
-        OBJ_CHECK(r);
+        CHECK(r);
     }
-#undef OBJ_CHECK
     return ok;
 }
 
@@ -942,19 +926,11 @@ static bool v_array(struct vctx *c, const json_t *s, const json_t *v, unsigned d
     size_t n = json_array_size(v), np, lim, i;
     bool ok = true;
 
-#define ARR_CHECK(expr)                                                                       \
-    do {                                                                                      \
-        if (!(expr)) {                                                                        \
-            ok = false;                                                                       \
-            if (c->quiet || c->rc)                                                            \
-                return false;                                                                 \
-        }                                                                                     \
-    } while (0)
 
     if ((k = json_object_get(s, "minItems")) && get_count(k, &lim) && n < lim)
-        ARR_CHECK(fail(c, "has %zu items, fewer than minItems %zu", n, lim));
+        CHECK(fail(c, "has %zu items, fewer than minItems %zu", n, lim));
     if ((k = json_object_get(s, "maxItems")) && get_count(k, &lim) && n > lim)
-        ARR_CHECK(fail(c, "has %zu items, more than maxItems %zu", n, lim));
+        CHECK(fail(c, "has %zu items, more than maxItems %zu", n, lim));
 
     /* 2020-12: prefixItems, then items for the rest. Draft 4-2019: items
      * as an array is the tuple, and additionalItems the rest. */
@@ -978,7 +954,7 @@ static bool v_array(struct vctx *c, const json_t *s, const json_t *v, unsigned d
             push_index(c, i);
             bool r = validate(c, sub, json_array_get(v, i), depth + 1);
             pop(c);
-            ARR_CHECK(r);
+            CHECK(r);
         }
     }
 
@@ -986,7 +962,7 @@ static bool v_array(struct vctx *c, const json_t *s, const json_t *v, unsigned d
         for (size_t j = 1; j < n; j++) {
             for (i = 0; i < j; i++) {
                 if (equal(c, json_array_get(v, i), json_array_get(v, j), depth)) {
-                    ARR_CHECK(fail(c, "items %zu and %zu are equal (uniqueItems)", i, j));
+                    CHECK(fail(c, "items %zu and %zu are equal (uniqueItems)", i, j));
                     break;
                 }
                 if (c->rc)
@@ -994,7 +970,6 @@ static bool v_array(struct vctx *c, const json_t *s, const json_t *v, unsigned d
             }
         }
     }
-#undef ARR_CHECK
     return ok;
 }
 
@@ -1061,19 +1036,11 @@ static bool v_combinators(struct vctx *c, const json_t *s, const json_t *v, unsi
     size_t i, nmatch;
     bool ok = true;
 
-#define COMB_CHECK(expr)                                                                      \
-    do {                                                                                      \
-        if (!(expr)) {                                                                        \
-            ok = false;                                                                       \
-            if (c->quiet || c->rc)                                                            \
-                return false;                                                                 \
-        }                                                                                     \
-    } while (0)
 
     if (json_is_array(k = json_object_get(s, "allOf")))
         for (i = 0; i < json_array_size(k); i++) {
             b = json_array_get(k, i);
-            COMB_CHECK(validate(c, b, v, depth + 1));
+            CHECK(validate(c, b, v, depth + 1));
         }
 
     if (json_is_array(k = json_object_get(s, "anyOf"))) {
@@ -1086,7 +1053,7 @@ static bool v_combinators(struct vctx *c, const json_t *s, const json_t *v, unsi
                 return false;
         }
         if (!any)
-            COMB_CHECK(none_matched(c, k, v, depth, "anyOf"));
+            CHECK(none_matched(c, k, v, depth, "anyOf"));
     }
 
     if (json_is_array(k = json_object_get(s, "oneOf"))) {
@@ -1099,9 +1066,9 @@ static bool v_combinators(struct vctx *c, const json_t *s, const json_t *v, unsi
                 return false;
         }
         if (nmatch == 0)
-            COMB_CHECK(none_matched(c, k, v, depth, "oneOf"));
+            CHECK(none_matched(c, k, v, depth, "oneOf"));
         else if (nmatch > 1)
-            COMB_CHECK(fail(c, "matches more than one of the %zu oneOf alternatives",
+            CHECK(fail(c, "matches more than one of the %zu oneOf alternatives",
                             json_array_size(k)));
     }
 
@@ -1110,7 +1077,7 @@ static bool v_combinators(struct vctx *c, const json_t *s, const json_t *v, unsi
         if (c->rc)
             return false;
         if (r)
-            COMB_CHECK(fail(c, "must not match the schema in \"not\""));
+            CHECK(fail(c, "must not match the schema in \"not\""));
     }
 
     if ((k = json_object_get(s, "if"))) {
@@ -1119,9 +1086,8 @@ static bool v_combinators(struct vctx *c, const json_t *s, const json_t *v, unsi
             return false;
         b = json_object_get(s, r ? "then" : "else");
         if (b)
-            COMB_CHECK(validate(c, b, v, depth + 1));
+            CHECK(validate(c, b, v, depth + 1));
     }
-#undef COMB_CHECK
     return ok;
 }
 
@@ -1147,14 +1113,6 @@ static bool validate(struct vctx *c, const json_t *s, const json_t *v, unsigned 
     if (json_is_null(v) && json_is_true(json_object_get(s, "nullable")))
         return true;
 
-#define CHECK(expr)                                                                           \
-    do {                                                                                      \
-        if (!(expr)) {                                                                        \
-            ok = false;                                                                       \
-            if (c->quiet || c->rc)                                                            \
-                return false;                                                                 \
-        }                                                                                     \
-    } while (0)
 
     /* 2020-12: $ref applies together with its sibling keywords. */
     if ((k = json_object_get(s, "$ref"))) {
@@ -1191,17 +1149,14 @@ static bool validate(struct vctx *c, const json_t *s, const json_t *v, unsigned 
         break;
     }
     CHECK(v_combinators(c, s, v, depth));
-#undef CHECK
     return ok;
 }
 
 int jschema_validate(const json_t *schema, const json_t *instance, struct jschema_error *errs,
                      size_t max_errs, size_t *nerrs)
 {
-    struct vctx *c;
     struct buf why = BUF_INIT;
     int rc;
-    bool ok;
 
     ASSERT(schema && instance && nerrs);
     ASSERT(errs || !max_errs);
@@ -1218,6 +1173,18 @@ int jschema_validate(const json_t *schema, const json_t *instance, struct jschem
         return rc == -ELOOP ? -ELOOP : -ENOTSUP;
     }
     buf_release(&why);
+    return jschema_validate_checked(schema, instance, errs, max_errs, nerrs);
+}
+
+int jschema_validate_checked(const json_t *schema, const json_t *instance,
+                             struct jschema_error *errs, size_t max_errs, size_t *nerrs)
+{
+    struct vctx *c;
+    int rc;
+    bool ok;
+
+    ASSERT(schema && instance && nerrs);
+    ASSERT(errs || !max_errs);
 
     /* Some 5 KiB of state: on the heap, as callers may run on small stacks. */
     c = xcalloc(1, sizeof(*c));
@@ -1244,4 +1211,26 @@ int jschema_validate(const json_t *schema, const json_t *instance, struct jschem
     jschema__rx_release(&c->rx);
     free(c);
     return rc;
+}
+
+/* ---- hermod's own schemas ---------------------------------------------- */
+
+json_t *jschema_parse_const(const char *name, const char *text)
+{
+    json_error_t jerr;
+    json_t *j = json_loads(text, 0, &jerr);
+    if (!j)
+        BUG("%s schema: %s at line %d", name, jerr.text, jerr.line);
+    return j;
+}
+
+json_t *jschema_response_format(const char *name, const char *schema_text)
+{
+    json_t *js = json_object(), *rf = json_object();
+    json_object_set_new(js, "name", json_string(name));
+    json_object_set_new(js, "strict", json_true());
+    json_object_set_new(js, "schema", jschema_parse_const(name, schema_text));
+    json_object_set_new(rf, "type", json_string("json_schema"));
+    json_object_set_new(rf, "json_schema", js);
+    return rf;
 }

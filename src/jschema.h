@@ -91,12 +91,22 @@ struct jschema_error {
  * order. errs may be NULL when max_errs is 0. On -ELOOP and -ENOTSUP,
  * *nerrs is 1 and errs[0] says why the call gave up; on 0 it is 0.
  *
- * Every schema is checked with jschema_check_schema() first, so a caller
- * that validates many instances against one schema may want to check it
- * once up front; this function does not remember anything between calls.
+ * Every schema is checked with jschema_check_schema() first; this function
+ * remembers nothing between calls, so a caller that validates many
+ * instances against one schema checks it once up front and calls
+ * jschema_validate_checked() instead.
  */
 int jschema_validate(const json_t *schema, const json_t *instance, struct jschema_error *errs,
                      size_t max_errs, size_t *nerrs);
+
+/*
+ * jschema_validate() for a schema that jschema_check_schema() has already
+ * accepted, without checking it again: answer checks a request's schema
+ * once and judges every attempt against it. Same results and bounds for
+ * such a schema.
+ */
+int jschema_validate_checked(const json_t *schema, const json_t *instance,
+                             struct jschema_error *errs, size_t max_errs, size_t *nerrs);
 
 /*
  * Checks that schema is one this module can apply: an object or a boolean;
@@ -113,5 +123,19 @@ int jschema_validate(const json_t *schema, const json_t *instance, struct jschem
  * The gateway answers such a request with 400.
  */
 int jschema_check_schema(const json_t *schema, struct buf *err);
+
+/*
+ * Parses a schema that is part of hermod (constant JSON text) into a new
+ * object the caller decrefs. Never NULL: text that does not parse is a
+ * bug, reported with name.
+ */
+json_t *jschema_parse_const(const char *name, const char *text);
+
+/*
+ * OpenAI's response_format for such a schema, a new object the caller
+ * decrefs: {"type":"json_schema","json_schema":{"name":name,
+ * "strict":true,"schema":{...}}}.
+ */
+json_t *jschema_response_format(const char *name, const char *schema_text);
 
 #endif

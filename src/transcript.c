@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "extract_int.h"
+#include "jschema.h"
 #include "langid.h"
 #include "lib/xalloc.h"
 #include "timeparse.h"
@@ -30,6 +31,9 @@
 
 #define MS_MIN 60000LL
 #define MS_DAY 86400000LL
+
+/* The name of the schema in response_format. */
+static const char schema_name[] = "transcript_facts";
 
 static const char schema_text[] =
     "{\n"
@@ -105,23 +109,12 @@ const char *transcript_schema_json(void)
 
 json_t *transcript_schema(void)
 {
-    json_error_t jerr;
-    json_t *j = json_loads(schema_text, 0, &jerr);
-    if (!j)
-        BUG("transcript schema: %s at line %d", jerr.text, jerr.line);
-    return j;
+    return jschema_parse_const(schema_name, schema_text);
 }
 
 json_t *transcript_response_format(void)
 {
-    json_t *js = json_object();
-    json_object_set_new(js, "name", json_string("transcript_facts"));
-    json_object_set_new(js, "strict", json_true());
-    json_object_set_new(js, "schema", transcript_schema());
-    json_t *rf = json_object();
-    json_object_set_new(rf, "type", json_string("json_schema"));
-    json_object_set_new(rf, "json_schema", js);
-    return rf;
+    return jschema_response_format(schema_name, schema_text);
 }
 
 /*
@@ -307,6 +300,18 @@ static bool is_speaker(const char *s)
     return false;
 }
 
+/* A name the speaker uses of themselves becomes TRANSCRIPT_SPEAKER, a
+ * person; name and type are replaced. */
+static void speaker_as_me(char **name, char **type)
+{
+    if (!*name || !is_speaker(*name))
+        return;
+    free(*name);
+    *name = xstrdup(TRANSCRIPT_SPEAKER);
+    free(*type);
+    *type = xstrdup("person");
+}
+
 /* The type an entity of this name was given in "entities", by key. */
 static const char *type_of(const struct extract_graph *g, const char *name)
 {
@@ -376,18 +381,8 @@ static int add_relation(const json_t *r, size_t idx, int64_t captured_at, int tz
     json_t *attrs = json_object();
     int added = 0;
 
-    if (subject && is_speaker(subject)) {
-        free(subject);
-        subject = xstrdup(TRANSCRIPT_SPEAKER);
-        free(stype);
-        stype = xstrdup("person");
-    }
-    if (object && is_speaker(object)) {
-        free(object);
-        object = xstrdup(TRANSCRIPT_SPEAKER);
-        free(otype);
-        otype = xstrdup("person");
-    }
+    speaker_as_me(&subject, &stype);
+    speaker_as_me(&object, &otype);
     if (!subject || !extract__keyable(subject) || !pred) {
         note(err, "relation %zu: no subject or predicate, skipped", idx);
         goto out;
@@ -498,12 +493,7 @@ int transcript_convert(const json_t *answer, int64_t captured_at, int tz_min,
     json_array_foreach(json_object_get(answer, "entities"), i, e) {
         char *name = field(e, "name"), *surface = field(e, "surface");
         char *type = entity_type(json_string_value(json_object_get(e, "type")));
-        if (name && is_speaker(name)) {
-            free(name);
-            name = xstrdup(TRANSCRIPT_SPEAKER);
-            free(type);
-            type = xstrdup("person");
-        }
+        speaker_as_me(&name, &type);
         if (!name || !type || extract_graph_mention(g, type, name, surface) < 0)
             note(err, "entity %zu: no usable name or type, skipped", i);
         free(type);

@@ -29,8 +29,12 @@
 #include <string.h>
 #include <strings.h>
 
+#include "jschema.h"
 #include "lib/xalloc.h"
 #include "translit.h"
+
+/* The name of the schema in response_format. */
+static const char schema_name[] = "visual_description";
 
 static const char schema_text[] =
     "{\n"
@@ -197,23 +201,12 @@ const char *vision_schema_json(void)
 
 json_t *vision_schema(void)
 {
-    json_error_t jerr;
-    json_t *j = json_loads(schema_text, 0, &jerr);
-    if (!j)
-        BUG("vision schema: %s at line %d", jerr.text, jerr.line);
-    return j;
+    return jschema_parse_const(schema_name, schema_text);
 }
 
 json_t *vision_response_format(void)
 {
-    json_t *js = json_object();
-    json_object_set_new(js, "name", json_string("visual_description"));
-    json_object_set_new(js, "strict", json_true());
-    json_object_set_new(js, "schema", vision_schema());
-    json_t *rf = json_object();
-    json_object_set_new(rf, "type", json_string("json_schema"));
-    json_object_set_new(rf, "json_schema", js);
-    return rf;
+    return jschema_response_format(schema_name, schema_text);
 }
 
 static const char prompt_frames[] =

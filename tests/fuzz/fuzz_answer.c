@@ -2,12 +2,15 @@
  * libFuzzer harness for jschema and answer: the input is a schema, an
  * answer and a request's input text, separated by NUL bytes. The schema is
  * checked and, when it parses, applied to the answer (when that parses
- * too) and wrapped in a json_schema response_format to judge the answer.
+ * too; a schema the check accepts must give the same result through
+ * jschema_validate_checked()) and wrapped in a json_schema
+ * response_format to judge the answer.
  *
  *   make build/fuzz/fuzz_answer && build/fuzz/fuzz_answer -max_total_time=60
  */
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "answer.h"
@@ -28,8 +31,8 @@ static const char *part(const char **p, const char *end, size_t *len)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     const char *p = (const char *)data, *end = p + size, *sch, *ans, *in;
-    size_t slen, alen, ilen, n;
-    struct jschema_error errs[4];
+    size_t slen, alen, ilen, n, n2;
+    struct jschema_error errs[4], errs2[4];
     struct buf err = BUF_INIT;
     json_t *schema, *inst, *rf;
 
@@ -39,10 +42,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     schema = json_loadb(sch, slen, JSON_DECODE_ANY, NULL);
     if (!schema)
         return 0;
-    jschema_check_schema(schema, &err);
+    int checked = jschema_check_schema(schema, &err) == 0;
     inst = json_loadb(ans, alen, JSON_DECODE_ANY, NULL);
-    if (inst)
-        jschema_validate(schema, inst, errs, 4, &n);
+    if (inst) {
+        int rc = jschema_validate(schema, inst, errs, 4, &n);
+        if (checked && (jschema_validate_checked(schema, inst, errs2, 4, &n2) != rc || n2 != n))
+            abort();
+    }
     rf = json_pack("{s:s,s:{s:s,s:O}}", "type", "json_schema", "json_schema", "name", "f",
                    "schema", schema);
     struct answer_spec *spec;

@@ -24,13 +24,22 @@ static json_t *parse(const char *text)
 }
 
 /* Validates instance text against schema text; returns rc and fills the
- * first error. */
+ * first error. A schema the check accepts must give the same through
+ * jschema_validate_checked(). */
 static int run(const char *schema, const char *inst, struct jschema_error *first, size_t *nerrs)
 {
     json_t *s = parse(schema), *i = parse(inst);
-    struct jschema_error errs[8];
-    size_t n = 99;
+    struct jschema_error errs[8], errs2[8];
+    size_t n = 99, n2 = 99;
     int rc = jschema_validate(s, i, errs, ARRAY_SIZE(errs), &n);
+    if (!jschema_check_schema(s, NULL)) {
+        assert_int_equal(jschema_validate_checked(s, i, errs2, ARRAY_SIZE(errs2), &n2), rc);
+        assert_int_equal(n2, n);
+        for (size_t k = 0; k < n && k < ARRAY_SIZE(errs); k++) {
+            assert_string_equal(errs2[k].path, errs[k].path);
+            assert_string_equal(errs2[k].msg, errs[k].msg);
+        }
+    }
     if (first && n)
         *first = errs[0];
     if (nerrs)
