@@ -477,6 +477,12 @@ void api_handle(struct http_req *req, void *arg)
         get_models(a, req, path + strlen("/v1/models/"));
         return;
     }
+    if (!path_known && !strcmp(method, "POST") && str_starts_with(path, "/v1/")) {
+        /* Every other OpenAI endpoint (audio, images, rerank, responses,
+         * ...) goes to the engine of the model it names, as it came. */
+        proxy_handle(a->proxy, req, http_req_path(req));
+        return;
+    }
     if (path_known) {
         for (size_t i = 0; i < ARRAY_SIZE(routes); i++)
             if (!strcmp(routes[i].path, path))

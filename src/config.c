@@ -932,6 +932,27 @@ static int parse_listen(struct ld *ld, yaml_node_t *n, void *target)
     return 0;
 }
 
+/* engine_ports: FIRST-LAST, the loopback ports managed engines get. */
+static int parse_engine_ports(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config *cfg = target;
+    const char *s;
+    int rc = get_scalar(ld, n, "engine_ports", &s);
+    if (rc)
+        return rc;
+    unsigned lo, hi;
+    int end = 0;
+    if (sscanf(s, "%u-%u%n", &lo, &hi, &end) != 2 || s[end] || lo < 1024 || hi > 65535 ||
+        lo > hi)
+        return fail(ld, n,
+                    "'engine_ports' must be a range FIRST-LAST within 1024-65535, "
+                    "e.g. 20000-20999, got \"%s\"",
+                    s);
+    cfg->engine_port_lo = (int)lo;
+    cfg->engine_port_hi = (int)hi;
+    return 0;
+}
+
 static int parse_log_level(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config *cfg = target;
@@ -1018,6 +1039,8 @@ static const struct key top_keys[] = {
     {"store", K_STR, offsetof(struct config, store_path), 0, 0, NULL},
     {"pipeline", K_CUSTOM, 0, 0, 0, parse_pipeline},
     {"listen", K_CUSTOM, 0, 0, 0, parse_listen},
+    {"engine_ports", K_CUSTOM, 0, 0, 0, parse_engine_ports},
+    {"drain_timeout", K_DURATION, offsetof(struct config, drain_timeout_ms), 0, 86400000, NULL},
     {"models", K_CUSTOM, 0, 0, 0, parse_models},
     {"routes", K_CUSTOM, 0, 0, 0, parse_routes},
     {"model_dir", K_STR, offsetof(struct config, model_dir), 0, 0, NULL},
@@ -1060,6 +1083,7 @@ static void set_defaults(struct config *cfg)
     cfg->stall_timeout_ms = 300000;
     cfg->cooldown_ms = 10000;
     cfg->keepalive_ms = 2000;
+    cfg->drain_timeout_ms = 30000;
     cfg->health_interval_ms = 10000;
     cfg->engine_log_bytes = 256 << 10;
     cfg->default_concurrency = 0;

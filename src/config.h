@@ -133,6 +133,8 @@ struct config {
     char *listen_host;
     int listen_port;
     char *model_dir;      /* ${MODEL_DIR} in engine commands */
+    int engine_port_lo, engine_port_hi; /* managed engines' ports; 0 = any free port */
+    uint64_t drain_timeout_ms;  /* shutdown: how long requests in flight may finish */
     uint64_t max_body;    /* largest request body accepted (413 beyond) */
     uint64_t max_response;/* largest buffered (non-streamed) upstream reply */
     uint64_t connect_timeout_ms;

@@ -12,6 +12,7 @@
  */
 #include "engine.h"
 
+#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -764,8 +765,42 @@ void engine_fini_loop(void)
     sigchld = NULL;
 }
 
-static int free_port(void)
+/* Binds host:port for a moment: 0 if it is free, else a negative errno. */
+static int try_port(const char *host, int port)
 {
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -errno;
+    int one = 1;
+    /* As the engine will bind it: TIME_WAIT leftovers do not count. */
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    int rc = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0 ? -errno : 0;
+    close(fd);
+    return rc;
+}
+
+/*
+ * A loopback port for a managed engine: from `engine_ports` when set
+ * (taking turns through the range, skipping ports in use), else any free
+ * port the kernel gives.
+ */
+static int free_port(const struct config *g)
+{
+    if (g && g->engine_port_lo) {
+        static int next;
+        int lo = g->engine_port_lo, hi = g->engine_port_hi, span = hi - lo + 1;
+        for (int i = 0; i < span; i++) {
+            int p = lo + (next + i) % span;
+            if (try_port("127.0.0.1", p) == 0) {
+                next = (p - lo + 1) % span;
+                return p;
+            }
+        }
+        return -EADDRINUSE;
+    }
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0)
         return -errno;
@@ -778,6 +813,37 @@ static int free_port(void)
         rc = -errno;
     close(fd);
     return rc ? rc : ntohs(sa.sin_port);
+}
+
+/*
+ * A managed engine with a fixed url: its port must be free before the
+ * spawn, or whatever already listens there would pass for the engine.
+ * Only loopback and wildcard hosts can be checked from here.
+ */
+static int check_fixed_port(const char *url, struct buf *err)
+{
+    CURLU *u = curl_url();
+    char *host = NULL, *port = NULL;
+    int rc = 0;
+    if (curl_url_set(u, CURLUPART_URL, url, 0) || curl_url_get(u, CURLUPART_HOST, &host, 0) ||
+        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT))
+        goto out;
+    if (strcmp(host, "127.0.0.1") && strcmp(host, "localhost") && strcmp(host, "0.0.0.0"))
+        goto out;
+    long p = strtol(port, NULL, 10);
+    rc = try_port("127.0.0.1", (int)p);
+    if (rc == -EADDRINUSE)
+        buf_addf(err,
+                 "port %ld of %s is already in use by another program, so the engine could "
+                 "not listen there; stop that program, or give the engine another port",
+                 p, url);
+    else if (rc)
+        buf_addf(err, "cannot check port %ld of %s: %s", p, url, strerror(-rc));
+out:
+    curl_free(host);
+    curl_free(port);
+    curl_url_cleanup(u);
+    return rc;
 }
 
 static char *subst(const char *s, const char *port, const char *host)
@@ -837,14 +903,21 @@ static int spawn(struct engine *e, struct buf *err)
     int outp[2] = {-1, -1}, errp[2] = {-1, -1};
 
     if (c->url) {
+        rc = check_fixed_port(c->url, err);
+        if (rc)
+            return rc;
         e->port = 0;
         snprintf(port, sizeof(port), "0");
         free(e->base_url);
         e->base_url = xstrdup(c->url);
     } else {
-        int p = free_port();
+        int p = free_port(e->gcfg);
         if (p < 0) {
-            buf_addf(err, "no free loopback port: %s", strerror(-p));
+            if (e->gcfg && e->gcfg->engine_port_lo)
+                buf_addf(err, "no free loopback port in engine_ports %d-%d",
+                         e->gcfg->engine_port_lo, e->gcfg->engine_port_hi);
+            else
+                buf_addf(err, "no free loopback port: %s", strerror(-p));
             return p;
         }
         e->port = p;

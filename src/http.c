@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
@@ -54,6 +55,7 @@ struct http_server {
     struct list reqs;   /* every request MHD knows about */
     unsigned active;
     bool closing;
+    bool draining;      /* shutting down: no new requests, connections close */
     int closed_handles;
 };
 
@@ -284,6 +286,8 @@ static void add_headers(struct http_req *r, struct MHD_Response *resp)
 static void queue(struct http_req *r, int status, struct MHD_Response *resp)
 {
     add_headers(r, resp);
+    if (r->srv->draining)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
     r->responded = true;
     r->state = R_QUEUED;
     if (MHD_queue_response(r->conn, (unsigned)status, resp) != MHD_YES)
@@ -493,6 +497,13 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const c
                            (unsigned long long)s->max_body);
         return MHD_YES;
     }
+    if (s->draining) {
+        /* A request on a connection kept alive from before the shutdown. */
+        http_req_add_header(r, "Retry-After", "5");
+        http_respond_error(r, 503, "service_unavailable", "shutting_down",
+                           "hermod is shutting down; retry in a moment");
+        return MHD_YES;
+    }
     s->handler(r, s->arg);
     if (!r->responded && !r->gone && !r->suspended)
         do_suspend(r);
@@ -625,6 +636,17 @@ void http_server_free(struct http_server *s)
     uv_close((uv_handle_t *)&s->watch_timer, server_handle_closed);
 }
 
+void http_server_drain(struct http_server *s)
+{
+    if (s->draining)
+        return;
+    s->draining = true;
+    MHD_socket fd = MHD_quiesce_daemon(s->mhd);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    kick(s);
+}
+
 int http_server_port(const struct http_server *s)
 {
     return s->port;
@@ -661,6 +683,35 @@ const char *http_req_body(const struct http_req *r, size_t *len)
 {
     *len = r->body.len;
     return buf_cstr(&r->body);
+}
+
+struct form_ctx {
+    http_form_cb *cb;
+    void *arg;
+    int rc;
+};
+
+static enum MHD_Result form_iter(void *cls, enum MHD_ValueKind kind, const char *key,
+                                 const char *filename, const char *content_type,
+                                 const char *transfer_encoding, const char *data, uint64_t off,
+                                 size_t size)
+{
+    struct form_ctx *f = cls;
+    f->rc = f->cb(f->arg, key, filename, content_type, data, off, size);
+    return f->rc ? MHD_NO : MHD_YES;
+}
+
+int http_req_form_each(struct http_req *r, http_form_cb *cb, void *arg)
+{
+    struct form_ctx f = {.cb = cb, .arg = arg};
+    struct MHD_PostProcessor *pp = MHD_create_post_processor(r->conn, 16 * 1024, form_iter, &f);
+    if (!pp)
+        return -EINVAL;
+    enum MHD_Result ok = MHD_post_process(pp, r->body.data ? r->body.data : "", r->body.len);
+    enum MHD_Result ended = MHD_destroy_post_processor(pp);
+    if (f.rc)
+        return f.rc;
+    return ok == MHD_YES && ended == MHD_YES ? 0 : -EINVAL;
 }
 
 uint64_t http_req_start_ns(const struct http_req *r)

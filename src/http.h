@@ -48,6 +48,10 @@ struct http_server *http_server_new(uv_loop_t *loop, const char *host, int port,
 /* Stops listening and ends every connection (owners get close_cb). */
 void http_server_free(struct http_server *s);
 int http_server_port(const struct http_server *s);
+/* Shutting down: stops accepting connections (the port is closed at once),
+ * answers requests that still arrive on open connections with 503, and
+ * closes each connection after its answer. Requests in flight go on. */
+void http_server_drain(struct http_server *s);
 /* Requests currently open (for /metrics and shutdown). */
 unsigned http_server_active(const struct http_server *s);
 
@@ -58,6 +62,14 @@ const char *http_req_path(const struct http_req *r);
 const char *http_req_query(const struct http_req *r, const char *name);
 const char *http_req_header(const struct http_req *r, const char *name);
 const char *http_req_body(const struct http_req *r, size_t *len);
+/* A form body (multipart/form-data or urlencoded), parsed by
+ * libmicrohttpd's post processor: cb gets each part's field name, file
+ * name (NULL for a plain field), content type (or NULL) and its data, in
+ * pieces at offset off. A non-zero return from cb stops the walk and is
+ * returned. Returns 0, or -EINVAL when the body is not a form or is cut. */
+typedef int http_form_cb(void *arg, const char *name, const char *filename,
+                         const char *content_type, const char *data, uint64_t off, size_t size);
+int http_req_form_each(struct http_req *r, http_form_cb *cb, void *arg);
 /* Monotonic time (ns) when the request's first byte arrived. */
 uint64_t http_req_start_ns(const struct http_req *r);
 /* Response body bytes handed to the socket layer so far. */

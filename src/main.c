@@ -22,6 +22,7 @@
 #include "estimate.h"
 #include "http.h"
 #include "langid.h"
+#include "lib/clock.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "log.h"
@@ -125,9 +126,11 @@ struct daemon {
     struct http_server *http;
     struct store *store;
     struct pipeline *pipeline;
-    uv_signal_t sigint, sigterm;
+    uv_signal_t sigint, sigterm, sighup;
     uv_prepare_t flush;
     uv_timer_t deadline;
+    uv_timer_t drain;
+    uint64_t drain_until_ms;
     int signals;
 };
 
@@ -194,16 +197,10 @@ static void flush_cb(uv_prepare_t *h)
     log_flush();
 }
 
-static void signal_cb(uv_signal_t *h, int signum)
+/* After the drain: stop the engines, with a bound on the whole shutdown. */
+static void stop_engines(struct daemon *d)
 {
-    struct daemon *d = h->data;
-    if (++d->signals > 1) {
-        log_warn("second signal, killing engines now");
-        sched_kill_all(d->sched);
-        uv_stop(d->loop);
-        return;
-    }
-    log_info("signal %d: stopping engines and exiting", signum);
+    uv_timer_stop(&d->drain);
     pipeline_stop(d->pipeline);
     if (d->http) {
         http_server_free(d->http);
@@ -218,6 +215,69 @@ static void signal_cb(uv_signal_t *h, int signum)
                 grace = d->cfg->models[i].engines[k].stop_timeout_ms;
     uv_timer_start(&d->deadline, deadline_cb, grace + 3000, 0);
     sched_shutdown(d->sched, shutdown_done, d);
+}
+
+/* Checks, while draining, whether every request in flight has ended. */
+static void drain_cb(uv_timer_t *t)
+{
+    struct daemon *d = t->data;
+    unsigned open = d->http ? http_server_active(d->http) : 0;
+    if (open && clock_mono_ms() < d->drain_until_ms)
+        return;
+    if (open)
+        log_warn("drain_timeout passed with %u requests still open; ending them", open);
+    else
+        log_info("every request has ended, stopping engines");
+    stop_engines(d);
+}
+
+/*
+ * SIGHUP: the config file is read and checked again, and the result
+ * logged (an invalid file names FILE:LINE:COL). Applying a changed config
+ * to the running daemon is not done yet, so the running config stays.
+ * NEEDSWORK: apply added, removed and changed models without dropping
+ * streams (sched's model array must become individually owned models that
+ * tickets can outlive; issue 10).
+ */
+static void hup_cb(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+    struct config *cfg = NULL;
+    struct buf err = BUF_INIT;
+    if (!d->cfg->path || d->cfg->path[0] == '<') {
+        log_warn("SIGHUP: running the built-in config; nothing to re-read");
+    } else if (config_load_file(d->cfg->path, &cfg, &err)) {
+        log_err("SIGHUP: %s; the running config stays", buf_cstr(&err));
+    } else {
+        log_warn("SIGHUP: %s is valid, but hermod cannot apply a new config while running yet; "
+                 "restart it to apply (the running config stays)",
+                 d->cfg->path);
+        config_free(cfg);
+    }
+    buf_release(&err);
+}
+
+/*
+ * SIGTERM and SIGINT drain, as nginx does: the listener closes at once,
+ * requests in flight (streams included) run to their end for up to
+ * drain_timeout, requests waiting for a cold start get a 503 that says
+ * why, and then the engines stop. A second signal stops at once.
+ */
+static void signal_cb(uv_signal_t *h, int signum)
+{
+    struct daemon *d = h->data;
+    if (++d->signals > 1) {
+        log_warn("second signal, killing engines now");
+        sched_kill_all(d->sched);
+        uv_stop(d->loop);
+        return;
+    }
+    log_info("signal %d: draining (up to %llu ms), then stopping engines", signum,
+             (unsigned long long)d->cfg->drain_timeout_ms);
+    http_server_drain(d->http);
+    proxy_drain(d->proxy);
+    d->drain_until_ms = clock_mono_ms() + d->cfg->drain_timeout_ms;
+    uv_timer_start(&d->drain, drain_cb, 0, 20);
 }
 
 static int cmd_serve(struct opts *o)
@@ -258,8 +318,13 @@ static int cmd_serve(struct opts *o)
     d.sigint.data = d.sigterm.data = &d;
     uv_signal_start(&d.sigint, signal_cb, SIGINT);
     uv_signal_start(&d.sigterm, signal_cb, SIGTERM);
+    uv_signal_init(d.loop, &d.sighup);
+    d.sighup.data = &d;
+    uv_signal_start(&d.sighup, hup_cb, SIGHUP);
     uv_timer_init(d.loop, &d.deadline);
     d.deadline.data = &d;
+    uv_timer_init(d.loop, &d.drain);
+    d.drain.data = &d;
     uv_prepare_init(d.loop, &d.flush);
     uv_prepare_start(&d.flush, flush_cb);
     log_set_buffered(true);

@@ -93,6 +93,7 @@ struct sched {
     bool have_gpu;
     double load_factor;
     struct list loadq;            /* engines waiting to load, FIFO */
+    struct list size_jobs;        /* sizing jobs on the worker pool */
     bool admitting, admit_again;
     uv_timer_t *quantum_timer;    /* the timers are closed async, */
     uv_timer_t *measure_timer;    /* so they live outside the struct */

@@ -500,23 +500,37 @@ void sched__on_output(struct sched_engine *se, const char *lines)
 
 /* ---- estimates (worker pool) ---------------------------------------------------------- */
 
+/*
+ * A sizing job reads only its own inputs (the model's config, which
+ * outlives the loop) on the worker, never the scheduler. The scheduler
+ * keeps its jobs in a list; if it is freed first (shutdown), it orphans
+ * them and their completion only frees them.
+ */
 struct size_job {
     uv_work_t work;
-    struct sched_engine *se;
+    struct list link;             /* in sched->size_jobs */
+    struct sched_engine *se;      /* NULL once orphaned */
+    const struct config_model *model;
+    const struct config_engine *engine;
+    bool have_gpu;
     struct sizing result;
 };
 
 static void size_work(uv_work_t *w)
 {
     struct size_job *j = w->data;
-    const struct config_model *m = j->se->m->cfg;
-    sizing_engine(m, &m->engines[j->se->idx], j->se->m->s->have_gpu, &j->result);
+    sizing_engine(j->model, j->engine, j->have_gpu, &j->result);
 }
 
 static void size_done(uv_work_t *w, int status)
 {
     struct size_job *j = w->data;
     struct sched_engine *se = j->se;
+    list_del(&j->link);
+    if (!se) {
+        free(j);
+        return;
+    }
     se->estimating = false;
     if (status == 0) {
         engine_set_file_error(se->e, j->result.file_error[0] ? j->result.file_error : NULL);
@@ -549,12 +563,17 @@ static void estimate_async(struct sched_engine *se)
         return;
     struct size_job *j = xcalloc(1, sizeof(*j));
     j->se = se;
+    j->model = se->m->cfg;
+    j->engine = &se->m->cfg->engines[se->idx];
+    j->have_gpu = se->m->s->have_gpu;
     j->work.data = j;
     se->estimating = true;
     if (uv_queue_work(se->m->s->loop, &j->work, size_work, size_done) < 0) {
         se->estimating = false;
         free(j);
+        return;
     }
+    list_add_tail(&se->m->s->size_jobs, &j->link);
 }
 
 /* ---- set-up ------------------------------------------------------------------------ */
@@ -578,6 +597,7 @@ void sched__mem_init(struct sched *s)
     struct sysmem_info info;
     char a[32], b[32], c[32];
     list_init(&s->loadq);
+    list_init(&s->size_jobs);
     sysmem_probe(&info);
     s->unified = info.unified;
     s->have_gpu = info.ngpus > 0;
@@ -654,6 +674,13 @@ static void timer_closed(uv_handle_t *h)
 
 void sched__mem_release(struct sched *s)
 {
+    struct list *p, *tmp;
+    list_for_each_safe(p, tmp, &s->size_jobs)
+    {
+        struct size_job *j = container_of(p, struct size_job, link);
+        j->se = NULL; /* freed by its completion, which the loop still runs */
+        list_del(&j->link);
+    }
     uv_timer_t *t[] = {s->quantum_timer, s->measure_timer, s->retry_timer};
     for (size_t i = 0; i < ARRAY_SIZE(t); i++) {
         uv_timer_stop(t[i]);

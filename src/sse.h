@@ -26,4 +26,36 @@ struct sse_scan {
 void sse_scan_init(struct sse_scan *s);
 void sse_scan_feed(struct sse_scan *s, const char *p, size_t n);
 
+/*
+ * sse_rename: puts the client's model name into an engine's answer.
+ *
+ * Engines answer with their own name for the model (llama-server: the
+ * file path; NIM: "nvidia/..."); a client must see the name it sent. The
+ * renamer rewrites the value of every JSON object key "model" whose value
+ * is a string, in a JSON body or in SSE events, as the bytes pass, without
+ * parsing the JSON: a key is a "model" string preceded by '{' or ',' (white
+ * space aside), which no string's inside can fake, since a quote inside a
+ * string is escaped. Bytes that may be the start of such a key, cut by a
+ * read boundary, are held back until the next feed or the flush; at most
+ * SSE_RENAME_HOLD bytes are held, beyond which a value goes through as it
+ * came. Every other byte goes through unchanged and in order.
+ */
+#define SSE_RENAME_HOLD 1024
+
+struct buf;
+struct sse_rename {
+    char *value;      /* the client's name as a JSON string literal, quotes included */
+    char prev;        /* the last byte passed on that was not white space */
+    char *held;       /* bytes held back (at most SSE_RENAME_HOLD) */
+    size_t nheld;
+};
+
+/* name is copied. Release with sse_rename_release. */
+void sse_rename_init(struct sse_rename *s, const char *name);
+void sse_rename_release(struct sse_rename *s);
+/* Appends to out what can be passed on of what came before and p[0..n). */
+void sse_rename_feed(struct sse_rename *s, const char *p, size_t n, struct buf *out);
+/* Appends whatever is still held (the end of the answer). */
+void sse_rename_flush(struct sse_rename *s, struct buf *out);
+
 #endif

@@ -511,10 +511,14 @@ struct upstream_req *upstream_start(struct upstream *u, const struct upstream_op
     /* "Expect: 100-continue" would cost a round trip on large bodies. */
     r->hdrs = curl_slist_append(NULL, "Expect:");
     if (o->body) {
-        char ct[128];
-        snprintf(ct, sizeof(ct), "Content-Type: %s",
-                 o->content_type ? o->content_type : "application/json");
-        r->hdrs = curl_slist_append(r->hdrs, ct);
+        if (o->content_type) {
+            /* A form's boundary can be long: no fixed buffer. */
+            char *ct = xasprintf("Content-Type: %s", o->content_type);
+            r->hdrs = curl_slist_append(r->hdrs, ct);
+            free(ct);
+        } else {
+            r->hdrs = curl_slist_append(r->hdrs, "Content-Type: application/json");
+        }
         curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)o->body_len);
         curl_easy_setopt(e, CURLOPT_POSTFIELDS, o->body);
     } else {

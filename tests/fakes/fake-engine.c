@@ -68,9 +68,12 @@ static struct {
     bool look;              /* decode the images of a request and record what they show */
     long ollama_mib;        /* serve Ollama's /api/tags and /api/ps for a model of this size */
     long ollama_keep_ms;    /* ... which /api/ps shows loaded this long after a request */
+    const char *save;       /* write each audio request's body to this file */
+    long speech_bytes;      /* size of a /v1/audio/speech answer */
 } opt = {
     .host = "127.0.0.1", .model = "fake-model", .chunks = 5, .crash_after = -1,
     .hang_after = -1, .fail_after = -1, .embed_dim = 8, .record_every = 1,
+    .speech_bytes = 4096,
 };
 
 static pthread_mutex_t rec_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -151,6 +154,54 @@ static enum MHD_Result reply(struct MHD_Connection *c, int status, const char *c
         MHD_create_response_from_buffer(strlen(body), (void *)(uintptr_t)body, MHD_RESPMEM_MUST_COPY);
     MHD_add_response_header(r, "Content-Type", ctype);
     enum MHD_Result rc = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return rc;
+}
+
+/* FNV-1a over a body, so a test can compare what arrived with what it sent. */
+static unsigned long long fnv1a(const char *p, size_t n)
+{
+    unsigned long long h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++) {
+        h ^= (unsigned char)p[i];
+        h *= 1099511628211ull;
+    }
+    return h;
+}
+
+/* /v1/audio/transcriptions and /translations, as Whisper servers answer:
+ * the form arrives untouched; we keep it for the test to compare. */
+static enum MHD_Result audio_in(struct MHD_Connection *c, struct req *q, const char *url)
+{
+    __atomic_add_fetch(&requests, 1, __ATOMIC_SEQ_CST);
+    const char *ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Type");
+    record("audio url=%s bytes=%zu fnv=%llx ct=%s", url, q->len,
+           fnv1a(q->body ? q->body : "", q->len), ct ? ct : "-");
+    if (opt.save) {
+        FILE *f = fopen(opt.save, "wb");
+        if (f) {
+            fwrite(q->body ? q->body : "", 1, q->len, f);
+            fclose(f);
+        }
+    }
+    char b[256];
+    snprintf(b, sizeof(b), "{\"text\":\"naanu nale barthini\",\"model\":\"%s\"}", opt.model);
+    return reply(c, 200, "application/json", b);
+}
+
+/* /v1/audio/speech: speech_bytes of audio/mpeg, the same bytes every time. */
+static enum MHD_Result audio_out(struct MHD_Connection *c, struct req *q)
+{
+    __atomic_add_fetch(&requests, 1, __ATOMIC_SEQ_CST);
+    record("speech bytes=%zu", q->len);
+    msleep(opt.first_delay_ms);
+    size_t n = (size_t)opt.speech_bytes;
+    char *b = malloc(n ? n : 1);
+    for (size_t i = 0; i < n; i++)
+        b[i] = (char)((i * 31 + 7) & 0xff);
+    struct MHD_Response *r = MHD_create_response_from_buffer(n, b, MHD_RESPMEM_MUST_FREE);
+    MHD_add_response_header(r, "Content-Type", "audio/mpeg");
+    enum MHD_Result rc = MHD_queue_response(c, 200, r);
     MHD_destroy_response(r);
     return rc;
 }
@@ -633,6 +684,11 @@ static enum MHD_Result access_cb(void *cls, struct MHD_Connection *c, const char
         q->kind = K_EMBED;
         return completion(c, q);
     }
+    if (!strcmp(method, "POST") &&
+        (!strcmp(url, "/v1/audio/transcriptions") || !strcmp(url, "/v1/audio/translations")))
+        return audio_in(c, q, url);
+    if (!strcmp(method, "POST") && !strcmp(url, "/v1/audio/speech"))
+        return audio_out(c, q);
     return reply(c, 404, "application/json", "{\"error\":{\"message\":\"not found\"}}");
 }
 
@@ -680,6 +736,8 @@ static void usage(void)
             "  --fail-first N        answer the first N completions with 503\n"
             "  --ollama-mib N        also serve Ollama's /api/tags and /api/ps for a model of N MiB\n"
             "  --ollama-keep MS      /api/ps shows it loaded for MS after each request (300000)\n"
+            "  --save FILE           write each audio request's body to FILE\n"
+            "  --speech-bytes N      size of a /v1/audio/speech answer (4096)\n"
             "  --look                decode the JPEGs of a request, record size and corner colours\n"
             "  -m, --model FILE      model file (must exist); llama-server flags are ignored\n");
 }
@@ -742,6 +800,8 @@ int main(int argc, char **argv)
         FLAG("--look", look)
         NUM("--ollama-mib", ollama_mib)
         NUM("--ollama-keep", ollama_keep_ms)
+        STR("--save", save)
+        NUM("--speech-bytes", speech_bytes)
         if (!strcmp(a, "--ignore-sigterm")) {
             opt.ignore_sigterm = 1;
             continue;

@@ -141,8 +141,9 @@ export class Hermod {
     return fetch(this.url + p, init);
   }
 
-  post(p, body, headers = {}) {
+  post(p, body, headers = {}, init = {}) {
     return fetch(this.url + p, {
+      ...init,
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body: typeof body === 'string' ? body : JSON.stringify(body),
@@ -238,4 +239,33 @@ export function managed(args, more = '') {
 
 export function unmanaged(url, more = '') {
   return `      - kind: openai\n        url: ${url}\n${more}`;
+}
+
+// A fake engine that hermod does not run (an unmanaged `url:` engine),
+// listening on a free port; resolves once it answers /health.
+export async function startFake(args = []) {
+  const port = await freePort();
+  const proc = spawn(FAKE, ['--port', String(port), ...args.map(String)], { stdio: 'ignore' });
+  let exited = false;
+  proc.on('exit', () => (exited = true));
+  const url = `http://127.0.0.1:${port}`;
+  await waitFor(
+    async () => {
+      if (exited) throw new Error('fake engine exited early');
+      try {
+        return (await fetch(url + '/health')).ok;
+      } catch {
+        return false;
+      }
+    },
+    { what: 'fake engine /health' },
+  );
+  return {
+    port,
+    url,
+    proc,
+    stop() {
+      if (!exited) proc.kill('SIGKILL');
+    },
+  };
 }

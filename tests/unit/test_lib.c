@@ -153,6 +153,68 @@ static void test_sse_not_fooled(void **state)
     assert_true(s.saw_error);
 }
 
+/* Renames in one feed and split at every pair of boundaries: the same output. */
+static void check_rename(const char *in, const char *want)
+{
+    size_t n = strlen(in);
+    for (size_t i = 0; i <= n; i++)
+        for (size_t j = i; j <= n; j += (n > 200 ? 37 : 1)) {
+            struct sse_rename r;
+            sse_rename_init(&r, "fast");
+            struct buf out = BUF_INIT;
+            sse_rename_feed(&r, in, i, &out);
+            sse_rename_feed(&r, in + i, j - i, &out);
+            sse_rename_feed(&r, in + j, n - j, &out);
+            sse_rename_flush(&r, &out);
+            assert_string_equal(buf_cstr(&out), want);
+            buf_release(&out);
+            sse_rename_release(&r);
+        }
+}
+
+static void test_sse_rename(void **state)
+{
+    check_rename("data: {\"id\":\"x\",\"model\":\"/models/q.gguf\",\"c\":1}\n\n",
+                 "data: {\"id\":\"x\",\"model\":\"fast\",\"c\":1}\n\n");
+    /* white space, escapes in the old value, several events */
+    check_rename("{\"model\" : \"a\\\"b\"}\n{ \"model\":\"c\"}",
+                 "{\"model\" : \"fast\"}\n{ \"model\":\"fast\"}");
+    /* "model" inside a string, as a value, or not followed by a string: untouched */
+    const char *same[] = {
+        "{\"content\":\"the \\\"model\\\":\\\"x\\\" text\"}",
+        "{\"a\":\"model\",\"b\":[\"model\"]}",
+        "{\"model\":null,\"model\":{\"x\":1}}",
+        "plain text with \"model\": \"nothing\"",
+        "",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(same); i++)
+        check_rename(same[i], same[i]);
+    /* a value too long to hold goes through as it came */
+    struct buf big = BUF_INIT;
+    buf_addstr(&big, "{\"model\":\"");
+    for (int i = 0; i < 3000; i++)
+        buf_addch(&big, 'p');
+    buf_addstr(&big, "\",\"x\":1}");
+    struct sse_rename r;
+    sse_rename_init(&r, "fast");
+    struct buf out = BUF_INIT;
+    for (size_t i = 0; i < big.len; i += 100)
+        sse_rename_feed(&r, big.data + i, big.len - i < 100 ? big.len - i : 100, &out);
+    sse_rename_flush(&r, &out);
+    assert_int_equal(out.len, big.len);
+    assert_memory_equal(out.data, big.data, big.len);
+    sse_rename_release(&r);
+    buf_release(&out);
+    /* in one piece, a long value is renamed */
+    sse_rename_init(&r, "fast");
+    sse_rename_feed(&r, big.data, big.len, &out);
+    sse_rename_flush(&r, &out);
+    assert_string_equal(buf_cstr(&out), "{\"model\":\"fast\",\"x\":1}");
+    sse_rename_release(&r);
+    buf_release(&out);
+    buf_release(&big);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -160,6 +222,7 @@ int main(void)
         cmocka_unit_test(test_parse_size),    cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_hostport),      cmocka_unit_test(test_edit_distance),
         cmocka_unit_test(test_sse_done),      cmocka_unit_test(test_sse_not_fooled),
+        cmocka_unit_test(test_sse_rename),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
