@@ -508,6 +508,11 @@ struct api *api_new(uv_loop_t *loop, const struct config *cfg, struct sched *sch
     return a;
 }
 
+void api_set_config(struct api *a, const struct config *cfg)
+{
+    a->cfg = cfg;
+}
+
 void api_set_pipeline(struct api *a, struct pipeline *p)
 {
     a->pipeline = p;

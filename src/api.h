@@ -24,6 +24,8 @@ struct api *api_new(uv_loop_t *loop, const struct config *cfg, struct sched *sch
  * /hermod/memories/search (borrowed; NULL = none). */
 struct pipeline;
 void api_set_pipeline(struct api *a, struct pipeline *p);
+/* The config after a reload (borrowed; must outlive the api). */
+void api_set_config(struct api *a, const struct config *cfg);
 void api_free(struct api *a);
 /* The http_handler_cb: arg is the struct api. */
 void api_handle(struct http_req *req, void *arg);

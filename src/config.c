@@ -1385,3 +1385,46 @@ const struct config_model *config_find_model(const struct config *cfg, const cha
     }
     return NULL;
 }
+
+/* ---- comparing models (reload) ------------------------------------------------ */
+
+static bool str_eq(const char *a, const char *b)
+{
+    return a == b || (a && b && !strcmp(a, b));
+}
+
+static bool strv_eq(char *const *a, char *const *b)
+{
+    if (!a || !b)
+        return a == b || (!a && !b[0]) || (!b && !a[0]);
+    size_t i = 0;
+    for (; a[i] && b[i]; i++)
+        if (strcmp(a[i], b[i]))
+            return false;
+    return !a[i] && !b[i];
+}
+
+static bool engine_eq(const struct config_engine *a, const struct config_engine *b)
+{
+    return a->kind == b->kind && str_eq(a->url, b->url) && strv_eq(a->cmd, b->cmd) &&
+           strv_eq(a->env, b->env) && str_eq(a->cwd, b->cwd) && str_eq(a->model, b->model) &&
+           str_eq(a->ready, b->ready) && str_eq(a->api_key, b->api_key) &&
+           a->start_timeout_ms == b->start_timeout_ms &&
+           a->stop_timeout_ms == b->stop_timeout_ms && a->memory == b->memory;
+}
+
+bool config_model_equal(const struct config_model *a, const struct config_model *b)
+{
+    if (!str_eq(a->name, b->name) || !strv_eq(a->aliases, b->aliases) || a->ttl_ms != b->ttl_ms ||
+        a->concurrency != b->concurrency || a->queue != b->queue || a->memory != b->memory ||
+        !str_eq(a->catalog, b->catalog) || a->pinned != b->pinned ||
+        !str_eq(a->group, b->group) || a->gpu != b->gpu || a->context != b->context ||
+        a->parallel != b->parallel || !strv_eq(a->languages, b->languages) ||
+        a->modalities != b->modalities || a->image_side != b->image_side ||
+        a->nengines != b->nengines)
+        return false;
+    for (size_t i = 0; i < a->nengines; i++)
+        if (!engine_eq(&a->engines[i], &b->engines[i]))
+            return false;
+    return true;
+}

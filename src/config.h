@@ -177,6 +177,10 @@ int config_load_default(struct config **out, struct buf *err);
 const char *config_default_text(size_t *len);
 void config_free(struct config *cfg);
 
+/* Do two models have the same definition (everything but where it was
+ * written)? A reload keeps the engines of a model that compares equal. */
+bool config_model_equal(const struct config_model *a, const struct config_model *b);
+
 /* Finds a model by name or alias; NULL if none. */
 const struct config_model *config_find_model(const struct config *cfg, const char *name);
 /* Finds a route by name or alias; NULL if none. */

@@ -1053,6 +1053,13 @@ struct engine *engine_new(uv_loop_t *loop, struct upstream *up, const struct con
     return e;
 }
 
+void engine_set_config(struct engine *e, const struct config_engine *cfg,
+                       const struct config *gcfg)
+{
+    e->cfg = cfg;
+    e->gcfg = gcfg;
+}
+
 void engine_free(struct engine *e)
 {
     if (!e)

@@ -60,6 +60,10 @@ typedef void engine_event_cb(struct engine *e, enum engine_event ev, const char 
 struct engine *engine_new(uv_loop_t *loop, struct upstream *up, const struct config_engine *cfg,
                           const struct config *gcfg, const char *model_name, const char *id,
                           engine_event_cb *cb, void *arg);
+/* A reload's config, equal to the old one for this engine: the engine
+ * reads its settings from here on. Both borrowed, as in engine_new. */
+void engine_set_config(struct engine *e, const struct config_engine *cfg,
+                       const struct config *gcfg);
 /* Kills the process group (SIGKILL) if one still runs, and frees. */
 void engine_free(struct engine *e);
 

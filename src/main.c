@@ -130,6 +130,9 @@ struct daemon {
     uv_prepare_t flush;
     uv_timer_t deadline;
     uv_timer_t drain;
+    struct config **old_cfgs;   /* replaced by reloads; freed at exit */
+    size_t nold, old_cap;
+    bool listen_override;
     uint64_t drain_until_ms;
     int signals;
 };
@@ -232,12 +235,14 @@ static void drain_cb(uv_timer_t *t)
 }
 
 /*
- * SIGHUP: the config file is read and checked again, and the result
- * logged (an invalid file names FILE:LINE:COL). Applying a changed config
- * to the running daemon is not done yet, so the running config stays.
- * NEEDSWORK: apply added, removed and changed models without dropping
- * streams (sched's model array must become individually owned models that
- * tickets can outlive; issue 10).
+ * SIGHUP re-reads the config file. An invalid file is named with its line
+ * and the running config stays. A valid one applies at once: unchanged
+ * models keep their engines, changed and removed ones finish their
+ * requests (streams included) on their old engines, which then stop, and
+ * added ones become available; routes and timeouts are the new ones.
+ * `listen`, `max_body`, the memory pools and the pipeline keep their values
+ * from the start. Old configs are kept until exit (requests and retired
+ * models point into them; a few KB each).
  */
 static void hup_cb(uv_signal_t *h, int signum)
 {
@@ -246,14 +251,33 @@ static void hup_cb(uv_signal_t *h, int signum)
     struct buf err = BUF_INIT;
     if (!d->cfg->path || d->cfg->path[0] == '<') {
         log_warn("SIGHUP: running the built-in config; nothing to re-read");
-    } else if (config_load_file(d->cfg->path, &cfg, &err)) {
-        log_err("SIGHUP: %s; the running config stays", buf_cstr(&err));
-    } else {
-        log_warn("SIGHUP: %s is valid, but hermod cannot apply a new config while running yet; "
-                 "restart it to apply (the running config stays)",
-                 d->cfg->path);
-        config_free(cfg);
+        goto out;
     }
+    if (config_load_file(d->cfg->path, &cfg, &err)) {
+        log_err("SIGHUP: %s; the running config stays", buf_cstr(&err));
+        goto out;
+    }
+    if (d->listen_override || strcmp(cfg->listen_host, d->cfg->listen_host) ||
+        cfg->listen_port != d->cfg->listen_port) {
+        if (!d->listen_override)
+            log_warn("SIGHUP: listen changes apply at the next start");
+        free(cfg->listen_host);
+        cfg->listen_host = xstrdup(d->cfg->listen_host);
+        cfg->listen_port = d->cfg->listen_port;
+    }
+    if (cfg->budget != d->cfg->budget || cfg->nreserved != d->cfg->nreserved ||
+        cfg->max_body != d->cfg->max_body)
+        log_warn("SIGHUP: budget, reserved and max_body changes apply at the next start");
+    struct buf rep = BUF_INIT;
+    sched_reload(d->sched, cfg, &rep);
+    proxy_set_config(d->proxy, cfg);
+    api_set_config(d->api, cfg);
+    ALLOC_GROW(d->old_cfgs, d->nold + 1, d->old_cap);
+    d->old_cfgs[d->nold++] = d->cfg;
+    d->cfg = cfg;
+    log_info("SIGHUP: config %s reloaded: %s", cfg->path, buf_cstr(&rep));
+    buf_release(&rep);
+out:
     buf_release(&err);
 }
 
@@ -290,6 +314,7 @@ static int cmd_serve(struct opts *o)
         free(d.cfg->listen_host);
         if (str_parse_hostport(o->listen, &d.cfg->listen_host, &d.cfg->listen_port))
             fatal("--listen must be HOST:PORT, got '%s'", o->listen);
+        d.listen_override = true;
     }
     if (o->log_level) {
         enum log_level l;
@@ -348,6 +373,9 @@ static int cmd_serve(struct opts *o)
     store_close(d.store);
     uv_loop_close(d.loop);
     config_free(d.cfg);
+    for (size_t i = 0; i < d.nold; i++)
+        config_free(d.old_cfgs[i]);
+    free(d.old_cfgs);
     log_set_buffered(false);
     return 0;
 }

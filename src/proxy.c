@@ -835,7 +835,21 @@ static void next_candidate(struct relay *r, int rc, const char *msg)
     release_ticket(r);
     free(r->engine_id);
     r->engine_id = NULL;
-    r->model = sched_find_model(r->px->sched, r->dec.cands[r->cand]->name);
+    struct sched_model *m = sched_find_model(r->px->sched, r->dec.cands[r->cand]->name);
+    if (!m) {
+        /* A config reload removed it since the route decided. */
+        if (r->cand + 1 < r->dec.ncands) {
+            next_candidate(r, -ENODEV, "removed by a config reload");
+            return;
+        }
+        struct buf e = BUF_INIT;
+        buf_addf(&e, "%s; %s: removed by a config reload", buf_cstr(&r->tried),
+                 r->dec.cands[r->cand]->name);
+        fail(r, 503, "service_unavailable", "no_engine_available", buf_cstr(&e));
+        buf_release(&e);
+        return;
+    }
+    r->model = m;
     r->ticket = sched_ticket_new(r->model, on_grant, r);
     free(r->up_owned);
     r->up_owned = NULL;

@@ -339,75 +339,159 @@ void sched__pick(struct sched_ticket *t)
 
 /* ---- public --------------------------------------------------------------------- */
 
+/* A model and its engines, added to s->models (not to the live list). */
+static struct sched_model *model_new(struct sched *s, const struct config_model *mc,
+                                     const struct config *cfg)
+{
+    struct sched_model *m = xcalloc(1, sizeof(*m));
+    m->s = s;
+    m->cfg = mc;
+    m->n = mc->nengines;
+    m->engines = xcalloc(m->n ? m->n : 1, sizeof(*m->engines));
+    list_init(&m->slot_waiters);
+    for (size_t j = 0; j < m->n; j++) {
+        struct sched_engine *se = &m->engines[j];
+        const char *kind = engine_kind_name(mc->engines[j].kind);
+        unsigned same = 0, nth = 0;
+        for (size_t k = 0; k < m->n; k++) {
+            if (mc->engines[k].kind == mc->engines[j].kind) {
+                same++;
+                if (k < j)
+                    nth++;
+            }
+        }
+        char *id = same > 1 ? xasprintf("%s@%s.%u", mc->name, kind, nth + 1)
+                            : xasprintf("%s@%s", mc->name, kind);
+        se->m = m;
+        se->idx = (unsigned)j;
+        list_init(&se->waiters);
+        list_init(&se->lq_link);
+        se->e = engine_new(s->loop, s->up, &mc->engines[j], cfg, mc->name, id, on_engine_event,
+                           se);
+        free(id);
+    }
+    ALLOC_GROW(s->models, s->nmodels + 1, s->models_cap);
+    s->models[s->nmodels++] = m;
+    return m;
+}
+
 struct sched *sched_new(uv_loop_t *loop, struct upstream *up, const struct config *cfg)
 {
     struct sched *s = xcalloc(1, sizeof(*s));
     s->loop = loop;
     s->up = up;
     s->cfg = cfg;
-    s->nmodels = cfg->nmodels;
-    s->models = xcalloc(cfg->nmodels ? cfg->nmodels : 1, sizeof(*s->models));
     engine_init_loop(loop);
-    for (size_t i = 0; i < cfg->nmodels; i++) {
-        struct sched_model *m = &s->models[i];
-        const struct config_model *mc = &cfg->models[i];
-        m->s = s;
-        m->cfg = mc;
-        m->n = mc->nengines;
-        m->engines = xcalloc(m->n, sizeof(*m->engines));
-        list_init(&m->slot_waiters);
-        for (size_t j = 0; j < m->n; j++) {
-            struct sched_engine *se = &m->engines[j];
-            const char *kind = engine_kind_name(mc->engines[j].kind);
-            unsigned same = 0, nth = 0;
-            for (size_t k = 0; k < m->n; k++) {
-                if (mc->engines[k].kind == mc->engines[j].kind) {
-                    same++;
-                    if (k < j)
-                        nth++;
-                }
-            }
-            char *id = same > 1 ? xasprintf("%s@%s.%u", mc->name, kind, nth + 1)
-                                : xasprintf("%s@%s", mc->name, kind);
-            se->m = m;
-            se->idx = (unsigned)j;
-            list_init(&se->waiters);
-            list_init(&se->lq_link);
-            se->e = engine_new(loop, up, &mc->engines[j], cfg, mc->name, id, on_engine_event, se);
-            free(id);
-        }
-    }
+    s->nlive = cfg->nmodels;
+    s->live = xcalloc(cfg->nmodels ? cfg->nmodels : 1, sizeof(*s->live));
+    for (size_t i = 0; i < cfg->nmodels; i++)
+        s->live[i] = model_new(s, &cfg->models[i], cfg);
     sched__mem_init(s);
     return s;
 }
 
-void sched_start(struct sched *s)
+/* Health checks of its unmanaged engines; a pinned model loads. */
+static void model_start(struct sched_model *m)
 {
-    for (size_t i = 0; i < s->nmodels; i++) {
-        struct sched_model *m = &s->models[i];
+    for (size_t j = 0; j < m->n; j++) {
+        struct sched_engine *se = &m->engines[j];
+        struct buf err = BUF_INIT;
+        if (!engine_managed(se->e))
+            engine_start(se->e, &err); /* a health check, never a spawn */
+        buf_release(&err);
+    }
+    if (m->cfg->pinned) {
+        /* A pinned model is resident from the start: its first possible
+         * managed engine loads with or without a request. */
         for (size_t j = 0; j < m->n; j++) {
             struct sched_engine *se = &m->engines[j];
-            struct buf err = BUF_INIT;
-            if (!engine_managed(se->e))
-                engine_start(se->e, &err); /* a health check, never a spawn */
-            buf_release(&err);
-        }
-        if (m->cfg->pinned) {
-            /* A pinned model is resident from the start: its first possible
-             * managed engine loads with or without a request. */
-            for (size_t j = 0; j < m->n; j++) {
-                struct sched_engine *se = &m->engines[j];
-                struct buf why = BUF_INIT;
-                bool ok = engine_managed(se->e) && engine_possible(se->e, &why);
-                buf_release(&why);
-                if (ok) {
-                    se->resident_wanted = true;
-                    sched__request_load(se);
-                    break;
-                }
+            struct buf why = BUF_INIT;
+            bool ok = engine_managed(se->e) && engine_possible(se->e, &why);
+            buf_release(&why);
+            if (ok) {
+                se->resident_wanted = true;
+                sched__request_load(se);
+                break;
             }
         }
     }
+}
+
+void sched_start(struct sched *s)
+{
+    for (size_t i = 0; i < s->nlive; i++)
+        model_start(s->live[i]);
+}
+
+/* A model a reload removed or changed: it takes no new requests; its
+ * engines stop once their requests are done, and hold their memory until
+ * then. */
+static void model_retire(struct sched_model *m)
+{
+    m->retired = true;
+    sched_unload(m->s, m);
+    for (size_t j = 0; j < m->n; j++) {
+        struct sched_engine *se = &m->engines[j];
+        se->resident_wanted = false;
+        sched__unqueue(se);
+        if (!engine_managed(se->e) && !se->in_flight)
+            engine_stop(se->e); /* forget its health; no more checks */
+    }
+}
+
+int sched_reload(struct sched *s, const struct config *cfg, struct buf *report)
+{
+    size_t added = 0, changed = 0, kept = 0, removed = 0;
+    struct sched_model **live = xcalloc(cfg->nmodels ? cfg->nmodels : 1, sizeof(*live));
+    bool *matched = xcalloc(s->nlive ? s->nlive : 1, sizeof(*matched));
+    bool *fresh = xcalloc(cfg->nmodels ? cfg->nmodels : 1, sizeof(*fresh));
+    for (size_t i = 0; i < cfg->nmodels; i++) {
+        const struct config_model *mc = &cfg->models[i];
+        struct sched_model *old = NULL;
+        for (size_t k = 0; k < s->nlive; k++)
+            if (!matched[k] && !strcmp(s->live[k]->cfg->name, mc->name)) {
+                old = s->live[k];
+                matched[k] = true;
+                break;
+            }
+        if (old && config_model_equal(old->cfg, mc)) {
+            /* The same model: it keeps its engines, running or not. */
+            old->cfg = mc;
+            for (size_t j = 0; j < old->n; j++)
+                engine_set_config(old->engines[j].e, &mc->engines[j], cfg);
+            live[i] = old;
+            kept++;
+            continue;
+        }
+        if (old) {
+            model_retire(old);
+            changed++;
+            buf_addf(report, "%s~%s", report->len ? " " : "", mc->name);
+        } else {
+            added++;
+            buf_addf(report, "%s+%s", report->len ? " " : "", mc->name);
+        }
+        live[i] = model_new(s, mc, cfg);
+        fresh[i] = true;
+    }
+    for (size_t k = 0; k < s->nlive; k++)
+        if (!matched[k]) {
+            model_retire(s->live[k]);
+            removed++;
+            buf_addf(report, "%s-%s", report->len ? " " : "", s->live[k]->cfg->name);
+        }
+    free(matched);
+    free(s->live);
+    s->live = live;
+    s->nlive = cfg->nmodels;
+    s->cfg = cfg;
+    for (size_t i = 0; i < s->nlive; i++)
+        if (fresh[i])
+            model_start(live[i]); /* health checks, pinned loads */
+    free(fresh);
+    buf_addf(report, "%s(%zu kept, %zu added, %zu changed, %zu removed)", report->len ? " " : "",
+             kept, added, changed, removed);
+    return 0;
 }
 
 static void idle_timer_close_cb(uv_handle_t *h)
@@ -421,7 +505,7 @@ void sched_free(struct sched *s)
         return;
     sched__mem_release(s);
     for (size_t i = 0; i < s->nmodels; i++) {
-        struct sched_model *m = &s->models[i];
+        struct sched_model *m = s->models[i];
         for (size_t j = 0; j < m->n; j++) {
             struct sched_engine *se = &m->engines[j];
             engine_free(se->e);
@@ -430,8 +514,10 @@ void sched_free(struct sched *s)
                 uv_close((uv_handle_t *)se->idle_timer, idle_timer_close_cb);
         }
         free(m->engines);
+        free(m);
     }
     free(s->models);
+    free(s->live);
     engine_fini_loop();
     free(s);
 }
@@ -440,8 +526,8 @@ static unsigned running_managed(struct sched *s)
 {
     unsigned n = 0;
     for (size_t i = 0; i < s->nmodels; i++)
-        for (size_t j = 0; j < s->models[i].n; j++) {
-            struct engine *e = s->models[i].engines[j].e;
+        for (size_t j = 0; j < s->models[i]->n; j++) {
+            struct engine *e = s->models[i]->engines[j].e;
             if (engine_managed(e) && engine_pid(e) > 0)
                 n++;
         }
@@ -463,7 +549,7 @@ void sched_shutdown(struct sched *s, void (*done)(void *arg), void *arg)
     s->shutdown_done = done;
     s->shutdown_arg = arg;
     for (size_t i = 0; i < s->nmodels; i++) {
-        struct sched_model *m = &s->models[i];
+        struct sched_model *m = s->models[i];
         /* Waiting requests get an answer now. */
         struct list *p, *tmp;
         list_for_each_safe(p, tmp, &m->slot_waiters)
@@ -486,8 +572,8 @@ void sched_shutdown(struct sched *s, void (*done)(void *arg), void *arg)
 void sched_kill_all(struct sched *s)
 {
     for (size_t i = 0; i < s->nmodels; i++)
-        for (size_t j = 0; j < s->models[i].n; j++)
-            engine_kill(s->models[i].engines[j].e);
+        for (size_t j = 0; j < s->models[i]->n; j++)
+            engine_kill(s->models[i]->engines[j].e);
 }
 
 struct sched_model *sched_find_model(struct sched *s, const char *name)
@@ -495,17 +581,17 @@ struct sched_model *sched_find_model(struct sched *s, const char *name)
     const struct config_model *mc = config_find_model(s->cfg, name);
     if (!mc)
         return NULL;
-    return &s->models[mc - s->cfg->models];
+    return s->live[mc - s->cfg->models];
 }
 
 size_t sched_model_count(const struct sched *s)
 {
-    return s->nmodels;
+    return s->nlive;
 }
 
 struct sched_model *sched_model_at(struct sched *s, size_t i)
 {
-    return i < s->nmodels ? &s->models[i] : NULL;
+    return i < s->nlive ? s->live[i] : NULL;
 }
 
 const struct config_model *sched_model_config(const struct sched_model *m)
@@ -725,7 +811,7 @@ unsigned sched_unload(struct sched *s, struct sched_model *only)
 {
     unsigned n = 0;
     for (size_t i = 0; i < s->nmodels; i++) {
-        struct sched_model *m = &s->models[i];
+        struct sched_model *m = s->models[i];
         if (only && m != only)
             continue;
         for (size_t j = 0; j < m->n; j++) {

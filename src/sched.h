@@ -59,7 +59,21 @@ void sched_shutdown(struct sched *s, void (*done)(void *arg), void *arg);
 /* SIGKILL to every engine still running. */
 void sched_kill_all(struct sched *s);
 
+/*
+ * Applies a new config (SIGHUP). A model whose definition is unchanged
+ * keeps its engines, running or not; a changed or removed model is retired:
+ * it takes no new requests, requests in flight (and their tickets) finish
+ * on its engines, which then stop; added and changed models get new
+ * engines. cfg is borrowed: it, and every config given before, must
+ * outlive the scheduler, since retired models and tickets keep pointers
+ * into theirs. Memory pools (budget, reserved) stay as they were at start.
+ * report gets one line: "+added ~changed -removed (counts)". Returns 0.
+ */
+int sched_reload(struct sched *s, const struct config *cfg, struct buf *report);
+
+/* A live model by name or alias (retired ones are not found). */
 struct sched_model *sched_find_model(struct sched *s, const char *name_or_alias);
+/* The live models, in the config's order. */
 size_t sched_model_count(const struct sched *s);
 struct sched_model *sched_model_at(struct sched *s, size_t i);
 const struct config_model *sched_model_config(const struct sched_model *m);

@@ -68,6 +68,7 @@ struct sched_model {
     const struct config_model *cfg;
     struct sched_engine *engines;
     size_t n;
+    bool retired;                 /* a reload removed or changed it */
     unsigned slots;               /* tickets holding a slot */
     struct list slot_waiters;
     unsigned nwaiting;
@@ -77,8 +78,16 @@ struct sched {
     uv_loop_t *loop;
     struct upstream *up;
     const struct config *cfg;
-    struct sched_model *models;
-    size_t nmodels;
+    /* Every model the scheduler has run since it started: the live ones and
+     * those a config reload retired, whose engines may still be finishing
+     * requests and still hold memory. Each is allocated on its own, so
+     * tickets and requests can hold one across a reload. */
+    struct sched_model **models;
+    size_t nmodels, models_cap;
+    /* The live models, in the order of cfg->models (live[i] is
+     * cfg->models[i]): what requests can reach. */
+    struct sched_model **live;
+    size_t nlive;
     bool shutting_down;
     void (*shutdown_done)(void *);
     void *shutdown_arg;

@@ -141,7 +141,7 @@ static size_t build_items(const struct sched *s, struct budget_item *items,
 {
     size_t n = 0;
     for (size_t i = 0; i < s->nmodels; i++) {
-        const struct sched_model *m = &s->models[i];
+        const struct sched_model *m = s->models[i];
         for (size_t j = 0; j < m->n && n < max; j++) {
             struct sched_engine *se = &m->engines[j];
             if (!se->charge)
@@ -248,16 +248,16 @@ static void admit_pass(struct sched *s)
     /* Budget drains are recomputed every pass: a turn ends only while some
      * load still waits for it. */
     for (size_t i = 0; i < s->nmodels; i++)
-        for (size_t j = 0; j < s->models[i].n; j++) {
-            struct sched_engine *se = &s->models[i].engines[j];
+        for (size_t j = 0; j < s->models[i]->n; j++) {
+            struct sched_engine *se = &s->models[i]->engines[j];
             if (engine_state(se->e) == ENGINE_STARTING && engine_managed(se->e))
                 loading = true;
         }
     struct sched_engine *was_draining[256];
     size_t nwas = 0;
     for (size_t i = 0; i < s->nmodels; i++)
-        for (size_t j = 0; j < s->models[i].n; j++) {
-            struct sched_engine *se = &s->models[i].engines[j];
+        for (size_t j = 0; j < s->models[i]->n; j++) {
+            struct sched_engine *se = &s->models[i]->engines[j];
             if (se->drain == DRAIN_BUDGET && nwas < ARRAY_SIZE(was_draining)) {
                 se->drain = DRAIN_NONE;
                 was_draining[nwas++] = se;
@@ -360,8 +360,8 @@ static void admit_pass(struct sched *s)
     }
     /* A drained engine with nothing in flight stops now. */
     for (size_t i = 0; i < s->nmodels; i++)
-        for (size_t j = 0; j < s->models[i].n; j++) {
-            struct sched_engine *se = &s->models[i].engines[j];
+        for (size_t j = 0; j < s->models[i]->n; j++) {
+            struct sched_engine *se = &s->models[i]->engines[j];
             if (se->drain == DRAIN_BUDGET && !se->in_flight &&
                 engine_state(se->e) == ENGINE_READY) {
                 log_info("engine drained, stopping engine=%s reason=\"another model's turn\"",
@@ -429,8 +429,8 @@ static void measure_cb(uv_timer_t *t)
     struct sched *s = t->data;
     bool any = false;
     for (size_t i = 0; i < s->nmodels; i++)
-        for (size_t j = 0; j < s->models[i].n; j++) {
-            struct sched_engine *se = &s->models[i].engines[j];
+        for (size_t j = 0; j < s->models[i]->n; j++) {
+            struct sched_engine *se = &s->models[i]->engines[j];
             int pid = engine_pid(se->e);
             enum engine_state st = engine_state(se->e);
             uint64_t loaded, file, seq;
@@ -583,8 +583,8 @@ static void retry_cb(uv_timer_t *t)
     struct sched *s = t->data;
     uint64_t now = clock_mono_ms();
     for (size_t i = 0; i < s->nmodels; i++)
-        for (size_t j = 0; j < s->models[i].n; j++) {
-            struct sched_engine *se = &s->models[i].engines[j];
+        for (size_t j = 0; j < s->models[i]->n; j++) {
+            struct sched_engine *se = &s->models[i]->engines[j];
             if (se->resident_wanted && engine_state(se->e) == ENGINE_STOPPED &&
                 !se->in_loadq && se->cooldown_until_ms <= now)
                 sched__request_load(se);
@@ -639,7 +639,7 @@ void sched__mem_init(struct sched *s)
     }
     s->load_factor = cfg->load_factor > 0 ? cfg->load_factor : s->unified ? 1.8 : 1.0;
     for (size_t i = 0; i < s->nmodels; i++) {
-        struct sched_model *m = &s->models[i];
+        struct sched_model *m = s->models[i];
         for (size_t j = 0; j < m->n; j++) {
             struct sched_engine *se = &m->engines[j];
             se->declared = m->cfg->engines[j].memory ? m->cfg->engines[j].memory

@@ -318,15 +318,50 @@ test('engine ports come from engine_ports; a fixed port already taken is an erro
   await h.stop();
 });
 
-test('SIGHUP re-reads the config: a broken file is named with its line, hermod keeps serving', async (t) => {
-  const h = new Hermod(oneModel({ name: 'm', engines: [managed([])] }));
+test('SIGHUP applies a new config without dropping a stream; a broken file keeps the old one', async (t) => {
+  const model = (name, extra) => `  - name: ${name}\n    engines:\n${managed(extra)}`;
+  const before = 'models:\n' + model('a', ['--chunks', 20, '--chunk-delay', 100, '--content', 'old']) + model('b', []);
+  const h = new Hermod(before);
   t.after(() => h.cleanup());
   await h.start();
-  fs.writeFileSync(h.configPath, `listen: 127.0.0.1:${h.port}\nmodels:\n  - name: m\n    ttl: soon\n`);
+  const s = await h.post('/v1/chat/completions', { model: 'a', stream: true, messages: [] });
+  const reader = s.body.getReader();
+  let text = Buffer.from((await reader.read()).value).toString();
+  const oldPid = (await h.engine('a@llama-server')).pid;
+
+  // a broken file: named with its line, nothing changes
+  fs.writeFileSync(h.configPath, `listen: 127.0.0.1:${h.port}\nmodels:\n  - name: a\n    ttl: soon\n`);
   h.proc.kill('SIGHUP');
   await waitFor(() => /SIGHUP: .*hermod\.yaml:4:\d+: .*the running config stays/.test(h.log()), { what: 'the reload error' });
-  const r = await h.post('/v1/chat/completions', { model: 'm', messages: [] });
-  assert.equal(r.status, 200);
+  assert.equal((await h.post('/v1/chat/completions', { model: 'b', messages: [] })).status, 200);
+
+  // a changed, b removed, c added
+  fs.writeFileSync(h.configPath, `listen: 127.0.0.1:${h.port}\nmodels:\n` +
+    model('a', ['--chunks', 2, '--content', 'new']) + model('c', []));
+  h.proc.kill('SIGHUP');
+  await waitFor(() => /config .* reloaded: ~a \+c -b/.test(h.log()), { what: 'the reload' });
+  const ids = (await h.json('/v1/models')).data.map((m) => m.id).sort();
+  assert.deepEqual(ids, ['a', 'c']);
+  const gone = await h.post('/v1/chat/completions', { model: 'b', messages: [] });
+  assert.equal(gone.status, 404);
+  const c = await h.post('/v1/chat/completions', { model: 'c', messages: [] });
+  assert.equal(c.status, 200);
+  const a2 = await (await h.post('/v1/chat/completions', { model: 'a', messages: [] })).json();
+  assert.match(a2.choices[0].message.content, /new/, 'the changed model runs its new definition');
+  assert.notEqual((await h.engine('a@llama-server')).pid, oldPid);
+
+  // the stream that began before the reload ends whole, on the old engine
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    text += Buffer.from(value).toString();
+  }
+  assert.equal((text.match(/"delta":\{"content"/g) || []).length, 20, 'all 20 chunks');
+  assert.match(text, /"content":"old/);
+  assert.match(text, /data: \[DONE\]\n\n$/);
+  await waitFor(() => { try { process.kill(oldPid, 0); return false; } catch { return true; } }, {
+    what: 'the old engine of a stopped once its stream ended',
+  });
   await h.stop();
   assert.equal(h.exited.code, 0);
 });
