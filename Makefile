@@ -22,7 +22,8 @@ WARN := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes 
         -Wpointer-arith -Wcast-qual -Wwrite-strings -Wvla -Wformat=2 \
         -Wno-unused-parameter -Wno-missing-field-initializers
 BASE_CFLAGS := -std=c11 -D_GNU_SOURCE -g -fno-omit-frame-pointer -iquote src -iquote build/gen $(WARN) $(PKG_CFLAGS)
-LIBS := $(PKG_LIBS) -lpthread -lm -ldl
+# http-parser (Debian libhttp-parser-dev) has no pkg-config file.
+LIBS := $(PKG_LIBS) -lhttp_parser -lpthread -lm -ldl
 
 OPT_CFLAGS  := -O2
 ASAN_CFLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined

@@ -513,8 +513,13 @@ static int parse_engine(struct ld *ld, yaml_node_t *n, struct config_engine *e)
          * API paths ourselves. */
         if (str_ends_with(e->url, "/v1"))
             e->url[l - 3] = '\0';
-        if (!str_starts_with(e->url, "http://") && !str_starts_with(e->url, "https://"))
-            return fail(ld, n, "'url' must start with http:// or https://, got \"%s\"", e->url);
+        if (str_starts_with(e->url, "https://"))
+            return fail(ld, n,
+                        "'url' must be http://: engines run on this machine or its LAN and "
+                        "hermod speaks plain HTTP to them; got \"%s\"",
+                        e->url);
+        if (!str_starts_with(e->url, "http://"))
+            return fail(ld, n, "'url' must start with http://, got \"%s\"", e->url);
     }
     if (!e->ready) {
         static const char *const def[] = {

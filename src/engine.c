@@ -12,9 +12,9 @@
  */
 #include "engine.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <http_parser.h>
 #include <jansson.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -822,27 +822,27 @@ static int free_port(const struct config *g)
  */
 static int check_fixed_port(const char *url, struct buf *err)
 {
-    CURLU *u = curl_url();
-    char *host = NULL, *port = NULL;
-    int rc = 0;
-    if (curl_url_set(u, CURLUPART_URL, url, 0) || curl_url_get(u, CURLUPART_HOST, &host, 0) ||
-        curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT))
-        goto out;
+    struct http_parser_url pu;
+    http_parser_url_init(&pu);
+    if (http_parser_parse_url(url, strlen(url), 0, &pu) || !(pu.field_set & (1 << UF_HOST)))
+        return 0; /* config.c checked it; nothing to say here */
+    char host[64];
+    size_t hl = pu.field_data[UF_HOST].len;
+    if (hl >= sizeof(host))
+        return 0;
+    memcpy(host, url + pu.field_data[UF_HOST].off, hl);
+    host[hl] = '\0';
     if (strcmp(host, "127.0.0.1") && strcmp(host, "localhost") && strcmp(host, "0.0.0.0"))
-        goto out;
-    long p = strtol(port, NULL, 10);
-    rc = try_port("127.0.0.1", (int)p);
+        return 0; /* only loopback and wildcard hosts can be checked from here */
+    int p = pu.field_set & (1 << UF_PORT) ? pu.port : 80;
+    int rc = try_port("127.0.0.1", p);
     if (rc == -EADDRINUSE)
         buf_addf(err,
-                 "port %ld of %s is already in use by another program, so the engine could "
+                 "port %d of %s is already in use by another program, so the engine could "
                  "not listen there; stop that program, or give the engine another port",
                  p, url);
     else if (rc)
-        buf_addf(err, "cannot check port %ld of %s: %s", p, url, strerror(-rc));
-out:
-    curl_free(host);
-    curl_free(port);
-    curl_url_cleanup(u);
+        buf_addf(err, "cannot check port %d of %s: %s", p, url, strerror(-rc));
     return rc;
 }
 
