@@ -11,10 +11,10 @@
 #   make lint       cppcheck over src/
 
 CC      ?= cc
-PKGS    := libuv libmicrohttpd libcurl jansson yaml-0.1 sqlite3 \
+PKGS    := libuv libcurl jansson yaml-0.1 sqlite3 \
            libjpeg libpng libwebp libwebpdemux libexif nettle
-# Headers only: src/medialib.c dlopens these on first use (idle RSS 32 -> ~12 MB).
-DLPKGS  := libheif libavformat libavcodec libswscale libavutil
+# Headers only: src/medialib.c and src/form.c dlopen these on first use (idle RSS).
+DLPKGS  := libheif libavformat libavcodec libswscale libavutil gmime-3.0
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(DLPKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -94,7 +94,7 @@ build/bench/image: bench/image.c build/libhermod.a
 # Test engines: small programs of our own that speak the OpenAI protocol.
 build/%: tests/fakes/%.c
 	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $< $(LIBS)
+	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) $(shell pkg-config --cflags libmicrohttpd) -o $@ $< $(LIBS) $(shell pkg-config --libs libmicrohttpd)
 
 # --- gguf-gen: synthetic GGUF models (tools/, see docs/internals/estimate.md).
 # The unit test test_gguf #includes tools/gguf_write.c and tools/gguf_model.c.

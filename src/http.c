@@ -1,157 +1,159 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * http.c: libmicrohttpd on the event loop. See http.h for the contract.
+ * http.c: the HTTP/1.1 front on libuv, requests parsed by Debian's
+ * http-parser (libhttp-parser). See http.h for the contract.
  *
  * DESIGN
- * The daemon runs in "external polling" mode with epoll: one uv_poll on
- * MHD's epoll fd and one uv_timer for MHD's own timeouts. MHD_run() is
- * called from those callbacks only, never from inside an MHD callback.
+ * Why not libmicrohttpd any more (measured, bench/README.md, issue 10):
+ * driven from our loop through its epoll fd, it removes a suspended
+ * connection from its epoll set and adds it back on resume (two epoll_ctl
+ * per request that waits for an engine, which is every proxied request),
+ * zeroes a 16 KiB pool per request, and cannot see a client leave while a
+ * connection is suspended, which needed a timer and a uv_poll of our own.
+ * Here every connection is a uv_tcp_t whose read side stays on: a client
+ * that leaves is seen when it does, in any state, and an answer is one
+ * write (head and body together) from the loop.
  *
- * A request goes through: READING (body arriving) -> HANDLING (handler has
- * it; connection suspended while it works) -> QUEUED (a response is queued
- * in MHD). Suspended connections are resumed when there is something to
- * send. libmicrohttpd allows MHD_queue_response() on a suspended connection
- * at any time, and suspending only from its own callbacks, so we suspend
- * in the access handler (waiting for the handler) and in the content
- * reader (waiting for stream data), and resume from anywhere.
+ * A connection carries one request at a time. The parser is paused at the
+ * end of each request; bytes that follow (a pipelined request) wait, up to
+ * one read buffer, until the answer is written, then are parsed.
  *
- * While suspended, MHD ignores the socket, so we watch it (uv_poll for
- * readable/disconnect): an EOF from a client that is waiting for its answer
- * means it went away. The watch is always stopped before the connection is
- * resumed, so it never outlives the fd, which only MHD closes.
+ * A request's life: READING (head and body arriving) -> HANDLING (the
+ * handler has it) -> ANSWERING (a response or stream is being written) ->
+ * freed after its last byte is written, or when the connection goes. The
+ * owner hears of the end through close_cb exactly once, always from a
+ * libuv callback, never from inside http_respond() or http_stream_*(), so
+ * an owner may go on using itself after answering.
+ *
+ * Limits: a head over HEAD_MAX gets 431, a body over max_body 413 (at once
+ * when Content-Length says so), a request not read whole in READ_TIMEOUT
+ * 408; a kept-alive connection idle for IDLE_TIMEOUT is closed; beyond
+ * MAX_CONNS connections new ones are closed at once.
  */
 #include "http.h"
 
 #include <errno.h>
+#include <http_parser.h>
 #include <jansson.h>
-#include <microhttpd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-#include <netinet/in.h>
-#include <arpa/inet.h>
+#include <strings.h>
 
+#include "form.h"
 #include "lib/clock.h"
 #include "lib/list.h"
 #include "lib/xalloc.h"
 #include "log.h"
 
+#define READ_BUF (64 * 1024)
+#define HEAD_MAX (64 * 1024)
+#define MAX_CONNS 16384
+#define READ_TIMEOUT_MS 60000
+#define IDLE_TIMEOUT_MS 300000
+#define SWEEP_MS 1000
+
 struct http_server {
     uv_loop_t *loop;
-    struct MHD_Daemon *mhd;
-    uv_poll_t poll;
-    uv_timer_t timer;
-    uv_idle_t kick;     /* runs MHD once after a resume */
-    uv_timer_t watch_timer; /* starts socket watches on long suspensions */
-    struct list suspended;  /* suspended requests, oldest first */
-    bool in_mhd;        /* inside MHD_run (and so in an MHD callback) */
+    uv_tcp_t listener;
+    uv_timer_t sweep;
+    bool listening;
     int port;
     uint64_t max_body;
     http_handler_cb *handler;
     void *arg;
-    struct list reqs;   /* every request MHD knows about */
-    unsigned active;
+    http_parser_settings ps;
+    struct list conns;
+    unsigned nconns;
+    unsigned active;            /* requests open */
+    bool draining;
     bool closing;
-    bool draining;      /* shutting down: no new requests, connections close */
-    int closed_handles;
+    unsigned handles;           /* listener, timer and connections not yet closed */
 };
 
-enum req_state { R_READING, R_HANDLING, R_QUEUED };
+struct conn {
+    uv_tcp_t tcp;               /* first: the handle's data is the conn */
+    struct http_server *s;
+    struct list link;
+    http_parser parser;
+    char *rbuf;
+    struct http_req *req;       /* the request being read or answered */
+    struct buf rest;            /* read, not parsed: what follows a request */
+    uint64_t last_ms;           /* uv_now() of the last activity */
+    unsigned writes;            /* uv_write()s pending */
+    struct buf outq;            /* stream bytes waiting for the pending write */
+    struct buf sending;         /* stream bytes being written (swapped with outq) */
+    bool outq_last;             /* outq ends the request */
+    bool close_after;           /* close once the writes are done */
+    bool closing;
+};
+
+enum req_state { R_READING, R_HANDLING, R_ANSWERING };
 
 struct hdr {
     char *name, *value;
 };
 
-struct watch {
-    uv_poll_t poll;
-    struct http_req *r;  /* NULL once the request no longer cares */
-};
-
 struct http_req {
-    struct list link;
-    struct list slink;    /* in srv->suspended while suspended */
-    uint64_t suspended_ms;
-    struct http_server *srv;
-    struct MHD_Connection *conn;
-    const char *method;
-    const char *path;
+    struct conn *c;             /* NULL once the connection is gone */
+    struct http_server *s;
     enum req_state state;
+    const char *method;
+    struct buf url;
+    char *path, *query;
+    struct hdr *in;             /* request headers */
+    size_t nin, in_cap;
+    bool in_value;
+    size_t head_bytes;
     struct buf body;
     bool too_big;
-    bool suspended;
-    bool gone;            /* the client went away */
-    bool owner_told;      /* close_cb has been called */
-    bool completed;       /* MHD is done with it */
+    bool keep_alive;
+    uint64_t start_ns;
+    uint64_t start_ms;          /* uv_now(), for the read timeout */
+    struct hdr *args;           /* query arguments, decoded on first use */
+    size_t nargs;
+    bool args_done;
+    struct hdr *out;            /* response headers added */
+    size_t nout, out_cap;
     bool responded;
-    /* streaming */
     bool streaming;
     bool stream_ended;
-    bool stream_ok;
     bool above_high;
-    struct buf out;
+    bool gone;
+    bool owner_told;
     uint64_t bytes_out;
-    struct hdr *hdrs;
-    size_t nhdrs, hdrs_cap;
-    struct watch *watch;
-    uint64_t start_ns;
     void *owner;
     http_close_cb *on_close;
     http_drain_cb *on_drain;
 };
 
-/* ---- driving MHD from the loop -------------------------------------------- */
+/* One write: its bytes live here until libuv is done with them. */
+struct wr {
+    uv_write_t w;
+    struct conn *c;
+    bool last;                  /* the request's last bytes */
+    bool stream;                /* the bytes are c->sending */
+    char *mem[2];               /* freed after the write */
+};
 
-static void run_mhd(struct http_server *s);
+static void conn_close(struct conn *c);
+static void flush_outq(struct conn *c);
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b);
+static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b);
+static void parse(struct conn *c, const char *p, size_t n);
+static void dispatch(struct conn *c);
 
-static void mhd_timer_cb(uv_timer_t *t)
+/* ---- requests -------------------------------------------------------------- */
+
+static void hdrs_free(struct hdr *h, size_t n)
 {
-    run_mhd(t->data);
+    for (size_t i = 0; i < n; i++) {
+        free(h[i].name);
+        free(h[i].value);
+    }
+    free(h);
 }
-
-static void mhd_poll_cb(uv_poll_t *p, int status, int events)
-{
-    run_mhd(p->data);
-}
-
-static void kick_cb(uv_idle_t *k)
-{
-    run_mhd(k->data);
-}
-
-/* A resumed connection is only looked at in the next MHD_run(); make sure
- * there is one soon, after the current callback has returned. */
-static void kick(struct http_server *s)
-{
-    if (!s->in_mhd)
-        uv_idle_start(&s->kick, kick_cb);
-}
-
-static void run_mhd(struct http_server *s)
-{
-    uv_idle_stop(&s->kick);
-    MHD_UNSIGNED_LONG_LONG to;
-    int rounds = 0;
-    bool more;
-    /* MHD asks to run again at once (timeout 0) after it finished a
-     * response, to read the next request on the connection: do it here
-     * instead of a whole loop iteration later (bounded, so a busy MHD
-     * cannot starve the loop). */
-    do {
-        s->in_mhd = true;
-        MHD_run(s->mhd);
-        s->in_mhd = false;
-        more = MHD_get_timeout(s->mhd, &to) == MHD_YES;
-    } while (more && to == 0 && ++rounds < 2);
-    if (more)
-        uv_timer_start(&s->timer, mhd_timer_cb, to, 0);
-    else
-        uv_timer_stop(&s->timer);
-}
-
-/* ---- watching suspended sockets ------------------------------------------- */
 
 static void tell_owner(struct http_req *r, bool aborted)
 {
@@ -162,155 +164,185 @@ static void tell_owner(struct http_req *r, bool aborted)
         r->on_close(r, aborted, r->owner);
 }
 
-static void watch_close_cb(uv_handle_t *h)
+static void req_free(struct http_req *r)
 {
-    free(h->data);
+    r->s->active--;
+    buf_release(&r->url);
+    buf_release(&r->body);
+    free(r->path);
+    free(r->query);
+    hdrs_free(r->in, r->nin);
+    hdrs_free(r->args, r->nargs);
+    hdrs_free(r->out, r->nout);
+    free(r);
 }
 
-static void watch_stop(struct http_req *r)
+/* The request is over: its owner hears it, and the connection goes on to
+ * the next request, or closes. */
+static void req_end(struct http_req *r, bool aborted)
 {
-    if (!r->watch)
+    struct conn *c = r->c;
+    tell_owner(r, aborted);
+    if (c) {
+        c->req = NULL;
+        r->c = NULL;
+    }
+    bool keep = r->keep_alive && !aborted;
+    req_free(r);
+    if (!c || c->closing)
         return;
-    r->watch->r = NULL;
-    uv_poll_stop(&r->watch->poll);
-    uv_close((uv_handle_t *)&r->watch->poll, watch_close_cb);
-    r->watch = NULL;
-}
-
-static void do_resume(struct http_req *r)
-{
-    if (!r->suspended)
-        return;
-    watch_stop(r);
-    list_del(&r->slink);
-    r->suspended = false;
-    MHD_resume_connection(r->conn);
-    kick(r->srv);
-}
-
-static void client_gone(struct http_req *r)
-{
-    r->gone = true;
-    log_debug("http: client went away path=%s", r->path);
-    /* Resuming makes MHD find the dead socket and complete the request. */
-    do_resume(r);
-    tell_owner(r, true);
-}
-
-static void watch_cb(uv_poll_t *p, int status, int events)
-{
-    struct watch *w = p->data;
-    struct http_req *r = w->r;
-    if (!r)
-        return;
-    if (status < 0 || (events & UV_DISCONNECT)) {
-        client_gone(r);
+    if (!keep || c->s->draining || c->s->closing) {
+        c->close_after = true;
+        if (!c->writes)
+            conn_close(c);
         return;
     }
-    if (events & UV_READABLE) {
-        char c;
-        const union MHD_ConnectionInfo *ci =
-            MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-        ssize_t n = recv(ci->connect_fd, &c, 1, MSG_PEEK | MSG_DONTWAIT);
-        if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-            client_gone(r);
+    /* Parse what followed (a pipelined request), then read on. */
+    http_parser_pause(&c->parser, 0);
+    if (c->rest.len) {
+        struct buf rest = c->rest;
+        buf_init(&c->rest);
+        parse(c, rest.data, rest.len);
+        buf_release(&rest);
+        if (c->closing)
             return;
+    }
+    if (!c->req || c->req->state == R_READING)
+        uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb); /* UV_EALREADY if on */
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+static void write_cb(uv_write_t *w, int status)
+{
+    struct wr *x = container_of(w, struct wr, w);
+    struct conn *c = x->c;
+    free(x->mem[0]);
+    free(x->mem[1]);
+    bool last = x->last;
+    if (x->stream)
+        buf_reset(&c->sending); /* keeps its memory for the next flush */
+    free(x);
+    c->writes--;
+    if (c->closing)
+        return;
+    struct http_req *r = c->req;
+    if (status < 0) {
+        if (r) {
+            r->gone = true;
+            req_end(r, true);
         }
-        if (n > 0) /* a pipelined request: not our business now */
-            uv_poll_start(p, UV_DISCONNECT, watch_cb);
-    }
-}
-
-static void watch_start(struct http_req *r)
-{
-    const union MHD_ConnectionInfo *ci =
-        MHD_get_connection_info(r->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (!ci || r->watch)
-        return;
-    struct watch *w = xcalloc(1, sizeof(*w));
-    w->r = r;
-    w->poll.data = w;
-    if (uv_poll_init(r->srv->loop, &w->poll, ci->connect_fd) < 0) {
-        free(w);
+        conn_close(c);
         return;
     }
-    r->watch = w;
-    uv_poll_start(&w->poll, UV_READABLE | UV_DISCONNECT, watch_cb);
-}
-
-/*
- * Most suspensions are short (an engine answering in a few ms, the next
- * chunk of a stream), and a client that leaves during one is noticed at the
- * next write anyway. So the socket is watched only once a request has been
- * suspended for WATCH_AFTER_MS: that spares three syscalls per request and
- * still notices a client that leaves a long wait within a few tens of ms.
- */
-#define WATCH_AFTER_MS 20
-
-static void watch_timer_cb(uv_timer_t *t)
-{
-    struct http_server *s = t->data;
-    uint64_t now = uv_now(s->loop);
-    struct list *p;
-    list_for_each(p, &s->suspended)
-    {
-        struct http_req *r = container_of(p, struct http_req, slink);
-        if (now - r->suspended_ms < WATCH_AFTER_MS)
-            break; /* oldest first: the rest are younger */
-        watch_start(r);
+    c->last_ms = uv_now(c->s->loop);
+    if (!c->writes && c->outq.len)
+        flush_outq(c);
+    if (r && r->above_high && c->tcp.write_queue_size + c->outq.len < HTTP_STREAM_LOW_WATER) {
+        r->above_high = false;
+        if (r->on_drain && !r->owner_told)
+            r->on_drain(r, r->owner);
+        r = c->req; /* the drain callback may have ended it */
     }
-    if (!list_empty(&s->suspended))
-        uv_timer_start(t, watch_timer_cb, WATCH_AFTER_MS, 0);
+    if (last && r)
+        req_end(r, false);
+    else if (c->close_after && !c->writes)
+        conn_close(c);
 }
 
-static void do_suspend(struct http_req *r)
+/* Stream bytes: straight to the socket when nothing is being written,
+ * else queued behind the pending write and sent with the next one, so a
+ * stream whose client reads slowly costs one growing buffer, not one
+ * allocation and one write per chunk. */
+static void write_bufs(struct conn *c, uv_buf_t *bufs, unsigned n, char *mem0, char *mem1,
+                       bool last, bool stream);
+
+static void flush_outq(struct conn *c)
 {
-    struct http_server *s = r->srv;
-    ASSERT(!r->suspended);
-    MHD_suspend_connection(r->conn);
-    r->suspended = true;
-    r->suspended_ms = uv_now(s->loop);
-    list_add_tail(&s->suspended, &r->slink);
-    if (!uv_is_active((uv_handle_t *)&s->watch_timer))
-        uv_timer_start(&s->watch_timer, watch_timer_cb, WATCH_AFTER_MS, 0);
+    /* The two buffers change places: no allocation once they have grown. */
+    struct buf t = c->sending;
+    c->sending = c->outq;
+    c->outq = t;
+    bool last = c->outq_last;
+    c->outq_last = false;
+    uv_buf_t b = uv_buf_init(c->sending.data, (unsigned)c->sending.len);
+    write_bufs(c, &b, 1, NULL, NULL, last, true);
 }
 
-/* ---- responses ------------------------------------------------------------- */
-
-static void add_headers(struct http_req *r, struct MHD_Response *resp)
+static void send_stream(struct conn *c, const char *head, size_t hl, const char *p, size_t n,
+                        const char *tail, size_t tl, bool last)
 {
-    for (size_t i = 0; i < r->nhdrs; i++)
-        MHD_add_response_header(resp, r->hdrs[i].name, r->hdrs[i].value);
+    buf_add(&c->outq, head, hl);
+    buf_add(&c->outq, p, n);
+    buf_add(&c->outq, tail, tl);
+    c->outq_last |= last;
+    if (!c->writes)
+        flush_outq(c);
 }
 
-static void queue(struct http_req *r, int status, struct MHD_Response *resp)
+/* Writes bufs on c; mem (up to two blocks) is freed after. */
+static void write_bufs(struct conn *c, uv_buf_t *bufs, unsigned n, char *mem0, char *mem1,
+                       bool last, bool stream)
 {
-    add_headers(r, resp);
-    if (r->srv->draining)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
-    r->responded = true;
-    r->state = R_QUEUED;
-    if (MHD_queue_response(r->conn, (unsigned)status, resp) != MHD_YES)
-        log_warn("http: could not queue a %d response for %s", status, r->path);
-    MHD_destroy_response(resp);
-    do_resume(r);
+    struct wr *x = xcalloc(1, sizeof(*x));
+    x->c = c;
+    x->last = last;
+    x->stream = stream;
+    x->mem[0] = mem0;
+    x->mem[1] = mem1;
+    c->writes++;
+    int rc = uv_write(&x->w, (uv_stream_t *)&c->tcp, bufs, n, write_cb);
+    if (rc < 0) {
+        /* The socket is gone: the write callback will not come. */
+        c->writes--;
+        free(mem0);
+        free(mem1);
+        if (stream)
+            buf_reset(&c->sending);
+        free(x);
+        if (c->req) {
+            c->req->gone = true;
+            req_end(c->req, true);
+        }
+        conn_close(c);
+    }
+}
+
+static void add_head(struct http_req *r, struct buf *h, int status, const char *ct)
+{
+    const char *reason = http_status_str((enum http_status)status);
+    buf_addf(h, "HTTP/1.1 %d %s\r\n", status, reason && strcmp(reason, "<unknown>") ? reason : "");
+    if (ct)
+        buf_addf(h, "Content-Type: %s\r\n", ct);
+    for (size_t i = 0; i < r->nout; i++)
+        buf_addf(h, "%s: %s\r\n", r->out[i].name, r->out[i].value);
+    if (!r->keep_alive || r->s->draining)
+        buf_addstr(h, "Connection: close\r\n");
+}
+
+static bool can_answer(const struct http_req *r)
+{
+    return !r->responded && !r->gone && r->c && !r->c->closing;
 }
 
 void http_respond(struct http_req *r, int status, const char *content_type, char *body,
                   size_t len)
 {
-    if (r->responded || r->gone || r->completed) {
+    if (!can_answer(r)) {
         free(body);
         return;
     }
-    struct MHD_Response *resp =
-        MHD_create_response_from_buffer_with_free_callback(len, body, free);
-    if (!resp)
-        BUG("MHD_create_response_from_buffer failed");
-    if (content_type)
-        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    r->bytes_out = len;
-    queue(r, status, resp);
+    r->responded = true;
+    r->state = R_ANSWERING;
+    struct buf h = BUF_INIT;
+    add_head(r, &h, status, content_type);
+    buf_addf(&h, "Content-Length: %zu\r\n\r\n", len);
+    bool head_only = !strcmp(r->method, "HEAD");
+    r->bytes_out = head_only ? 0 : len;
+    size_t hl;
+    char *hp = buf_detach(&h, &hl);
+    uv_buf_t bufs[2] = {uv_buf_init(hp, (unsigned)hl), uv_buf_init(body, (unsigned)len)};
+    write_bufs(r->c, bufs, head_only || !len ? 1 : 2, hp, body, true, false);
 }
 
 void http_respond_copy(struct http_req *r, int status, const char *content_type,
@@ -360,68 +392,56 @@ void http_respond_error(struct http_req *r, int status, const char *type, const 
     http_respond(r, status, "application/json", body, len);
 }
 
-static ssize_t stream_reader(void *cls, uint64_t pos, char *dst, size_t max)
-{
-    struct http_req *r = cls;
-    if (r->gone)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    if (r->out.len) {
-        size_t n = r->out.len < max ? r->out.len : max;
-        memcpy(dst, r->out.data, n);
-        buf_consume(&r->out, n);
-        r->bytes_out += n;
-        if (r->above_high && r->out.len < HTTP_STREAM_LOW_WATER) {
-            r->above_high = false;
-            if (r->on_drain && !r->owner_told)
-                r->on_drain(r, r->owner);
-        }
-        return (ssize_t)n;
-    }
-    if (r->stream_ended)
-        return r->stream_ok ? MHD_CONTENT_READER_END_OF_STREAM
-                            : MHD_CONTENT_READER_END_WITH_ERROR;
-    do_suspend(r);
-    return 0;
-}
-
 void http_stream_begin(struct http_req *r, int status, const char *content_type)
 {
-    if (r->responded || r->gone || r->completed)
+    if (!can_answer(r))
         return;
-    struct MHD_Response *resp =
-        MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 8 * 1024, stream_reader, r, NULL);
-    if (!resp)
-        BUG("MHD_create_response_from_callback failed");
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    /* Tell a reverse proxy in front of us not to buffer the stream. */
-    MHD_add_response_header(resp, "X-Accel-Buffering", "no");
+    r->responded = true;
     r->streaming = true;
-    queue(r, status, resp);
+    r->state = R_ANSWERING;
+    struct buf h = BUF_INIT;
+    add_head(r, &h, status, content_type);
+    /* Tell a reverse proxy in front of us not to buffer the stream. */
+    buf_addstr(&h, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n");
+    size_t hl;
+    char *hp = buf_detach(&h, &hl);
+    uv_buf_t b = uv_buf_init(hp, (unsigned)hl);
+    write_bufs(r->c, &b, 1, hp, NULL, false, false);
 }
 
 void http_stream_write(struct http_req *r, const char *p, size_t n)
 {
-    if (!r->streaming || r->stream_ended || r->gone || r->completed)
+    if (!r->streaming || r->stream_ended || r->gone || !r->c || r->c->closing || !n)
         return;
-    buf_add(&r->out, p, n);
-    if (r->out.len >= HTTP_STREAM_HIGH_WATER)
+    char head[24];
+    int hl = snprintf(head, sizeof(head), "%zx\r\n", n);
+    r->bytes_out += n;
+    struct conn *c = r->c;
+    send_stream(c, head, (size_t)hl, p, n, "\r\n", 2, false);
+    if (c->req == r && http_stream_pending(r) >= HTTP_STREAM_HIGH_WATER)
         r->above_high = true;
-    do_resume(r);
 }
 
 size_t http_stream_pending(const struct http_req *r)
 {
-    return r->out.len;
+    return r->c ? r->c->tcp.write_queue_size + r->c->outq.len : 0;
 }
 
 void http_stream_end(struct http_req *r, bool ok)
 {
-    if (!r->streaming || r->stream_ended)
+    if (!r->streaming || r->stream_ended || !r->c || r->c->closing)
         return;
     r->stream_ended = true;
-    r->stream_ok = ok;
-    do_resume(r);
+    if (ok) {
+        send_stream(r->c, "0\r\n\r\n", 5, "", 0, "", 0, true);
+        return;
+    }
+    /* Cut: no end of stream. What was written goes out, then the close. */
+    struct conn *c = r->c;
+    r->keep_alive = false;
+    c->close_after = true;
+    req_end(r, true);
 }
 
 bool http_req_responded(const struct http_req *r)
@@ -429,108 +449,301 @@ bool http_req_responded(const struct http_req *r)
     return r->responded;
 }
 
-/* ---- MHD callbacks ---------------------------------------------------------- */
+/* ---- reading ------------------------------------------------------------------ */
 
-static void req_free(struct http_req *r)
+static struct http_req *cur(http_parser *p)
 {
-    watch_stop(r);
-    list_del(&r->slink);
-    list_del(&r->link);
-    r->srv->active--;
-    buf_release(&r->body);
-    buf_release(&r->out);
-    for (size_t i = 0; i < r->nhdrs; i++) {
-        free(r->hdrs[i].name);
-        free(r->hdrs[i].value);
-    }
-    free(r->hdrs);
-    free(r);
+    struct conn *c = p->data;
+    return c->req;
 }
 
-static enum MHD_Result access_cb(void *cls, struct MHD_Connection *conn, const char *url,
-                                 const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_size, void **con_cls)
+static int on_message_begin(http_parser *p)
 {
-    struct http_server *s = cls;
-    struct http_req *r = *con_cls;
+    struct conn *c = p->data;
+    struct http_req *r = xcalloc(1, sizeof(*r));
+    r->c = c;
+    r->s = c->s;
+    r->state = R_READING;
+    r->start_ns = clock_mono_ns();
+    r->start_ms = uv_now(c->s->loop);
+    c->s->active++;
+    c->req = r;
+    return 0;
+}
 
-    if (!r) {
-        r = xcalloc(1, sizeof(*r));
-        r->srv = s;
-        r->conn = conn;
-        r->method = method;
-        r->path = url;
-        r->start_ns = clock_mono_ns();
-        list_init(&r->slink);
-        list_add_tail(&s->reqs, &r->link);
-        s->active++;
-        *con_cls = r;
-        const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
-                                                     MHD_HTTP_HEADER_CONTENT_LENGTH);
-        if (cl && strtoull(cl, NULL, 10) > s->max_body)
-            r->too_big = true;
-        return MHD_YES;
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    struct http_req *r = cur(p);
+    if ((r->head_bytes += n) > HEAD_MAX)
+        return -1;
+    buf_add(&r->url, at, n);
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+    struct http_req *r = cur(p);
+    if ((r->head_bytes += n) > HEAD_MAX)
+        return -1;
+    if (r->in_value || !r->nin) {
+        ALLOC_GROW(r->in, r->nin + 1, r->in_cap);
+        r->in[r->nin].name = xstrndup(at, n);
+        r->in[r->nin].value = xstrdup("");
+        r->nin++;
+        r->in_value = false;
+        return 0;
     }
-    if (r->gone)
-        return MHD_NO;
-    if (*upload_size) {
-        if (!r->too_big && r->body.len + *upload_size > s->max_body) {
-            r->too_big = true;
-            buf_release(&r->body);
-        }
-        if (!r->too_big)
-            buf_add(&r->body, upload_data, *upload_size);
-        *upload_size = 0;
-        return MHD_YES;
+    struct hdr *h = &r->in[r->nin - 1];
+    char *name = xasprintf("%s%.*s", h->name, (int)n, at);
+    free(h->name);
+    h->name = name;
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+    struct http_req *r = cur(p);
+    if ((r->head_bytes += n) > HEAD_MAX || !r->nin)
+        return -1;
+    struct hdr *h = &r->in[r->nin - 1];
+    char *v = xasprintf("%s%.*s", h->value, (int)n, at);
+    free(h->value);
+    h->value = v;
+    r->in_value = true;
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct http_req *r = cur(p);
+    r->method = http_method_str((enum http_method)p->method);
+    struct http_parser_url u;
+    http_parser_url_init(&u);
+    const char *url = buf_cstr(&r->url);
+    if (!http_parser_parse_url(url, r->url.len, p->method == HTTP_CONNECT, &u) &&
+        (u.field_set & (1 << UF_PATH))) {
+        r->path = xstrndup(url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+        if (u.field_set & (1 << UF_QUERY))
+            r->query = xstrndup(url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
+    } else {
+        r->path = xstrdup(url);
     }
-    if (r->state != R_READING) {
-        /* Called again after a resume with nothing queued: keep waiting. */
-        if (!r->responded)
-            do_suspend(r);
-        return MHD_YES;
+    if (p->content_length != ULLONG_MAX && p->content_length > r->s->max_body)
+        r->too_big = true; /* said so: no need to read it */
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    struct http_req *r = cur(p);
+    if (r->too_big)
+        return 0;
+    if (r->body.len + n > r->s->max_body) {
+        r->too_big = true;
+        buf_release(&r->body);
+        return 0;
     }
+    buf_add(&r->body, at, n);
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct http_req *r = cur(p);
+    r->keep_alive = http_should_keep_alive(p);
     r->state = R_HANDLING;
+    /* One request at a time: what follows waits for this answer. */
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+/* A request that cannot be read: an error answer, then the close. */
+static void refuse(struct conn *c, int status, const char *code, const char *msg)
+{
+    if (!c->req)
+        on_message_begin(&c->parser);
+    struct http_req *r = c->req;
+    r->state = R_HANDLING;
+    r->keep_alive = false;
+    if (!r->method)
+        r->method = "GET";
+    if (!r->path)
+        r->path = xstrdup("");
+    http_respond_error(r, status, "invalid_request_error", code, "%s", msg);
+}
+
+static void parse(struct conn *c, const char *p, size_t n)
+{
+    size_t used = http_parser_execute(&c->parser, &c->s->ps, p, n);
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (e == HPE_PAUSED) {
+        buf_add(&c->rest, p + used, n - used);
+        dispatch(c);
+        return;
+    }
+    if (e == HPE_OK)
+        return;
+    struct http_req *r = c->req;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (e == HPE_HEADER_OVERFLOW || (r && r->head_bytes > HEAD_MAX))
+        refuse(c, 431, "headers_too_large", "the request's headers are larger than 64 KiB");
+    else if (r && r->state != R_READING)
+        conn_close(c); /* bytes after a request that is being answered */
+    else {
+        struct buf m = BUF_INIT;
+        buf_addf(&m, "the request is not valid HTTP/1.1: %s", http_errno_description(e));
+        refuse(c, 400, "bad_request", buf_cstr(&m));
+        buf_release(&m);
+    }
+}
+
+/* A request has been read whole: to the handler. */
+static void dispatch(struct conn *c)
+{
+    struct http_req *r = c->req;
+    struct http_server *s = c->s;
+    if (!r || r->state != R_HANDLING || r->responded)
+        return;
+    if (c->rest.len >= READ_BUF)
+        uv_read_stop((uv_stream_t *)&c->tcp); /* enough waits; read the rest later */
     if (r->too_big) {
-        http_req_add_header(r, "Connection", "close");
+        r->keep_alive = false;
         http_respond_error(r, 413, "invalid_request_error", "request_too_large",
                            "request body is larger than the limit of %llu bytes (max_body)",
                            (unsigned long long)s->max_body);
-        return MHD_YES;
+        return;
     }
     if (s->draining) {
         /* A request on a connection kept alive from before the shutdown. */
         http_req_add_header(r, "Retry-After", "5");
         http_respond_error(r, 503, "service_unavailable", "shutting_down",
                            "hermod is shutting down; retry in a moment");
-        return MHD_YES;
+        return;
     }
     s->handler(r, s->arg);
-    if (!r->responded && !r->gone && !r->suspended)
-        do_suspend(r);
-    return MHD_YES;
 }
 
-static void completed_cb(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
-    struct http_req *r = *con_cls;
-    if (!r)
+    struct conn *c = h->data;
+    if (!c->rbuf)
+        c->rbuf = xmalloc(READ_BUF);
+    b->base = c->rbuf;
+    b->len = READ_BUF;
+}
+
+static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+    struct conn *c = st->data;
+    if (n == 0)
         return;
-    *con_cls = NULL;
-    r->completed = true;
-    bool ok = toe == MHD_REQUEST_TERMINATED_COMPLETED_OK && !r->gone;
-    tell_owner(r, !ok);
-    req_free(r);
+    if (n < 0) {
+        /* The client went away (or half-closed: it cannot hear an answer
+         * it did not wait for, as far as an HTTP/1.1 proxy can tell). */
+        struct http_req *r = c->req;
+        if (r) {
+            r->gone = true;
+            log_debug("http: client went away path=%s", r->path ? r->path : "-");
+            req_end(r, true);
+        }
+        conn_close(c);
+        return;
+    }
+    c->last_ms = uv_now(c->s->loop);
+    struct http_req *r = c->req;
+    if (r && r->state != R_READING) {
+        /* Pipelined bytes while a request is answered: they wait. */
+        buf_add(&c->rest, b->base, (size_t)n);
+        if (c->rest.len >= READ_BUF)
+            uv_read_stop(st);
+        return;
+    }
+    parse(c, b->base, (size_t)n);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+/* ---- connections ------------------------------------------------------------- */
+
+static void handle_closed(struct http_server *s)
 {
-    char line[512];
-    vsnprintf(line, sizeof(line), fmt, ap);
-    size_t n = strlen(line);
-    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
-        line[--n] = '\0';
-    log_debug("http: %s", line);
+    if (--s->handles == 0 && s->closing)
+        free(s);
+}
+
+static void conn_closed_cb(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+    struct http_server *s = c->s;
+    free(c->rbuf);
+    buf_release(&c->rest);
+    buf_release(&c->outq);
+    buf_release(&c->sending);
+    free(c);
+    handle_closed(s);
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    struct http_req *r = c->req;
+    if (r) {
+        r->gone = true;
+        req_end(r, true);
+    }
+    list_del(&c->link);
+    c->s->nconns--;
+    uv_close((uv_handle_t *)&c->tcp, conn_closed_cb);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    struct http_server *s = l->data;
+    if (status < 0)
+        return;
+    struct conn *c = xcalloc(1, sizeof(*c));
+    c->s = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    s->handles++;
+    list_add_tail(&s->conns, &c->link);
+    s->nconns++;
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0 || s->nconns > MAX_CONNS || s->draining) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->last_ms = uv_now(s->loop);
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+}
+
+/* Timeouts: a request read too slowly (408), a kept-alive connection idle
+ * too long (closed). */
+static void sweep_cb(uv_timer_t *t)
+{
+    struct http_server *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    struct list *p, *tmp;
+    list_for_each_safe(p, tmp, &s->conns)
+    {
+        struct conn *c = container_of(p, struct conn, link);
+        struct http_req *r = c->req;
+        if (c->closing)
+            continue;
+        if (r && r->state == R_READING && now - r->start_ms > READ_TIMEOUT_MS) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            refuse(c, 408, "request_timeout", "the request was not sent in 60 s");
+        } else if (!r && !c->writes && now - c->last_ms > IDLE_TIMEOUT_MS) {
+            conn_close(c);
+        }
+    }
+}
+
+static void listener_closed_cb(uv_handle_t *h)
+{
+    handle_closed(h->data);
 }
 
 struct http_server *http_server_new(uv_loop_t *loop, const char *host, int port,
@@ -539,101 +752,59 @@ struct http_server *http_server_new(uv_loop_t *loop, const char *host, int port,
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
-    socklen_t sl;
-    struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-    unsigned flags = MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG |
-                     MHD_USE_TURBO;
-    if (inet_pton(AF_INET, host, &sin->sin_addr) == 1) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)port);
-        sl = sizeof(*sin);
-    } else if (inet_pton(AF_INET6, host, &sin6->sin6_addr) == 1) {
-        sin6->sin6_family = AF_INET6;
-        sin6->sin6_port = htons((uint16_t)port);
-        sl = sizeof(*sin6);
-        flags |= MHD_USE_IPv6;
-    } else if (!strcmp(host, "localhost")) {
-        sin->sin_family = AF_INET;
-        sin->sin_port = htons((uint16_t)port);
-        sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-        sl = sizeof(*sin);
-    } else {
+    const char *h = !strcmp(host, "localhost") ? "127.0.0.1" : host;
+    if (uv_ip4_addr(h, port, (struct sockaddr_in *)&ss) &&
+        uv_ip6_addr(h, port, (struct sockaddr_in6 *)&ss)) {
         buf_addf(err, "listen address '%s' is not an IP address", host);
         return NULL;
     }
-    (void)sl;
-
+    http_parser_set_max_header_size(HEAD_MAX);
     struct http_server *s = xcalloc(1, sizeof(*s));
     s->loop = loop;
     s->max_body = max_body;
     s->handler = handler;
     s->arg = arg;
-    list_init(&s->reqs);
-    list_init(&s->suspended);
-    s->mhd = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, access_cb, s,
-                              MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-                              MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-                              MHD_OPTION_NOTIFY_COMPLETED, completed_cb, s,
-                              MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)300,
-                              /* MHD zeroes this pool for every request */
-                              MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(16 * 1024),
-                              MHD_OPTION_CONNECTION_LIMIT, (unsigned)4096,
-                              MHD_OPTION_LISTENING_ADDRESS_REUSE, (unsigned)1,
-                              MHD_OPTION_END);
-    if (!s->mhd) {
-        buf_addf(err, "cannot listen on %s:%d: %s", host, port,
-                 errno ? strerror(errno) : "address in use or not available");
-        free(s);
+    list_init(&s->conns);
+    http_parser_settings_init(&s->ps);
+    s->ps.on_message_begin = on_message_begin;
+    s->ps.on_url = on_url;
+    s->ps.on_header_field = on_header_field;
+    s->ps.on_header_value = on_header_value;
+    s->ps.on_headers_complete = on_headers_complete;
+    s->ps.on_body = on_body;
+    s->ps.on_message_complete = on_message_complete;
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    s->handles = 1;
+    int rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0);
+    if (!rc)
+        rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
+    if (rc < 0) {
+        buf_addf(err, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+        s->closing = true;
+        uv_close((uv_handle_t *)&s->listener, listener_closed_cb);
         return NULL;
     }
-    const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = di ? di->port : port;
-    di = MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_EPOLL_FD);
-    uv_poll_init(loop, &s->poll, di->epoll_fd);
-    s->poll.data = s;
-    uv_poll_start(&s->poll, UV_READABLE, mhd_poll_cb);
-    uv_timer_init(loop, &s->timer);
-    s->timer.data = s;
-    uv_idle_init(loop, &s->kick);
-    s->kick.data = s;
-    uv_timer_init(loop, &s->watch_timer);
-    s->watch_timer.data = s;
-    run_mhd(s);
+    s->listening = true;
+    struct sockaddr_storage bound;
+    int bl = sizeof(bound);
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &bl);
+    s->port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
+                                          : ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    uv_timer_init(loop, &s->sweep);
+    s->sweep.data = s;
+    s->handles++;
+    uv_timer_start(&s->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
+    uv_unref((uv_handle_t *)&s->sweep);
     return s;
 }
 
-static void server_handle_closed(uv_handle_t *h)
+static void stop_listening(struct http_server *s)
 {
-    struct http_server *s = h->data;
-    if (++s->closed_handles == 4)
-        free(s);
-}
-
-void http_server_free(struct http_server *s)
-{
-    if (!s)
+    if (!s->listening)
         return;
-    s->closing = true;
-    /* MHD must not be stopped with suspended connections. */
-    struct list *p, *tmp;
-    list_for_each_safe(p, tmp, &s->reqs)
-    {
-        struct http_req *r = container_of(p, struct http_req, link);
-        r->gone = true;
-        do_resume(r);
-        tell_owner(r, true);
-    }
-    MHD_run(s->mhd);
-    MHD_stop_daemon(s->mhd);
-    uv_poll_stop(&s->poll);
-    uv_timer_stop(&s->timer);
-    uv_close((uv_handle_t *)&s->poll, server_handle_closed);
-    uv_close((uv_handle_t *)&s->timer, server_handle_closed);
-    uv_idle_stop(&s->kick);
-    uv_close((uv_handle_t *)&s->kick, server_handle_closed);
-    uv_timer_stop(&s->watch_timer);
-    uv_close((uv_handle_t *)&s->watch_timer, server_handle_closed);
+    s->listening = false;
+    uv_close((uv_handle_t *)&s->listener, listener_closed_cb);
 }
 
 void http_server_drain(struct http_server *s)
@@ -641,10 +812,29 @@ void http_server_drain(struct http_server *s)
     if (s->draining)
         return;
     s->draining = true;
-    MHD_socket fd = MHD_quiesce_daemon(s->mhd);
-    if (fd != MHD_INVALID_SOCKET)
-        close(fd);
-    kick(s);
+    stop_listening(s);
+    /* Kept-alive connections at rest are closed now; the others after
+     * their answer (which says Connection: close). */
+    struct list *p, *tmp;
+    list_for_each_safe(p, tmp, &s->conns)
+    {
+        struct conn *c = container_of(p, struct conn, link);
+        if (!c->req && !c->writes)
+            conn_close(c);
+    }
+}
+
+void http_server_free(struct http_server *s)
+{
+    if (!s)
+        return;
+    s->closing = true;
+    stop_listening(s);
+    struct list *p, *tmp;
+    list_for_each_safe(p, tmp, &s->conns)
+        conn_close(container_of(p, struct conn, link));
+    uv_timer_stop(&s->sweep);
+    uv_close((uv_handle_t *)&s->sweep, listener_closed_cb);
 }
 
 int http_server_port(const struct http_server *s)
@@ -669,14 +859,70 @@ const char *http_req_path(const struct http_req *r)
     return r->path;
 }
 
-const char *http_req_query(const struct http_req *r, const char *name)
+static int hexval(char c)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_GET_ARGUMENT_KIND, name);
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* application/x-www-form-urlencoded decoding of one name or value. */
+static char *url_decode(const char *p, size_t n)
+{
+    char *out = xmalloc(n + 1), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (p[i] == '+') {
+            *o++ = ' ';
+        } else if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
+                   (lo = hexval(p[i + 2])) >= 0) {
+            *o++ = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            *o++ = p[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+const char *http_req_query(const struct http_req *cr, const char *name)
+{
+    struct http_req *r = (struct http_req *)(uintptr_t)cr; /* decoded once, on first use */
+    if (!r->args_done) {
+        r->args_done = true;
+        size_t cap = 0;
+        const char *q = r->query;
+        while (q && *q) {
+            const char *amp = strchr(q, '&');
+            size_t len = amp ? (size_t)(amp - q) : strlen(q);
+            const char *eq = memchr(q, '=', len);
+            if (len) {
+                ALLOC_GROW(r->args, r->nargs + 1, cap);
+                size_t kl = eq ? (size_t)(eq - q) : len;
+                r->args[r->nargs].name = url_decode(q, kl);
+                r->args[r->nargs].value = eq ? url_decode(eq + 1, len - kl - 1) : xstrdup("");
+                r->nargs++;
+            }
+            q = amp ? amp + 1 : NULL;
+        }
+    }
+    for (size_t i = 0; i < r->nargs; i++)
+        if (!strcmp(r->args[i].name, name))
+            return r->args[i].value;
+    return NULL;
 }
 
 const char *http_req_header(const struct http_req *r, const char *name)
 {
-    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+    for (size_t i = 0; i < r->nin; i++)
+        if (!strcasecmp(r->in[i].name, name))
+            return r->in[i].value;
+    return NULL;
 }
 
 const char *http_req_body(const struct http_req *r, size_t *len)
@@ -685,33 +931,10 @@ const char *http_req_body(const struct http_req *r, size_t *len)
     return buf_cstr(&r->body);
 }
 
-struct form_ctx {
-    http_form_cb *cb;
-    void *arg;
-    int rc;
-};
-
-static enum MHD_Result form_iter(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 const char *filename, const char *content_type,
-                                 const char *transfer_encoding, const char *data, uint64_t off,
-                                 size_t size)
-{
-    struct form_ctx *f = cls;
-    f->rc = f->cb(f->arg, key, filename, content_type, data, off, size);
-    return f->rc ? MHD_NO : MHD_YES;
-}
-
 int http_req_form_each(struct http_req *r, http_form_cb *cb, void *arg)
 {
-    struct form_ctx f = {.cb = cb, .arg = arg};
-    struct MHD_PostProcessor *pp = MHD_create_post_processor(r->conn, 16 * 1024, form_iter, &f);
-    if (!pp)
-        return -EINVAL;
-    enum MHD_Result ok = MHD_post_process(pp, r->body.data ? r->body.data : "", r->body.len);
-    enum MHD_Result ended = MHD_destroy_post_processor(pp);
-    if (f.rc)
-        return f.rc;
-    return ok == MHD_YES && ended == MHD_YES ? 0 : -EINVAL;
+    return form_each(http_req_header(r, "Content-Type"), r->body.data ? r->body.data : "",
+                     r->body.len, cb, arg);
 }
 
 uint64_t http_req_start_ns(const struct http_req *r)
@@ -739,8 +962,12 @@ void http_req_set_owner(struct http_req *r, void *owner, http_close_cb *on_close
 
 void http_req_add_header(struct http_req *r, const char *name, const char *value)
 {
-    ALLOC_GROW(r->hdrs, r->nhdrs + 1, r->hdrs_cap);
-    r->hdrs[r->nhdrs].name = xstrdup(name);
-    r->hdrs[r->nhdrs].value = xstrdup(value);
-    r->nhdrs++;
+    ALLOC_GROW(r->out, r->nout + 1, r->out_cap);
+    r->out[r->nout].name = xstrdup(name);
+    r->out[r->nout].value = xstrdup(value);
+    /* A header value is one line: no response splitting through it. */
+    for (char *v = r->out[r->nout].value; *v; v++)
+        if (*v == '\r' || *v == '\n')
+            *v = ' ';
+    r->nout++;
 }

@@ -1,23 +1,21 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * http: the HTTP/1.1 front, libmicrohttpd driven from the event loop.
+ * http: the HTTP/1.1 front, on libuv, requests parsed by Debian's
+ * http-parser.
  *
- * libmicrohttpd runs without threads of its own: its epoll fd is watched by
- * a uv_poll and MHD_run() is called from the loop, so every callback here
- * happens on the loop thread and touches loop state freely.
- *
- * A request is handed to the handler once its whole body has arrived
- * (bodies over max_body get 413 without reaching it). The handler answers
- * at once or later, with a complete response (http_respond*) or a stream
- * (http_stream_*). A connection waiting for its answer or for stream data
- * is suspended in libmicrohttpd, which then no longer watches it; we watch
- * its socket ourselves meanwhile, so a client that goes away is noticed at
- * once, not at the next write.
+ * Every callback here happens on the loop thread. A request is handed to
+ * the handler once its whole body has arrived (bodies over max_body get
+ * 413 without reaching it; heads over 64 KiB 431; a request not read whole
+ * in 60 s 408). The handler answers at once or later, with a complete
+ * response (http_respond*) or a stream (http_stream_*). The client's side
+ * of the connection is read all along, so a client that goes away is
+ * noticed at once, in any state, not at the next write.
  *
  * Lifetime: the request object belongs to this module. Its owner (the
  * handler's context, set with http_req_set_owner) learns that the request
- * is over through close_cb, exactly once, and must not touch the request
- * after that callback returns.
+ * is over through close_cb, exactly once, always from a loop callback
+ * (never from inside an http_* call), and must not touch the request after
+ * that callback returns.
  */
 #ifndef HERMOD_HTTP_H
 #define HERMOD_HTTP_H
@@ -62,11 +60,12 @@ const char *http_req_path(const struct http_req *r);
 const char *http_req_query(const struct http_req *r, const char *name);
 const char *http_req_header(const struct http_req *r, const char *name);
 const char *http_req_body(const struct http_req *r, size_t *len);
-/* A form body (multipart/form-data or urlencoded), parsed by
- * libmicrohttpd's post processor: cb gets each part's field name, file
- * name (NULL for a plain field), content type (or NULL) and its data, in
- * pieces at offset off. A non-zero return from cb stops the walk and is
- * returned. Returns 0, or -EINVAL when the body is not a form or is cut. */
+/* A multipart/form-data body, parsed by GMime (src/form.c): cb gets each
+ * part's field name, file name (NULL for a plain field), content type (or
+ * NULL) and, for a plain field, its value (a file's content is not
+ * passed). A non-zero return from cb stops the walk and is returned.
+ * Returns 0, -EINVAL when the body is not a multipart form or does not
+ * parse, -ENOSYS when GMime is missing. */
 typedef int http_form_cb(void *arg, const char *name, const char *filename,
                          const char *content_type, const char *data, uint64_t off, size_t size);
 int http_req_form_each(struct http_req *r, http_form_cb *cb, void *arg);

@@ -1,0 +1,92 @@
+// bench/streams.mjs: N concurrent streams, straight to the engine and
+// through hermod, in one run (issue 10: 1,000 streams, first-chunk p99
+// within 1.25x + 100 ms of direct).
+//
+// The fake engine streams CHUNKS chunks DELAY ms apart to every request
+// (thread per connection, so it answers all of them at once). N streaming
+// requests are opened at the same moment; for each, the time from sending
+// the request to its first data chunk and to [DONE] is taken. Rounds
+// alternate direct and hermod. Also hermod's RSS after the load.
+//
+//   node bench/streams.mjs [N=1000] [ROUNDS=3] [CHUNKS=20] [DELAY=50]
+//   HERMOD_BIN, FAKE_ENGINE
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import { Hermod, FAKE, freePort, sleep } from '../tests/integ/lib.mjs';
+
+const N = Number(process.argv[2] || 1000);
+const ROUNDS = Number(process.argv[3] || 3);
+const CHUNKS = Number(process.argv[4] || 20);
+const DELAY = Number(process.argv[5] || 50);
+
+const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });
+
+function stream(port, body) {
+  return new Promise((resolve) => {
+    const t0 = process.hrtime.bigint();
+    let first = null;
+    const req = http.request(
+      { host: '127.0.0.1', port, path: '/v1/chat/completions', method: 'POST', agent, headers: { 'content-type': 'application/json' } },
+      (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => {
+          if (first === null && d.includes('data: {')) first = Number(process.hrtime.bigint() - t0) / 1e6;
+          text += d;
+        });
+        res.on('end', () =>
+          resolve({ ok: res.statusCode === 200 && text.includes('data: [DONE]'), first, total: Number(process.hrtime.bigint() - t0) / 1e6 }),
+        );
+        res.on('error', () => resolve({ ok: false }));
+      },
+    );
+    req.on('error', () => resolve({ ok: false }));
+    req.end(JSON.stringify(body));
+  });
+}
+
+const pct = (xs, p) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
+};
+
+async function round(port, model) {
+  const rs = await Promise.all(Array.from({ length: N }, () => stream(port, { model, stream: true, messages: [] })));
+  const ok = rs.filter((r) => r.ok);
+  return { ok: ok.length, p50: pct(ok.map((r) => r.first), 50), p99: pct(ok.map((r) => r.first), 99), done99: pct(ok.map((r) => r.total), 99) };
+}
+
+const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
+
+const eport = await freePort();
+const engine = spawn(FAKE, ['--port', String(eport), '--chunks', String(CHUNKS), '--chunk-delay', String(DELAY), '--alias', 'bench'], { stdio: 'ignore' });
+for (;;) {
+  try {
+    if ((await fetch(`http://127.0.0.1:${eport}/health`)).ok) break;
+  } catch {}
+  await sleep(20);
+}
+const h = new Hermod(`log_level: warn\nmodels:\n  - name: bench\n    concurrency: 0\n    queue: 100000\n    engines:\n      - kind: openai\n        url: http://127.0.0.1:${eport}\n`);
+await h.start();
+const idle = rss(h.proc.pid);
+const res = { direct: [], hermod: [] };
+for (let i = 0; i < ROUNDS; i++) {
+  res.direct.push(await round(eport, 'bench'));
+  res.hermod.push(await round(h.port, 'bench'));
+}
+const loaded = rss(h.proc.pid);
+const med = (xs) => pct(xs, 50);
+const show = (k) => {
+  const rs = res[k];
+  return `${k.padEnd(7)} ok ${rs.map((r) => r.ok).join('/')} of ${N}; first chunk p50 ${med(rs.map((r) => r.p50)).toFixed(1)} ms, p99 ${med(rs.map((r) => r.p99)).toFixed(1)} ms (rounds: ${rs.map((r) => r.p99.toFixed(0)).join(', ')}); [DONE] p99 ${med(rs.map((r) => r.done99)).toFixed(0)} ms`;
+};
+console.log(`hermod ${N} concurrent streams — ${new Date().toISOString()}, ${ROUNDS} rounds, ${CHUNKS} chunks ${DELAY} ms apart, medians over rounds`);
+console.log(show('direct'));
+console.log(show('hermod'));
+const d99 = med(res.direct.map((r) => r.p99));
+const h99 = med(res.hermod.map((r) => r.p99));
+console.log(`first-chunk p99: hermod ${h99.toFixed(1)} ms, bound 1.25 x direct + 100 ms = ${(1.25 * d99 + 100).toFixed(1)} ms: ${h99 <= 1.25 * d99 + 100 ? 'met' : 'missed'}`);
+console.log(`hermod RSS: idle ${(idle / 1024).toFixed(1)} MiB, after the load ${(loaded / 1024).toFixed(1)} MiB`);
+await h.stop();
+engine.kill('SIGKILL');
