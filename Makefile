@@ -28,17 +28,20 @@ OPT_CFLAGS  := -O2
 ASAN_CFLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_LDFLAGS := -fsanitize=address,undefined
 
-SRC  := $(wildcard src/*.c src/lib/*.c)
-ASM  := $(wildcard src/*.S)
+# Module folders by layer (HACKING.md); main.c sits above them in src/.
+SRC  := $(wildcard src/*.c src/*/*.c)
+ASM  := $(wildcard src/*/*.S)
 MAIN := src/main.c
 LIBSRC := $(filter-out $(MAIN),$(SRC))
 
 OBJ      := $(patsubst src/%.c,build/obj/%.o,$(LIBSRC)) $(patsubst src/%.S,build/obj/%.o,$(ASM))
 ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIBSRC)) $(patsubst src/%.S,build/asan/obj/%.o,$(ASM))
 
-UNIT_SRC := $(wildcard tests/unit/test_*.c)
-UNIT_BIN := $(patsubst tests/unit/%.c,build/tests/%,$(UNIT_SRC))
-ASAN_UNIT_BIN := $(patsubst tests/unit/%.c,build/asan/tests/%,$(UNIT_SRC))
+# tests/unit/<folder>/test_<module>.c mirrors src/; the binaries stay flat
+# (build/tests/test_<module>), so test names are unique across folders.
+UNIT_SRC := $(wildcard tests/unit/*/test_*.c)
+UNIT_BIN := $(addprefix build/tests/,$(basename $(notdir $(UNIT_SRC))))
+ASAN_UNIT_BIN := $(addprefix build/asan/tests/,$(basename $(notdir $(UNIT_SRC))))
 FAKES_SRC := $(wildcard tests/fakes/*.c)
 FAKES := $(patsubst tests/fakes/%.c,build/%,$(FAKES_SRC))
 
@@ -64,7 +67,7 @@ build/asan/obj/%.o: src/%.S
 	$(CC) -Ibuild/gen -I. -c $< -o $@
 
 # The default config is compiled into the binary.
-build/obj/default_config.o build/asan/obj/default_config.o: etc/hermod.yaml
+build/obj/core/default_config.o build/asan/obj/core/default_config.o: etc/hermod.yaml
 
 build/libhermod.a: $(OBJ)
 	@rm -f $@
@@ -78,12 +81,15 @@ build/hermod: build/obj/main.o build/libhermod.a
 build/asan/hermod: build/asan/obj/main.o build/asan/libhermod.a
 	$(CC) $(ASAN_LDFLAGS) -o $@ $^ $(LIBS)
 
-build/tests/%: tests/unit/%.c build/libhermod.a
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -Wno-missing-prototypes -o $@ $< build/libhermod.a $(LIBS) -lcmocka
-build/asan/tests/%: tests/unit/%.c build/asan/libhermod.a
-	@mkdir -p $(dir $@)
-	$(CC) $(BASE_CFLAGS) $(ASAN_CFLAGS) -Wno-missing-prototypes $(ASAN_LDFLAGS) -o $@ $< build/asan/libhermod.a $(LIBS) -lcmocka
+define unit_rules
+build/tests/$(basename $(notdir $(1))): $(1) build/libhermod.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(BASE_CFLAGS) $$(OPT_CFLAGS) -Wno-missing-prototypes -MMD -MP -o $$@ $$< build/libhermod.a $$(LIBS) -lcmocka
+build/asan/tests/$(basename $(notdir $(1))): $(1) build/asan/libhermod.a
+	@mkdir -p $$(dir $$@)
+	$$(CC) $$(BASE_CFLAGS) $$(ASAN_CFLAGS) -Wno-missing-prototypes $$(ASAN_LDFLAGS) -MMD -MP -o $$@ $$< build/asan/libhermod.a $$(LIBS) -lcmocka
+endef
+$(foreach t,$(UNIT_SRC),$(eval $(call unit_rules,$(t))))
 
 # Media preprocessing throughput (bench/image.sh, bench/README-media.md).
 build/bench/image: bench/image.c build/libhermod.a
@@ -104,10 +110,10 @@ build/gguf-gen: $(GGUF_GEN_SRC) $(GGUF_GEN_HDR) build/libhermod.a
 	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $(GGUF_GEN_SRC) build/libhermod.a $(LIBS)
 build/tests/test_gguf build/asan/tests/test_gguf: $(GGUF_GEN_SRC) $(GGUF_GEN_HDR)
 # libFuzzer harness for the GGUF reader (clang): make build/fuzz/fuzz_gguf
-build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c src/gguf.c src/gguf.h $(wildcard src/lib/*.c)
+build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c src/model/gguf.c src/model/gguf.h $(wildcard src/lib/*.c)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -iquote src -fsanitize=fuzzer,address,undefined \
-	    -o $@ tests/fuzz/fuzz_gguf.c src/gguf.c $(wildcard src/lib/*.c)
+	    -o $@ tests/fuzz/fuzz_gguf.c src/model/gguf.c $(wildcard src/lib/*.c)
 # --- end gguf-gen
 
 # Benchmarks and measurement tools: one program per bench/NAME.c.
@@ -144,7 +150,8 @@ lint:
 clean:
 	rm -rf build
 
--include $(wildcard build/obj/*.d build/obj/lib/*.d build/asan/obj/*.d build/asan/obj/lib/*.d)
+-include $(wildcard build/obj/*.d build/obj/*/*.d build/asan/obj/*.d build/asan/obj/*/*.d \
+                    build/tests/*.d build/asan/tests/*.d)
 
 # Benchmark clients (see bench/README.md).
 build/bench/sse_client: bench/sse_client.c
@@ -160,9 +167,9 @@ build/bench/langid: bench/langid.c build/libhermod.a
 	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $< build/libhermod.a $(LIBS)
 
 # libFuzzer harness for jschema and answer (clang): make build/fuzz/fuzz_answer
-FUZZ_ANSWER_SRC := src/jschema.c src/jschema_re.c src/answer.c src/answer_ent.c src/translit.c \
-                   src/langid.c src/langid_tables.c $(wildcard src/lib/*.c)
-build/fuzz/fuzz_answer: tests/fuzz/fuzz_answer.c $(FUZZ_ANSWER_SRC) $(wildcard src/*.h src/lib/*.h)
+FUZZ_ANSWER_SRC := src/text/jschema.c src/text/jschema_re.c src/route/answer.c src/route/answer_ent.c \
+                   src/text/translit.c src/text/langid.c src/text/langid_tables.c $(wildcard src/lib/*.c)
+build/fuzz/fuzz_answer: tests/fuzz/fuzz_answer.c $(FUZZ_ANSWER_SRC) $(wildcard src/*/*.h)
 	@mkdir -p $(dir $@)
 	clang -std=c11 -D_GNU_SOURCE -g -O1 -iquote src -fsanitize=fuzzer,address,undefined \
 	    -o $@ tests/fuzz/fuzz_answer.c $(FUZZ_ANSWER_SRC) $(shell pkg-config --cflags --libs jansson) -lm

@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf.h"
+#include "model/gguf.h"
 #include "gguf_model.h"
 #include "gguf_write.h"
 #include "lib/clock.h"

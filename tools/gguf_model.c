@@ -9,7 +9,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gguf.h"
+#include "model/gguf.h"
 #include "lib/xalloc.h"
 
 /*

@@ -30,7 +30,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gguf.h"
+#include "model/gguf.h"
 #include "lib/buf.h"
 
 #define GW_CHUNK (8u << 20)

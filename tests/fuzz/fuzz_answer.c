@@ -13,8 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "answer.h"
-#include "jschema.h"
+#include "route/answer.h"
+#include "text/jschema.h"
 #include "lib/buf.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
