@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * estimate_cli.c: `hermod estimate` and `hermod models --catalog`, and the
- * printing and path handling they share (estimate_path, estimate_print).
+ * estimate_cli.c: `hermod estimate` and `hermod models --catalog`: argv in,
+ * an estimate (model/estimate.h) or the catalog (core/catalog.h) printed.
  *
  * DESIGN: these run before any loop exists, print to stdout and return an
  * exit code; main.c only dispatches to them.
@@ -13,83 +13,12 @@
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "core/catalog.h"
-#include "model/estimate_int.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 
-#define MAX_SPLITS 256
-
-/* For ".../name-00002-of-00005.gguf" stores the prefix length; false otherwise. */
-static bool split_name(const char *path, size_t *prefix)
-{
-    size_t n = strlen(path);
-    const char *tail = "-00000-of-00000.gguf";
-    size_t tl = strlen(tail);
-    if (n <= tl)
-        return false;
-    const char *s = path + n - tl;
-    for (size_t i = 0; i < tl; i++) {
-        bool digit = tail[i] == '0';
-        if (digit ? (s[i] < '0' || s[i] > '9') : s[i] != tail[i])
-            return false;
-    }
-    *prefix = n - tl;
-    return true;
-}
-
-int estimate_path(const char *path, const struct estimate_params *p, struct estimate *e,
-                  struct buf *err)
-{
-    struct stat st;
-    if (stat(path, &st) < 0) {
-        int rc = -errno;
-        buf_addf(err, "%s: %s", path, strerror(errno));
-        return rc;
-    }
-    if (S_ISDIR(st.st_mode) || str_ends_with(path, ".safetensors"))
-        return estimate_safetensors(path, p, e, err);
-
-    struct gguf *first = NULL;
-    int rc = gguf_open(path, &first, err);
-    if (rc)
-        return rc;
-    uint32_t count = 0;
-    size_t prefix;
-    if (gguf_get_u32(first, "split.count", &count) || count <= 1 || !split_name(path, &prefix)) {
-        rc = estimate_gguf(first, p, e, err);
-        gguf_free(first);
-        return rc;
-    }
-    if (count > MAX_SPLITS) {
-        buf_addf(err, "%s: split.count %" PRIu32 " exceeds %d", path, count, MAX_SPLITS);
-        gguf_free(first);
-        return -EINVAL;
-    }
-    /* Open every part, in order (the one already open is not read again);
-     * the metadata comes from part 1. */
-    struct gguf **parts = xcalloc(count, sizeof(*parts));
-    for (uint32_t i = 0; i < count && !rc; i++) {
-        char *name = xasprintf("%.*s-%05" PRIu32 "-of-%05" PRIu32 ".gguf", (int)prefix, path,
-                               i + 1, count);
-        if (first && strcmp(name, path) == 0) {
-            parts[i] = first;
-            first = NULL;
-        } else {
-            rc = gguf_open(name, &parts[i], err);
-        }
-        free(name);
-    }
-    if (!rc)
-        rc = estimate_gguf_parts((const struct gguf *const *)parts, count, p, e, err);
-    for (uint32_t i = 0; i < count; i++)
-        gguf_free(parts[i]);
-    gguf_free(first);
-    free(parts);
-    return rc;
-}
+#define MIB (1024ull * 1024ull)
 
 /* ------------------------------------------------------------ printing */
 
@@ -224,7 +153,9 @@ static void print_json(FILE *f, const char *label, const struct estimate *e)
     json_decref(o);
 }
 
-void estimate_print(FILE *f, const char *label, const struct estimate *e, bool json)
+/* e for people (a table, MiB like llama.cpp's logs) or as one JSON object;
+ * label names the model (a path) and may be NULL. */
+static void print_estimate(FILE *f, const char *label, const struct estimate *e, bool json)
 {
     if (json)
         print_json(f, label, e);
@@ -337,7 +268,7 @@ int estimate_main(int argc, char **argv)
         return 1;
     }
     buf_release(&err);
-    estimate_print(stdout, path, &e, json);
+    print_estimate(stdout, path, &e, json);
     return ferror(stdout) ? 1 : 0;
 }
 

@@ -82,7 +82,7 @@ static json_t *name_json(const char *s)
         t.len--;
     t = extract__trim(t);
     char *c = xstrndup(t.p, t.len);
-    json_t *j = extract__keyable(c) ? json_string(c) : NULL;
+    json_t *j = extract_keyable(c) ? json_string(c) : NULL;
     free(c);
     return j;
 }
@@ -155,7 +155,7 @@ static bool set_money(json_t *r, const json_t *o, const char *k, double *v, char
 static json_t *receipt_model(const json_t *sub, const struct extract_opts *o)
 {
     char tmp[256], cur[4];
-    int ref = extract__year_of(o->now_ms, o->tz_min);
+    int ref = extract_year_of(o->now_ms, o->tz_min);
     json_t *r = json_object();
     set_or_null(r, "merchant", name_json(field_text(sub, "merchant", tmp, sizeof(tmp))));
     set_date(r, field_text(sub, "date", tmp, sizeof(tmp)), ref);
@@ -205,7 +205,7 @@ static json_t *receipt_model(const json_t *sub, const struct extract_opts *o)
 static json_t *lab_model(const json_t *sub, const struct extract_opts *o)
 {
     char tmp[256];
-    int ref = extract__year_of(o->now_ms, o->tz_min);
+    int ref = extract_year_of(o->now_ms, o->tz_min);
     json_t *r = json_object(), *tests = json_array();
     set_or_null(r, "lab", name_json(field_text(sub, "lab", tmp, sizeof(tmp))));
     set_date(r, field_text(sub, "date", tmp, sizeof(tmp)), ref);
@@ -298,7 +298,7 @@ static json_t *screenshot_model(const json_t *sub, const struct extract_opts *o)
 static bool is_bp(const char *name)
 {
     size_t n = strlen(name);
-    return extract__has_word(name, n, "bp") || extract__has_word(name, n, "b.p") ||
+    return extract_has_word(name, n, "bp") || extract_has_word(name, n, "b.p") ||
            extract__find_nocase(name, n, "blood pressure");
 }
 

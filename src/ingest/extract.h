@@ -156,6 +156,23 @@ bool extract_unit_canonical(const char *s, char out[EXTRACT_UNIT_MAX]);
 int extract_resolve_day(const char *text, int64_t now_ms, int tz_min, bool future,
                         struct extract_date *out);
 
+/* ---- Text helpers the other ingest stages share ------------------------ */
+
+/* The local calendar year of ms in a zone of tz_min minutes east of UTC. */
+int extract_year_of(int64_t ms, int tz_min);
+
+/* Whether s has a letter or a digit, i.e. whether the store can key it. */
+bool extract_keyable(const char *s);
+
+/* Whether s[0..len) contains needle as a whole word (ASCII, no case). */
+bool extract_has_word(const char *s, size_t len, const char *needle);
+
+/*
+ * Trims white space (ASCII and U+00A0) from both ends of s[0..len).
+ * Returns the trimmed length and sets *start to its first byte, inside s.
+ */
+size_t extract_trim(const char *s, size_t len, const char **start);
+
 /* ---- Typed results ----------------------------------------------------- */
 
 struct extract_opts {

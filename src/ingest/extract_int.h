@@ -66,16 +66,8 @@ size_t extract__unit_at(const char *s, size_t len, char out[EXTRACT_UNIT_MAX]);
  * '*'. */
 bool extract__flag_word(const char *s, size_t len, char *flag);
 
-/* The local calendar year of ms in the zone. */
-int extract__year_of(int64_t ms, int tz_min);
-
-/* Whether s has a letter or a digit, i.e. whether the store can key it. */
-bool extract__keyable(const char *s);
-
 /* Case-insensitive search for an ASCII needle in s[0..len). */
 const char *extract__find_nocase(const char *s, size_t len, const char *needle);
-/* Whether s[0..len) contains needle as a whole word (ASCII, no case). */
-bool extract__has_word(const char *s, size_t len, const char *needle);
 
 /* s without leading and trailing spaces (ASCII and U+00A0). */
 struct span extract__trim(struct span s);

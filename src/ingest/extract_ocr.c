@@ -49,7 +49,7 @@ static char *span_dup(struct span s)
 static bool has_any_word(struct span s, const char *const *words, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (extract__has_word(s.p, s.len, words[i]))
+        if (extract_has_word(s.p, s.len, words[i]))
             return true;
     return false;
 }
@@ -248,8 +248,8 @@ static int total_priority(struct span s)
         return 0;
     if (has_any_word(s, strong, ARRAY_SIZE(strong)))
         return 2;
-    if (extract__has_word(s.p, s.len, "total") || extract__has_word(s.p, s.len, "ttl") ||
-        extract__has_word(s.p, s.len, "tot"))
+    if (extract_has_word(s.p, s.len, "total") || extract_has_word(s.p, s.len, "ttl") ||
+        extract_has_word(s.p, s.len, "tot"))
         return 1;
     return 0;
 }
@@ -257,9 +257,9 @@ static int total_priority(struct span s)
 static bool ends_items(const struct rline *l)
 {
     return total_priority(l->s) || is_tax(l) ||
-           extract__has_word(l->s.p, l->s.len, "sub total") ||
-           extract__has_word(l->s.p, l->s.len, "subtotal") ||
-           extract__has_word(l->s.p, l->s.len, "discount");
+           extract_has_word(l->s.p, l->s.len, "sub total") ||
+           extract_has_word(l->s.p, l->s.len, "subtotal") ||
+           extract_has_word(l->s.p, l->s.len, "discount");
 }
 
 static json_t *find_merchant(const struct rline *v, size_t n, size_t limit)
@@ -287,7 +287,7 @@ static json_t *find_merchant(const struct rline *v, size_t n, size_t limit)
             s = strip_decor(s);
         }
         char *name = span_dup(s);
-        bool ok = extract__keyable(name);
+        bool ok = extract_keyable(name);
         free(name);
         if (ok)
             return extract__json_span(s);
@@ -302,7 +302,7 @@ static bool find_doc_date(const struct rline *v, size_t n, int ref, const char *
 {
     for (size_t pass = 0; pass <= nlabels; pass++) {
         for (size_t i = 0; i < n; i++) {
-            if (pass < nlabels && !extract__has_word(v[i].s.p, v[i].s.len, labels[pass]))
+            if (pass < nlabels && !extract_has_word(v[i].s.p, v[i].s.len, labels[pass]))
                 continue;
             const char *line = v[i].s.p;
             size_t len = v[i].s.len;
@@ -462,16 +462,16 @@ static bool gstin_at(const char *p, size_t len)
 static const char *bill_currency(const char *text)
 {
     size_t len = strlen(text);
-    if (strstr(text, "\xe2\x82\xb9") || strstr(text, "/-") || extract__has_word(text, len, "rs") ||
-        extract__has_word(text, len, "inr") || extract__has_word(text, len, "rupees") ||
-        extract__has_word(text, len, "gstin") || extract__has_word(text, len, "cgst") ||
-        extract__has_word(text, len, "sgst"))
+    if (strstr(text, "\xe2\x82\xb9") || strstr(text, "/-") || extract_has_word(text, len, "rs") ||
+        extract_has_word(text, len, "inr") || extract_has_word(text, len, "rupees") ||
+        extract_has_word(text, len, "gstin") || extract_has_word(text, len, "cgst") ||
+        extract_has_word(text, len, "sgst"))
         return "INR";
-    if (strstr(text, "\xe2\x82\xac") || extract__has_word(text, len, "eur"))
+    if (strstr(text, "\xe2\x82\xac") || extract_has_word(text, len, "eur"))
         return "EUR";
-    if (strstr(text, "\xc2\xa3") || extract__has_word(text, len, "gbp"))
+    if (strstr(text, "\xc2\xa3") || extract_has_word(text, len, "gbp"))
         return "GBP";
-    if (strchr(text, '$') || extract__has_word(text, len, "usd"))
+    if (strchr(text, '$') || extract_has_word(text, len, "usd"))
         return "USD";
     return NULL;
 }
@@ -481,7 +481,7 @@ json_t *extract__ocr_receipt(const char *text, const struct extract_opts *o)
     struct rline *v;
     size_t n = read_lines(text, &v);
     json_t *r = json_object();
-    int ref = extract__year_of(o->now_ms, o->tz_min);
+    int ref = extract_year_of(o->now_ms, o->tz_min);
     bool any = false;
 
     /* Where the items are: after the column header, else after the last
@@ -764,7 +764,7 @@ json_t *extract__ocr_lab(const char *text, const struct extract_opts *o)
     struct rline *v;
     size_t n = read_lines(text, &v);
     json_t *r = json_object(), *tests = json_array(), *lab = NULL;
-    int ref = extract__year_of(o->now_ms, o->tz_min);
+    int ref = extract_year_of(o->now_ms, o->tz_min);
 
     for (size_t i = 0; i < n && i < 8 && !lab; i++) {
         struct span s = strip_decor(v[i].s);
@@ -1054,12 +1054,12 @@ static json_t *board_item(struct span line, const struct extract_opts *o)
     while (text.len && strchr(" -:,;(", text.data[text.len - 1]))
         buf_setlen(&text, text.len - 1);
     json_t *item = NULL;
-    if ((bullet || owner || due) && extract__keyable(buf_cstr(&text)) && count_letters(
+    if ((bullet || owner || due) && extract_keyable(buf_cstr(&text)) && count_letters(
             (struct span){buf_cstr(&text), text.len}, NULL) >= 3) {
         item = json_object();
         json_object_set_new(item, "text", json_string(buf_cstr(&text)));
         json_object_set_new(item, "owner",
-                            owner && extract__keyable(owner) ? json_string(owner) : json_null());
+                            owner && extract_keyable(owner) ? json_string(owner) : json_null());
         if (due)
             extract__set_due(item, due, o);
         else
@@ -1139,7 +1139,7 @@ static void add_person(json_t *people, struct span s)
     struct span *w;
     size_t nw = extract__words(s, &w);
     free(w);
-    bool ok = nw <= 4 && extract__keyable(name);
+    bool ok = nw <= 4 && extract_keyable(name);
     for (size_t i = 0; i < s.len && ok; i++)
         ok = !is_digit(s.p[i]);
     struct buf k = BUF_INIT, k2 = BUF_INIT;
@@ -1173,7 +1173,7 @@ json_t *extract__ocr_screenshot(const char *text, const struct extract_opts *o)
     const char *app = NULL;
     for (size_t i = 0; i < ARRAY_SIZE(apps) && !app; i++)
         for (size_t j = 0; j < 4 && apps[i].words[j] && !app; j++)
-            if (extract__has_word(t, tl, apps[i].words[j]) ||
+            if (extract_has_word(t, tl, apps[i].words[j]) ||
                 (strchr(apps[i].words[j], '.') && extract__find_nocase(t, tl, apps[i].words[j])))
                 app = apps[i].app;
 

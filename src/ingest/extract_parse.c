@@ -93,7 +93,7 @@ const char *extract__find_nocase(const char *s, size_t len, const char *needle)
     return NULL;
 }
 
-bool extract__has_word(const char *s, size_t len, const char *needle)
+bool extract_has_word(const char *s, size_t len, const char *needle)
 {
     size_t n = strlen(needle);
     for (size_t i = 0; n && i + n <= len; i++) {
@@ -117,6 +117,13 @@ struct span extract__trim(struct span s)
                       (unsigned char)s.p[s.len - 1] == 0xa0)))
         s.len -= is_space(s.p[s.len - 1]) ? 1 : 2;
     return s;
+}
+
+size_t extract_trim(const char *s, size_t len, const char **start)
+{
+    struct span t = extract__trim((struct span){s, len});
+    *start = t.p;
+    return t.len;
 }
 
 size_t extract__lines(const char *text, struct span **out)
@@ -165,7 +172,7 @@ json_t *extract__json_span(struct span s)
     return j ? j : json_null();
 }
 
-bool extract__keyable(const char *s)
+bool extract_keyable(const char *s)
 {
     struct buf k = BUF_INIT;
     if (!s)
@@ -207,7 +214,7 @@ static void date_of_day(int64_t day, struct extract_date *d)
     fmt_iso(d);
 }
 
-int extract__year_of(int64_t ms, int tz_min)
+int extract_year_of(int64_t ms, int tz_min)
 {
     struct extract_date d;
     date_of_day(local_day(ms, tz_min), &d);

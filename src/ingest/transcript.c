@@ -22,9 +22,9 @@
 #include <strings.h>
 #include <time.h>
 
-#include "ingest/extract_int.h"
 #include "text/jschema.h"
 #include "text/langid.h"
+#include "lib/str.h"
 #include "lib/xalloc.h"
 #include "text/timeparse.h"
 #include "text/translit.h"
@@ -217,11 +217,12 @@ static char *field(const json_t *o, const char *k)
     const json_t *v = json_object_get(o, k);
     if (!json_is_string(v))
         return NULL;
-    struct span s = extract__trim((struct span){json_string_value(v), json_string_length(v)});
-    if (!s.len || (s.len == 4 && !strncasecmp(s.p, "null", 4)) ||
-        (s.len == 4 && !strncasecmp(s.p, "none", 4)))
+    const char *p;
+    size_t len = extract_trim(json_string_value(v), json_string_length(v), &p);
+    if (!len || (len == 4 && !strncasecmp(p, "null", 4)) ||
+        (len == 4 && !strncasecmp(p, "none", 4)))
         return NULL;
-    return xstrndup(s.p, s.len);
+    return xstrndup(p, len);
 }
 
 /* The store's entity type for what the model wrote: [a-z_]+, British
@@ -241,7 +242,7 @@ static char *entity_type(const char *s)
     char *t = xstrdup(s);
     size_t o = 0;
     for (size_t i = 0; t[i]; i++) {
-        char c = lower(t[i]);
+        char c = str_ascii_lower(t[i]);
         if (c >= 'a' && c <= 'z')
             t[o++] = c;
         else if (o && t[o - 1] != '_' && (c == ' ' || c == '-' || c == '_'))
@@ -270,8 +271,8 @@ static char *predicate(const char *s)
     char *t = xmalloc(strlen(s) + 1);
     size_t o = 0;
     for (const char *p = s; *p; p++) {
-        char c = lower(*p);
-        if (is_alnum(c))
+        char c = str_ascii_lower(*p);
+        if (str_ascii_alnum(c))
             t[o++] = c;
         else if (o && t[o - 1] != '_')
             t[o++] = '_';
@@ -349,9 +350,9 @@ static bool relation_day(const char *said, const char *model_date, int64_t captu
 {
     if (said) {
         size_t n = strlen(said);
-        bool future = extract__has_word(said, n, "next") || extract__has_word(said, n, "mundina") ||
-                      extract__has_word(said, n, "coming") || extract__has_word(said, n, "naale") ||
-                      extract__has_word(said, n, "tomorrow");
+        bool future = extract_has_word(said, n, "next") || extract_has_word(said, n, "mundina") ||
+                      extract_has_word(said, n, "coming") || extract_has_word(said, n, "naale") ||
+                      extract_has_word(said, n, "tomorrow");
         if (!extract_resolve_day(said, captured_at, tz_min, future, d)) {
             *source = "words";
             return true;
@@ -359,7 +360,7 @@ static bool relation_day(const char *said, const char *model_date, int64_t captu
     }
     if (model_date) {
         struct extract_date m;
-        int ref = extract__year_of(captured_at, tz_min);
+        int ref = extract_year_of(captured_at, tz_min);
         if (!extract_parse_date(model_date, ref, &m) && !m.partial) {
             *d = m;
             *source = "model";
@@ -383,11 +384,11 @@ static int add_relation(const json_t *r, size_t idx, int64_t captured_at, int tz
 
     speaker_as_me(&subject, &stype);
     speaker_as_me(&object, &otype);
-    if (!subject || !extract__keyable(subject) || !pred) {
+    if (!subject || !extract_keyable(subject) || !pred) {
         note(err, "relation %zu: no subject or predicate, skipped", idx);
         goto out;
     }
-    if (object && !extract__keyable(object)) {
+    if (object && !extract_keyable(object)) {
         free(object);
         object = NULL;
     }

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * estimate.c: the GGUF estimate, the parts every estimate shares, and the
+ * estimate.c: the GGUF estimate, the parts every estimate shares, a model
+ * on disk by path (estimate_path: safetensors, GGUF, split GGUF), and the
  * engine log parser. See estimate.h and docs/internals/estimate.md.
  *
  * DESIGN: the estimate walks the tensor list once. A layer's kind is read
@@ -18,6 +19,7 @@
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "model/estimate_int.h"
 #include "lib/str.h"
@@ -615,4 +617,77 @@ void engine_report_breakdown(const struct engine_report *r, struct estimate *e)
     e->gpu_layers = r->layers_offloaded;
     e->n_layer = r->layers_total > 0 ? (uint32_t)r->layers_total - 1 : 0;
     estimate__finish(e);
+}
+
+/* ---------------------------------------------------- a model on disk */
+
+#define MAX_SPLITS 256
+
+/* For ".../name-00002-of-00005.gguf" stores the prefix length; false otherwise. */
+static bool split_name(const char *path, size_t *prefix)
+{
+    size_t n = strlen(path);
+    const char *tail = "-00000-of-00000.gguf";
+    size_t tl = strlen(tail);
+    if (n <= tl)
+        return false;
+    const char *s = path + n - tl;
+    for (size_t i = 0; i < tl; i++) {
+        bool digit = tail[i] == '0';
+        if (digit ? (s[i] < '0' || s[i] > '9') : s[i] != tail[i])
+            return false;
+    }
+    *prefix = n - tl;
+    return true;
+}
+
+int estimate_path(const char *path, const struct estimate_params *p, struct estimate *e,
+                  struct buf *err)
+{
+    struct stat st;
+    if (stat(path, &st) < 0) {
+        int rc = -errno;
+        buf_addf(err, "%s: %s", path, strerror(errno));
+        return rc;
+    }
+    if (S_ISDIR(st.st_mode) || str_ends_with(path, ".safetensors"))
+        return estimate_safetensors(path, p, e, err);
+
+    struct gguf *first = NULL;
+    int rc = gguf_open(path, &first, err);
+    if (rc)
+        return rc;
+    uint32_t count = 0;
+    size_t prefix;
+    if (gguf_get_u32(first, "split.count", &count) || count <= 1 || !split_name(path, &prefix)) {
+        rc = estimate_gguf(first, p, e, err);
+        gguf_free(first);
+        return rc;
+    }
+    if (count > MAX_SPLITS) {
+        buf_addf(err, "%s: split.count %" PRIu32 " exceeds %d", path, count, MAX_SPLITS);
+        gguf_free(first);
+        return -EINVAL;
+    }
+    /* Open every part, in order (the one already open is not read again);
+     * the metadata comes from part 1. */
+    struct gguf **parts = xcalloc(count, sizeof(*parts));
+    for (uint32_t i = 0; i < count && !rc; i++) {
+        char *name = xasprintf("%.*s-%05" PRIu32 "-of-%05" PRIu32 ".gguf", (int)prefix, path,
+                               i + 1, count);
+        if (first && strcmp(name, path) == 0) {
+            parts[i] = first;
+            first = NULL;
+        } else {
+            rc = gguf_open(name, &parts[i], err);
+        }
+        free(name);
+    }
+    if (!rc)
+        rc = estimate_gguf_parts((const struct gguf *const *)parts, count, p, e, err);
+    for (uint32_t i = 0; i < count; i++)
+        gguf_free(parts[i]);
+    gguf_free(first);
+    free(parts);
+    return rc;
 }

@@ -134,12 +134,6 @@ int estimate_safetensors(const char *path, const struct estimate_params *p, stru
 int estimate_path(const char *path, const struct estimate_params *p, struct estimate *e,
                   struct buf *err);
 
-/*
- * Prints e for people (a table, MiB like llama.cpp's logs) or as one JSON
- * object. `label` names the model (a path) and may be NULL.
- */
-void estimate_print(FILE *f, const char *label, const struct estimate *e, bool json);
-
 /* ------------------------------------------------- what engines report */
 
 enum engine_report_seen {

@@ -401,7 +401,7 @@ int router_decide(const struct config *cfg, const struct config_route *rt,
         }
         if (r->prefer_resident && state && d->nprimary > 1) {
             /* stable: ready ones first, the rest in their order */
-            const struct config_model *tmp[ROUTER_MAX_CANDS];
+            const struct config_model *tmp[ROUTER_MAX_CANDS] = {NULL};
             size_t n = 0;
             for (int pass = 0; pass < 2; pass++)
                 for (size_t i = 0; i < d->nprimary; i++) {
