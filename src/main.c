@@ -16,19 +16,16 @@
 #include <sys/stat.h>
 #include <uv.h>
 
+#include "cli/cli.h"
 #include "gateway/api.h"
 #include "core/config.h"
 #include "model/engine.h"
-#include "model/estimate.h"
 #include "net/http.h"
-#include "text/langid.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "core/log.h"
 #include "ingest/pipeline.h"
-#include "cli/plan.h"
 #include "gateway/proxy.h"
-#include "route/router.h"
 #include "sched/sched.h"
 #include "store/store.h"
 #include "net/upstream.h"

@@ -6,7 +6,7 @@
  * DESIGN: these run before any loop exists, print to stdout and return an
  * exit code; main.c only dispatches to them.
  */
-#include "model/estimate.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "model/estimate.h"
 #include "core/catalog.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"

@@ -10,12 +10,13 @@
  * that of the longest line. Nothing of the input is echoed, which keeps the
  * output valid JSON even when the input is not valid UTF-8.
  */
-#include "text/langid.h"
+#include "cli/cli.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "text/langid.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 

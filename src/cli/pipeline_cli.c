@@ -4,6 +4,8 @@
  * /hermod/ingest. The daemon does the work (it owns the engines and the
  * store's writer side); this sends each file and prints what came back.
  */
+#include "cli/cli.h"
+
 #include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>

@@ -9,7 +9,7 @@
  * Sizes are shown in GB (10^9 bytes), as the seed and the model cards
  * write them; the budget is also shown in GiB.
  */
-#include "cli/plan.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <stdio.h>

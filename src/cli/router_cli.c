@@ -4,6 +4,8 @@
  * plain text from a file or stdin and prints what the router decides and
  * why, without calling any engine. See router.h.
  */
+#include "cli/cli.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>

@@ -9,7 +9,7 @@
  * (WAL lets it read while the daemon writes), does one thing and exits.
  * Exit codes: 0 done (also when nothing was found), 1 failed, 2 usage.
  */
-#include "store/store.h"
+#include "cli/cli.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "store/store.h"
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/str.h"
@@ -72,48 +73,6 @@ static void fmt_local(int64_t ms, int tz_min, char *out, size_t n)
              tm.tm_mday, tm.tm_hour, tm.tm_min, tz_min < 0 ? '-' : '+', a / 60, a % 60);
 }
 
-json_t *store_time_json(int64_t ms)
-{
-    char t[40];
-    if (ms == STORE_TIME_NONE)
-        return json_null();
-    clock_fmt_rfc3339((uint64_t)ms, t, sizeof(t));
-    return json_string(t);
-}
-
-json_t *store_hits_json(const char *text, const struct store_hits *h)
-{
-    json_t *o = json_object(), *res = json_array();
-    json_object_set_new(o, "query", text ? json_string(text) : json_null());
-    json_object_set_new(o, "words", json_string(h->words ? h->words : ""));
-    json_object_set_new(o, "since", store_time_json(h->since));
-    json_object_set_new(o, "until", store_time_json(h->until));
-    for (size_t i = 0; i < h->n; i++) {
-        const struct store_hit *x = &h->v[i];
-        json_t *r = json_object(), *ents = json_array();
-        json_object_set_new(r, "id", json_integer(x->id));
-        json_object_set_new(r, "kind", json_string(store_kind_name(x->kind)));
-        json_object_set_new(r, "source", x->source ? json_string(x->source) : json_null());
-        json_object_set_new(r, "captured_at", store_time_json(x->captured_at));
-        json_object_set_new(r, "captured_at_ms", json_integer(x->captured_at));
-        json_object_set_new(r, "score", json_real(x->score));
-        json_object_set_new(r, "relevance", json_real(x->relevance));
-        json_object_set_new(r, "snippet", json_string(x->snippet));
-        json_object_set_new(r, "description",
-                            x->description ? json_string(x->description) : json_null());
-        for (size_t k = 0; k < x->nentities; k++) {
-            json_t *e = json_object();
-            json_object_set_new(e, "name", json_string(x->entities[k].name));
-            json_object_set_new(e, "type", json_string(x->entities[k].type));
-            json_array_append_new(ents, e);
-        }
-        json_object_set_new(r, "entities", ents);
-        json_array_append_new(res, r);
-    }
-    json_object_set_new(o, "results", res);
-    return o;
-}
-
 static void print_json(const char *text, const struct store_hits *h)
 {
     json_t *o = store_hits_json(text, h);
@@ -153,24 +112,6 @@ static void print_human(const struct store_hits *h, int tz)
             printf("\n");
         }
     }
-}
-
-int store_kinds_parse(const char *arg, unsigned *mask, struct buf *err)
-{
-    char *copy = xstrdup(arg), *save = NULL;
-    int rc = 0;
-    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
-        enum store_kind k;
-        if (store_kind_parse(t, &k)) {
-            if (err)
-                buf_addf(err, "unknown kind '%s'", t);
-            rc = -EINVAL;
-            break;
-        }
-        *mask |= 1u << k;
-    }
-    free(copy);
-    return rc;
 }
 
 static int parse_kinds(const char *arg, unsigned *mask)

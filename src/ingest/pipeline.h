@@ -84,14 +84,4 @@ void pipeline_local_url(const char *host, int port, char *out, size_t n);
 /* Appends the pipeline's Prometheus metrics. */
 void pipeline_metrics(const struct pipeline *p, struct buf *out);
 
-/*
- * `hermod ingest FILE... [--at TIME] [--source S] [--model NAME] [--kind K]
- * [--url URL] [--config FILE] [--json]`: sends each file (a .txt or .md is
- * a transcript; "-" reads stdin) to a running daemon. argv[0] is
- * "ingest". Returns 0 when every item is stored and described, 3 when some
- * are stored but pending (the model failed; hermod retries), 1 on errors,
- * 2 on usage errors.
- */
-int pipeline_ingest_main(int argc, char **argv);
-
 #endif

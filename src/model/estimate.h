@@ -188,22 +188,4 @@ int estimate_parse_log_line(const char *line, struct engine_report *r);
  */
 void engine_report_breakdown(const struct engine_report *r, struct estimate *e);
 
-/* ------------------------------------------------------------ the CLI */
-
-/*
- * hermod estimate FILE|DIR [--ctx N] [--parallel N] [--kv-type f16|q8_0|q4_0]
- *                 [--ubatch N] [--gpu-layers N] [--no-flash-attn] [--ctx-per-slot] [--json]
- * argv[0] is the subcommand's name. Prints to stdout, errors to stderr.
- * Returns the process exit code: 0, 1 (the model could not be estimated) or
- * 2 (usage).
- */
-int estimate_main(int argc, char **argv);
-
-/*
- * hermod models --catalog [--json]: the built-in catalog (catalog.h).
- * argv[0] is the subcommand's name; "--catalog" is accepted and ignored.
- * Returns the process exit code.
- */
-int catalog_main(int argc, char **argv);
-
 #endif

@@ -93,8 +93,4 @@ unsigned router_model_modalities(const struct config_model *m);
 /* Context length of model m (config, else catalog), 0 = unknown. */
 uint64_t router_model_context(const struct config_model *m);
 
-/* `hermod route --explain [--config FILE] [FILE]`: reads a request body
- * (JSON) or plain text and prints the decision. */
-int router_main(int argc, char **argv);
-
 #endif

@@ -53,6 +53,24 @@ int store_kind_parse(const char *s, enum store_kind *out)
     return -EINVAL;
 }
 
+int store_kinds_parse(const char *arg, unsigned *mask, struct buf *err)
+{
+    char *copy = xstrdup(arg), *save = NULL;
+    int rc = 0;
+    for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+        enum store_kind k;
+        if (store_kind_parse(t, &k)) {
+            if (err)
+                buf_addf(err, "unknown kind '%s'", t);
+            rc = -EINVAL;
+            break;
+        }
+        *mask |= 1u << k;
+    }
+    free(copy);
+    return rc;
+}
+
 const char *store_status_name(enum store_status s)
 {
     return s == STORE_DONE ? "done" : s == STORE_FAILED ? "failed" : "pending";

@@ -420,7 +420,8 @@ int store_export_jsonl(struct store *st, FILE *out, struct buf *err);
 
 /* The search result as JSON (new reference): query, words, since, until,
  * results [{id, kind, source, captured_at, score, snippet, description,
- * entities}]. The CLI's --json and GET /hermod/memories/search use it. */
+ * entities}]. The CLI's --json and GET /hermod/memories/search use it
+ * (store_json.c). */
 struct json_t;
 struct json_t *store_hits_json(const char *text, const struct store_hits *h);
 /* A store time as RFC 3339 text in UTC (new reference), or JSON null for
@@ -429,18 +430,5 @@ struct json_t *store_time_json(int64_t ms);
 /* Parses "receipt,photo" into a mask of 1 << enum store_kind. Returns 0 or
  * -EINVAL with err set. */
 int store_kinds_parse(const char *arg, unsigned *mask, struct buf *err);
-
-/* ---- Command line (wired into main.c by the caller) ------------------- */
-
-/*
- * `hermod search WORDS... [--since T] [--until T] [--kind K[,K]] [--entity
- * NAME] [--store PATH] [--json] [--limit N] [--tz +05:30]`. argv[0] is the
- * subcommand name ("search"). Prints results on stdout, errors on stderr;
- * returns the process exit code (0 ok, 1 failure, 2 usage).
- */
-int store_search_main(int argc, char **argv);
-
-/* `hermod export [--store PATH] [--out FILE]`; as store_search_main. */
-int store_export_main(int argc, char **argv);
 
 #endif

@@ -89,18 +89,4 @@ const char *langid_label_name(enum langid_label label);
  * -EINVAL for an unknown name (then *out is untouched). */
 int langid_label_parse(const char *name, enum langid_label *out);
 
-/*
- * `hermod langid`: reads UTF-8 text on stdin, one item per line (any
- * length; a trailing CR is dropped), and writes one JSON object per line on
- * stdout:
- *
- *   {"lang":"kn-latn","needs_kannada":true,"uncertain":false,
- *    "scores":{"kn":0,"kn-latn":0.97,...},
- *    "scripts":{"kannada":0,"latin":31,"devanagari":0,"other":0,"digits_punct":1}}
- *
- * argv[0] is the subcommand name. Returns the process exit status: 0, 1 on a
- * read or write error, 2 on a usage error.
- */
-int langid_main(int argc, char **argv);
-
 #endif

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cli/cli.h"
 #include "core/catalog.h"
 #include "model/estimate.h"
 #include "model/gguf.h"

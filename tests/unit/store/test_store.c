@@ -21,6 +21,7 @@
 
 #include <jansson.h>
 
+#include "cli/cli.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 #include "store/store.h"

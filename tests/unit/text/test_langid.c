@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "text/langid.c"
+#include "cli/cli.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 
