@@ -26,6 +26,7 @@
 #include <string.h>
 
 #include "text/langid.h"
+#include "lib/utf8.h"
 #include "lib/xalloc.h"
 #include "text/translit.h"
 
@@ -210,33 +211,6 @@ bool answer__kn_common(const char *word, size_t len)
     return in_sorted(kn_common, ARRAY_SIZE(kn_common), word, len);
 }
 
-/* Decodes the code point at s (n > 0 bytes); -1 for a bad byte. */
-static size_t next_cp(const unsigned char *s, size_t n, int32_t *cp)
-{
-    unsigned c = s[0];
-    size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                          : (c & 0xf8) == 0xf0 ? 4 : 0;
-    int32_t v;
-    if (len == 1) {
-        *cp = (int32_t)c;
-        return 1;
-    }
-    if (!len || len > n) {
-        *cp = -1;
-        return 1;
-    }
-    v = (int32_t)(c & (0x7fu >> len));
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            *cp = -1;
-            return 1;
-        }
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    *cp = v;
-    return len;
-}
-
 static bool kn_letter(int32_t cp)
 {
     return (cp >= 0x0C85 && cp <= 0x0CB9) || cp == 0x0CDE || cp == 0x0CE0 || cp == 0x0CE1;
@@ -256,7 +230,7 @@ static bool kn_consonant_last(const char *w, size_t n)
     /* every Kannada code point is three bytes */
     if (n < 3)
         return false;
-    next_cp((const unsigned char *)w + n - 3, 3, &cp);
+    utf8_decode((const unsigned char *)w + n - 3, 3, &cp);
     return cp >= 0x0C95 && cp <= 0x0CB9;
 }
 
@@ -359,7 +333,7 @@ static void kn_word(struct finder *f, const char *w, size_t n)
     struct cand c = {{NULL}, 0};
     int32_t first;
 
-    next_cp((const unsigned char *)w, n, &first);
+    utf8_decode((const unsigned char *)w, n, &first);
     if (!kn_letter(first) || cps_of(w, n) < MIN_NAME_CPS || answer__kn_common(w, n))
         return;
     for (size_t i = 0; i < ARRAY_SIZE(kn_verb_endings); i++)
@@ -475,7 +449,7 @@ void answer__entities_find(const char *input, size_t len, size_t max,
         int32_t cp = 0;
         size_t k = 1;
         if (i < len)
-            k = next_cp(s + i, len - i, &cp);
+            k = utf8_decode(s + i, len - i, &cp);
         bool end = i == len;
         if (!end && kn_wordchar(cp)) {
             if (word == SIZE_MAX)

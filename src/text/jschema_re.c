@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "lib/utf8.h"
 #include "lib/xalloc.h"
 
 /* Decodes one UTF-8 sequence at s (n > 0 bytes). Returns its length and
@@ -40,48 +41,16 @@
  * as itself (jansson strings are valid UTF-8, so this is only defence). */
 static size_t utf8_dec(const unsigned char *s, size_t n, uint32_t *cp)
 {
-    unsigned c = s[0];
-    size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3
-                          : (c & 0xf8) == 0xf0 ? 4 : 0;
-    uint32_t v;
-    if (len <= 1 || len > n) {
-        *cp = c;
-        return 1;
-    }
-    v = c & (0x7f >> len);
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            *cp = c;
-            return 1;
-        }
-        v = (v << 6) | (s[i] & 0x3f);
-    }
-    *cp = v;
-    return len;
+    int32_t v;
+    size_t k = utf8_decode(s, n, &v);
+    *cp = v == UTF8_INVALID ? s[0] : (uint32_t)v;
+    return k;
 }
 
 static void utf8_enc(struct buf *out, uint32_t cp)
 {
     char b[4];
-    if (cp < 0x80) {
-        b[0] = (char)cp;
-        buf_add(out, b, 1);
-    } else if (cp < 0x800) {
-        b[0] = (char)(0xc0 | (cp >> 6));
-        b[1] = (char)(0x80 | (cp & 0x3f));
-        buf_add(out, b, 2);
-    } else if (cp < 0x10000) {
-        b[0] = (char)(0xe0 | (cp >> 12));
-        b[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        b[2] = (char)(0x80 | (cp & 0x3f));
-        buf_add(out, b, 3);
-    } else {
-        b[0] = (char)(0xf0 | (cp >> 18));
-        b[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-        b[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-        b[3] = (char)(0x80 | (cp & 0x3f));
-        buf_add(out, b, 4);
-    }
+    buf_add(out, b, utf8_encode(cp, b));
 }
 
 static int hexval(char c)

@@ -9,48 +9,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "lib/utf8.h"
 #include "lib/xalloc.h"
 #include "text/translit_int.h"
-
-/* Decodes one UTF-8 sequence at s (n > 0 bytes left). Returns its length
- * and the code point in *cp, or 1 and -1 for a byte that starts no valid
- * sequence (overlong forms and surrogates included). */
-static size_t utf8_next(const unsigned char *s, size_t n, int32_t *cp)
-{
-    unsigned c = s[0];
-    size_t len;
-    int32_t v, min;
-    if (c < 0x80) {
-        *cp = (int32_t)c;
-        return 1;
-    } else if ((c & 0xe0) == 0xc0) {
-        len = 2, v = (int32_t)(c & 0x1f), min = 0x80;
-    } else if ((c & 0xf0) == 0xe0) {
-        len = 3, v = (int32_t)(c & 0x0f), min = 0x800;
-    } else if ((c & 0xf8) == 0xf0) {
-        len = 4, v = (int32_t)(c & 0x07), min = 0x10000;
-    } else {
-        *cp = -1;
-        return 1;
-    }
-    if (n < len) {
-        *cp = -1;
-        return 1;
-    }
-    for (size_t i = 1; i < len; i++) {
-        if ((s[i] & 0xc0) != 0x80) {
-            *cp = -1;
-            return 1;
-        }
-        v = (v << 6) | (int32_t)(s[i] & 0x3f);
-    }
-    if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) {
-        *cp = -1;
-        return 1;
-    }
-    *cp = v;
-    return len;
-}
 
 /* Consonants U+0C95..U+0CB9, in chart order; NULL marks an unassigned
  * code point. Retroflex and dental share t/d/n as Kanglish writes them. */
@@ -121,19 +82,19 @@ bool translit_has_kannada(const char *utf8, size_t len)
 static const char *read_vowel_sign(const unsigned char *s, size_t n, size_t *used)
 {
     int32_t cp, cp2;
-    size_t l = utf8_next(s, n, &cp);
+    size_t l = utf8_decode(s, n, &cp);
     const char *v = vowel_sign_of(cp);
     if (!v)
         return NULL;
     *used = l;
     if (l >= n)
         return v;
-    size_t l2 = utf8_next(s + l, n - l, &cp2);
+    size_t l2 = utf8_decode(s + l, n - l, &cp2);
     if (cp == 0x0CC6 && cp2 == 0x0CC2) {
         *used += l2;
         v = "o";
         if (*used < n) {
-            size_t l3 = utf8_next(s + *used, n - *used, &cp2);
+            size_t l3 = utf8_decode(s + *used, n - *used, &cp2);
             if (cp2 == KN_LENGTH)
                 *used += l3;
         }
@@ -156,13 +117,13 @@ void translit_kn_to_latn(const char *utf8, size_t len, struct buf *out)
     size_t i = 0;
     while (i < len) {
         int32_t cp;
-        size_t l = utf8_next(s + i, len - i, &cp);
+        size_t l = utf8_decode(s + i, len - i, &cp);
         const char *c = consonant_of(cp);
         if (c) {
             i += l;
             if (i < len) {
                 int32_t nx;
-                size_t nl = utf8_next(s + i, len - i, &nx);
+                size_t nl = utf8_decode(s + i, len - i, &nx);
                 if (nx == KN_NUKTA) {
                     if (cp == 0x0C9C)
                         c = "z";
@@ -180,7 +141,7 @@ void translit_kn_to_latn(const char *utf8, size_t len, struct buf *out)
                 i += used;
             } else if (i < len) {
                 int32_t nx;
-                size_t nl = utf8_next(s + i, len - i, &nx);
+                size_t nl = utf8_decode(s + i, len - i, &nx);
                 if (nx == KN_VIRAMA)
                     i += nl;
                 else
@@ -200,7 +161,7 @@ void translit_kn_to_latn(const char *utf8, size_t len, struct buf *out)
         } else if (cp == KN_ANUSVARA) {
             int32_t nx = -1;
             if (i < len)
-                utf8_next(s + i, len - i, &nx);
+                utf8_decode(s + i, len - i, &nx);
             buf_addch(out, consonant_of(nx) && !anusvara_is_m(nx) ? 'n' : 'm');
         } else if (cp == 0x0C80 || cp == 0x0C81) { /* candrabindu */
             buf_addch(out, 'n');
@@ -430,7 +391,7 @@ void translit__key_rules(const char *utf8, size_t len, unsigned rules, struct bu
     for (size_t i = 0; i < latn.len;) {
         int32_t cp;
         char one[2];
-        i += utf8_next(s + i, latn.len - i, &cp);
+        i += utf8_decode(s + i, latn.len - i, &cp);
         const char *f = cp < 0 ? "" : fold_char(cp, one);
         if (f)
             buf_addstr(&word, f);
