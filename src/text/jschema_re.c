@@ -38,12 +38,17 @@
 
 /* Decodes one UTF-8 sequence at s (n > 0 bytes). Returns its length and
  * the code point in *cp; a byte that starts no valid sequence is returned
- * as itself (jansson strings are valid UTF-8, so this is only defence). */
+ * alone, as itself (jansson strings are valid UTF-8, so this is only
+ * defence). */
 static size_t utf8_dec(const unsigned char *s, size_t n, uint32_t *cp)
 {
     int32_t v;
     size_t k = utf8_decode(s, n, &v);
-    *cp = v == UTF8_INVALID ? s[0] : (uint32_t)v;
+    if (v == UTF8_INVALID) {
+        *cp = s[0];
+        return 1;
+    }
+    *cp = (uint32_t)v;
     return k;
 }
 

@@ -64,23 +64,25 @@ static void test_decode_invalid(void **state)
         {"\xf5\x80\x80\x80", 4, 1, UTF8_INVALID}, /* F5..FF start nothing */
         {"\xf8\x88\x80\x80", 4, 1, UTF8_INVALID},
         {"\xff", 1, 1, UTF8_INVALID},
-        {"\xc3", 1, 1, UTF8_INVALID},             /* cut short by n */
-        {"\xe0\xb2\x95", 2, 1, UTF8_INVALID},
-        {"\xf0\x9f\x98\x80", 3, 1, UTF8_INVALID},
-        {"\xc3" "A", 2, 1, UTF8_INVALID},         /* cut short by a non-continuation */
-        {"\xe0\xb2" "A", 3, 1, UTF8_INVALID},
-        {"\xf0\x9f\x98" "A", 4, 1, UTF8_INVALID},
+        /* Cut short, by n or by a byte that does not continue it: the
+         * maximal subpart, everything before the cut, goes at once. */
+        {"\xc3", 1, 1, UTF8_INVALID},
+        {"\xe0\xb2\x95", 2, 2, UTF8_INVALID},
+        {"\xf0\x9f\x98\x80", 3, 3, UTF8_INVALID},
+        {"\xc3" "A", 2, 1, UTF8_INVALID},
+        {"\xe0\xb2" "A", 3, 2, UTF8_INVALID},
+        {"\xf0\x9f\x98" "A", 4, 3, UTF8_INVALID},
+        {"\xe0\xb2\xc3\xa9", 4, 2, UTF8_INVALID}, /* the next lead byte is not eaten */
     };
     check(c, sizeof(c) / sizeof(c[0]));
 }
 
-/* A caller that steps over what it cannot read sees every good character:
- * an invalid byte costs exactly one step. */
+/* A caller that steps over what it cannot read sees every good character,
+ * and each ill-formed sequence once. */
 static void test_decode_resync(void **state)
 {
     static const char s[] = "a\xe0\xb2\xc3\xa9\x80\xe0\xb2\x95z";
-    static const int32_t want[] = {'a', UTF8_INVALID, UTF8_INVALID, 0xe9, UTF8_INVALID, 0x0c95,
-                                   'z'};
+    static const int32_t want[] = {'a', UTF8_INVALID, 0xe9, UTF8_INVALID, 0x0c95, 'z'};
     size_t i = 0, k = 0, n = sizeof(s) - 1;
     while (i < n) {
         int32_t cp;
