@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * plan.c: `hermod plan` — the memory plan of a config, as a table and a
+ * plan_cli.c: `hermod plan` — the memory plan of a config, as a table and a
  * bar: each model's size and where it comes from, the running total over
  * the always-on stack, what fits together and what is left; and the
  * research seed's own plan (its section 8) rebuilt from the catalog, with

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * estimate_int.h: what estimate.c (GGUF, engine logs), estimate_st.c
- * (safetensors) and estimate_cli.c share. Not for other modules.
+ * estimate_int.h: what estimate.c (GGUF, engine logs, paths) and
+ * estimate_st.c (safetensors) share. Not for other modules.
  */
 #ifndef HERMOD_ESTIMATE_INT_H
 #define HERMOD_ESTIMATE_INT_H

@@ -3,7 +3,8 @@
  * store.c: opening, the connection pool, schema migrations, transactions,
  * and episodes. Entities and relations are in store_graph.c, search in
  * store_search.c, typed results in store_typed.c, export in
- * store_export.c, the command line in store_cli.c.
+ * store_export.c, JSON views in store_json.c; the command line is
+ * cli/store_cli.c.
  *
  * DESIGN
  * The schema is versioned with PRAGMA user_version. migrations[v] takes a
