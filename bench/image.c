@@ -33,9 +33,9 @@
 #include <webp/encode.h>
 
 #include "ingest/image.h"
+#include "ingest/video.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
-#include "ingest/video.h"
 
 static double now_s(void)
 {

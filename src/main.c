@@ -17,18 +17,18 @@
 #include <uv.h>
 
 #include "cli/cli.h"
-#include "gateway/api.h"
 #include "core/config.h"
-#include "model/engine.h"
-#include "net/http.h"
+#include "core/log.h"
+#include "gateway/api.h"
+#include "gateway/proxy.h"
+#include "ingest/pipeline.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
-#include "core/log.h"
-#include "ingest/pipeline.h"
-#include "gateway/proxy.h"
+#include "model/engine.h"
+#include "net/http.h"
+#include "net/upstream.h"
 #include "sched/sched.h"
 #include "store/store.h"
-#include "net/upstream.h"
 
 #define HERMOD_VERSION "0.1.0"
 

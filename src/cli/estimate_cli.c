@@ -14,10 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/estimate.h"
 #include "core/catalog.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "model/estimate.h"
 
 #define MIB (1024ull * 1024ull)
 

@@ -16,9 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "text/langid.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
+#include "text/langid.h"
 
 static void usage(FILE *f)
 {

@@ -16,10 +16,10 @@
 #include <jansson.h>
 
 #include "core/config.h"
+#include "ingest/pipeline.h"
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
-#include "ingest/pipeline.h"
 
 static const char usage_text[] =
     "usage: hermod ingest FILE... [--at TIME] [--source S] [--model NAME] [--kind K]\n"

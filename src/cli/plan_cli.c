@@ -17,9 +17,9 @@
 
 #include "core/catalog.h"
 #include "core/config.h"
-#include "model/engine.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "model/engine.h"
 #include "model/sizing.h"
 #include "model/sysmem.h"
 

@@ -12,8 +12,8 @@
 
 #include "core/catalog.h"
 #include "core/config.h"
-#include "model/engine.h"
 #include "lib/xalloc.h"
+#include "model/engine.h"
 #include "route/router.h"
 
 static int read_all(FILE *f, struct buf *out)

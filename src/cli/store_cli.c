@@ -17,11 +17,11 @@
 
 #include <jansson.h>
 
-#include "store/store.h"
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "store/store.h"
 #include "text/timeparse.h"
 
 static const char search_usage[] =

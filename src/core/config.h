@@ -23,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "lib/buf.h"
 #include "core/log.h"
+#include "lib/buf.h"
 
 enum engine_kind {
     ENGINE_KIND_LLAMA_SERVER,

@@ -14,16 +14,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "model/engine.h"
-#include "net/http.h"
+#include "core/log.h"
+#include "gateway/proxy.h"
+#include "ingest/pipeline.h"
 #include "lib/clock.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
-#include "core/log.h"
-#include "ingest/pipeline.h"
-#include "gateway/proxy.h"
-#include "sched/sched.h"
+#include "model/engine.h"
+#include "net/http.h"
 #include "net/upstream.h"
+#include "sched/sched.h"
 
 struct api {
     struct pipeline *pipeline;

@@ -23,18 +23,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "route/answer.h"
-#include "model/engine.h"
-#include "net/http.h"
+#include "core/log.h"
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/list.h"
 #include "lib/xalloc.h"
-#include "core/log.h"
-#include "route/router.h"
-#include "sched/sched.h"
+#include "model/engine.h"
+#include "net/http.h"
 #include "net/sse.h"
 #include "net/upstream.h"
+#include "route/answer.h"
+#include "route/router.h"
+#include "sched/sched.h"
 
 struct proxy {
     uv_loop_t *loop;

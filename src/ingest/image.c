@@ -32,8 +32,8 @@
 #include <nettle/sha2.h>
 
 #include "ingest/image_int.h"
-#include "lib/xalloc.h"
 #include "ingest/medialib.h"
+#include "lib/xalloc.h"
 
 void image_opts_init(struct image_opts *o)
 {

@@ -22,10 +22,10 @@
 #include <strings.h>
 #include <time.h>
 
-#include "text/jschema.h"
-#include "text/langid.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "text/jschema.h"
+#include "text/langid.h"
 #include "text/timeparse.h"
 #include "text/translit.h"
 

@@ -35,8 +35,8 @@
 
 #define MEDIALIB_REDIRECT_AV
 #include "ingest/image.h"
-#include "lib/xalloc.h"
 #include "ingest/medialib.h"
+#include "lib/xalloc.h"
 
 #define THUMB 32
 #define SEEK_GAP_S 3.0

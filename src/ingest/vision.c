@@ -29,8 +29,8 @@
 #include <string.h>
 #include <strings.h>
 
-#include "text/jschema.h"
 #include "lib/xalloc.h"
+#include "text/jschema.h"
 #include "text/translit.h"
 
 /* The name of the schema in response_format. */

@@ -27,11 +27,11 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+#include "core/log.h"
 #include "lib/clock.h"
 #include "lib/list.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
-#include "core/log.h"
 #include "net/upstream.h"
 
 extern char **environ;

@@ -21,9 +21,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "model/estimate_int.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "model/estimate_int.h"
 
 #define MAX_LAYERS 4096
 /* CUDA backend: buffer alignment and the row padding of quantized tensors

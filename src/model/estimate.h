@@ -36,8 +36,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "model/gguf.h"
 #include "lib/buf.h"
+#include "model/gguf.h"
 
 /* Per-process GPU overhead seen on the H100 anchor (research/gpu-anchor.md):
  * nvidia-smi minus llama.cpp's device buffers, 592 MiB after load, plus 106

@@ -27,9 +27,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "model/estimate_int.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "model/estimate_int.h"
 
 #define SAFETENSORS_MAX_HEADER 100000000ull
 #define CONFIG_MAX_BYTES (16u << 20)

@@ -9,10 +9,10 @@
 #include <unistd.h>
 
 #include "core/catalog.h"
-#include "model/estimate.h"
-#include "model/gguf.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "model/estimate.h"
+#include "model/gguf.h"
 
 const char *sizing_source_name(enum sizing_source s)
 {

@@ -33,10 +33,10 @@
 #include <netinet/in.h>
 #include <arpa/inet.h>
 
+#include "core/log.h"
 #include "lib/clock.h"
 #include "lib/list.h"
 #include "lib/xalloc.h"
-#include "core/log.h"
 
 struct http_server {
     uv_loop_t *loop;

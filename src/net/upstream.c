@@ -20,10 +20,10 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "lib/buf.h"
 #include "lib/list.h"
 #include "lib/xalloc.h"
-#include "core/log.h"
 
 #define EASY_POOL_MAX 64
 

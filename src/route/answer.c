@@ -20,9 +20,9 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "lib/xalloc.h"
 #include "route/answer_int.h"
 #include "text/jschema.h"
-#include "lib/xalloc.h"
 #include "text/translit.h"
 
 struct answer_spec {

@@ -25,9 +25,9 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "text/langid.h"
 #include "lib/utf8.h"
 #include "lib/xalloc.h"
+#include "text/langid.h"
 #include "text/translit.h"
 
 /* Common Kannada words, sorted by their UTF-8 bytes (strcmp order). */

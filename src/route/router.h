@@ -30,8 +30,8 @@
 #include <stdint.h>
 
 #include "core/config.h"
-#include "text/langid.h"
 #include "lib/buf.h"
+#include "text/langid.h"
 
 #define ROUTER_MAX_CANDS 32
 

@@ -24,9 +24,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "lib/clock.h"
 #include "lib/xalloc.h"
-#include "core/log.h"
 #include "sched/sched_int.h"
 
 /* An unmanaged engine found down is checked again on demand after this. */

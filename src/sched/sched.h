@@ -29,8 +29,8 @@
 #include <uv.h>
 
 #include "core/config.h"
-#include "model/engine.h"
 #include "lib/buf.h"
+#include "model/engine.h"
 
 struct sched;
 struct sched_model;

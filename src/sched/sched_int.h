@@ -11,12 +11,12 @@
 #include <stdint.h>
 #include <uv.h>
 
-#include "sched/budget.h"
+#include "lib/buf.h"
+#include "lib/list.h"
 #include "model/engine.h"
 #include "model/estimate.h"
 #include "model/sizing.h"
-#include "lib/buf.h"
-#include "lib/list.h"
+#include "sched/budget.h"
 #include "sched/sched.h"
 
 enum drain_reason {

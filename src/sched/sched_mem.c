@@ -30,12 +30,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/log.h"
 #include "lib/clock.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
-#include "core/log.h"
-#include "sched/sched_int.h"
 #include "model/sysmem.h"
+#include "sched/sched_int.h"
 
 /* ---- sizes ---------------------------------------------------------------------- */
 

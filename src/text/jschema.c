@@ -25,8 +25,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "text/jschema_int.h"
 #include "lib/xalloc.h"
+#include "text/jschema_int.h"
 
 /* jansson's iterators take a non-const object although they change
  * nothing; this is the one place the const is dropped. */

@@ -43,8 +43,8 @@
 #include <stdint.h>
 #include <string.h>
 
-#include "text/langid_tables.h"
 #include "lib/xalloc.h"
+#include "text/langid_tables.h"
 
 /* Character classes; the twins of C_* in train.py. */
 enum cclass { C_SPACE, C_LATIN, C_DEVA, C_KANNADA, C_OTHER, C_PUNCT, C_JOINER };

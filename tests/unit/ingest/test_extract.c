@@ -18,13 +18,13 @@
 #include <jansson.h>
 
 #include "ingest/extract.h"
+#include "ingest/transcript.h"
+#include "ingest/vision.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 #include "store/store.h"
-#include "text/timeparse.h"
 #include "text/langid.h"
-#include "ingest/transcript.h"
-#include "ingest/vision.h"
+#include "text/timeparse.h"
 
 #define MIN 60000LL
 #define HOUR 3600000LL

@@ -20,10 +20,10 @@
 #include <jpeglib.h>
 
 #include "ingest/image.h"
+#include "ingest/video.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 #include "media_test.h"
-#include "ingest/video.h"
 
 static bool is_red(const unsigned char *px, unsigned w, unsigned x, unsigned y)
 {

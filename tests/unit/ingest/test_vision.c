@@ -13,11 +13,11 @@
 
 #include <jansson.h>
 
-#include "text/langid.h"
-#include "lib/buf.h"
-#include "lib/xalloc.h"
 #include "ingest/transcript.h"
 #include "ingest/vision.h"
+#include "lib/buf.h"
+#include "lib/xalloc.h"
+#include "text/langid.h"
 
 /* ---- A small validator for the schema subset we use ---------------------- */
 

@@ -23,10 +23,10 @@
 
 #include "cli/cli.h"
 #include "core/catalog.h"
-#include "model/estimate.h"
-#include "model/gguf.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
+#include "model/estimate.h"
+#include "model/gguf.h"
 
 #include "../../../tools/gguf_write.c"
 #include "../../../tools/gguf_model.c"

@@ -6,8 +6,8 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "sched/budget.h"
 #include "lib/xalloc.h"
+#include "sched/budget.h"
 
 #define GiB (1ull << 30)
 

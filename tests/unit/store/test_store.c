@@ -23,9 +23,9 @@
 
 #include "cli/cli.h"
 #include "lib/buf.h"
+#include "lib/clock.h"
 #include "lib/xalloc.h"
 #include "store/store.h"
-#include "lib/clock.h"
 #include "store/store_int.h"
 #include "text/timeparse.h"
 

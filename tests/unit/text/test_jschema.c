@@ -9,10 +9,10 @@
 #include <string.h>
 #include <time.h>
 
-#include "text/jschema.h"
-#include "text/jschema_int.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
+#include "text/jschema.h"
+#include "text/jschema_int.h"
 
 static json_t *parse(const char *text)
 {
