@@ -32,10 +32,10 @@
 #include <png.h>
 #include <webp/encode.h>
 
-#include "image.h"
+#include "ingest/image.h"
+#include "ingest/video.h"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
-#include "video.h"
 
 static double now_s(void)
 {

@@ -20,7 +20,7 @@
  * disturbed by neighbours. A volatile sink keeps the calls from being
  * optimised away.
  */
-#include "langid.h"
+#include "text/langid.h"
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -17,7 +17,7 @@
  * Results go to stdout as Markdown; bench/README-store.md keeps a run.
  * The text generator is deterministic (fixed seed), so runs compare.
  */
-#include "store.h"
+#include "store/store.h"
 
 #include <errno.h>
 #include <math.h>

@@ -17,7 +17,7 @@
  * --show N prints N mismatching pairs, --groups N that many sets of
  * different words with one key.
  */
-#include "translit.h"
+#include "text/translit.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -26,7 +26,7 @@
 
 #include "lib/buf.h"
 #include "lib/xalloc.h"
-#include "translit_int.h"
+#include "text/translit_int.h"
 
 struct pair {
     char *kn, *latn;

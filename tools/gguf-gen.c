@@ -20,12 +20,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gguf.h"
 #include "gguf_model.h"
 #include "gguf_write.h"
 #include "lib/clock.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "model/gguf.h"
 
 static void usage(FILE *f)
 {

@@ -9,8 +9,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "gguf.h"
 #include "lib/xalloc.h"
+#include "model/gguf.h"
 
 /*
  * Sources of the full-size shapes:

@@ -30,8 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gguf.h"
 #include "lib/buf.h"
+#include "model/gguf.h"
 
 #define GW_CHUNK (8u << 20)
 

@@ -14,6 +14,15 @@ bool str_starts_with(const char *s, const char *prefix);
 bool str_ends_with(const char *s, const char *suffix);
 /* Case-insensitive ASCII comparison. */
 bool str_eq_nocase(const char *a, const char *b);
+/* ASCII only, whatever the locale (unlike <ctype.h>). */
+static inline char str_ascii_lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+static inline bool str_ascii_alnum(char c)
+{
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
 
 /*
  * Parses a byte size: a number (integer or decimal) with an optional unit,

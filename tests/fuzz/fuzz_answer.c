@@ -13,9 +13,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "answer.h"
-#include "jschema.h"
 #include "lib/buf.h"
+#include "route/answer.h"
+#include "text/jschema.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

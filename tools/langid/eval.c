@@ -21,7 +21,7 @@
  * uses stdio freely. The numbers it prints are the ones reported in
  * docs/internals/langid.md and bench/README-langid.md.
  */
-#include "langid.h"
+#include "text/langid.h"
 
 #include <stdbool.h>
 #include <stdint.h>

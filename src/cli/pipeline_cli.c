@@ -1,0 +1,298 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * pipeline_cli.c: `hermod ingest`, a client of a running daemon's POST
+ * /hermod/ingest. The daemon does the work (it owns the engines and the
+ * store's writer side); this sends each file and prints what came back.
+ */
+#include "cli/cli.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jansson.h>
+
+#include "core/config.h"
+#include "ingest/pipeline.h"
+#include "lib/buf.h"
+#include "lib/str.h"
+#include "lib/xalloc.h"
+
+static const char usage_text[] =
+    "usage: hermod ingest FILE... [--at TIME] [--source S] [--model NAME] [--kind K]\n"
+    "                     [--url URL] [--config FILE] [--json]\n"
+    "  Sends photos, screenshots, videos and transcripts (.txt, .md; - for stdin)\n"
+    "  to a running hermod, which describes them and keeps them in its memory.\n"
+    "  --at TIME     when it was captured: 2026-11-20, 2026-11-20T18:30+05:30, 3h,\n"
+    "                yesterday (default: EXIF or video time, else now)\n"
+    "  --source S    where it came from: camera, whatsapp, ...\n"
+    "  --model NAME  the model or route that describes it (default: the pipeline's)\n"
+    "  --kind K      what it is, overriding the model: receipt, lab_report, ...;\n"
+    "                transcript reads the file as text\n"
+    "  --url URL     the daemon (default: $HERMOD_URL, else the config's listen)\n"
+    "  --json        print each answer as one JSON line\n"
+    "exit status: 0 all described, 3 some stored but pending (hermod retries them),\n"
+    "             1 errors, 2 usage\n";
+
+struct sink {
+    struct buf b;
+};
+
+static size_t write_cb(char *p, size_t size, size_t n, void *arg)
+{
+    struct sink *s = arg;
+    buf_add(&s->b, p, size * n);
+    return size * n;
+}
+
+static int read_all(const char *path, struct buf *out, struct buf *err)
+{
+    FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+    if (!f) {
+        buf_addf(err, "%s: %s", path, strerror(errno));
+        return -errno;
+    }
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+        buf_add(out, chunk, n);
+    int bad = ferror(f);
+    if (f != stdin)
+        fclose(f);
+    if (bad) {
+        buf_addf(err, "%s: read error", path);
+        return -EIO;
+    }
+    return 0;
+}
+
+static void add_param(CURL *c, struct buf *url, const char *name, const char *value)
+{
+    if (!value)
+        return;
+    char *e = curl_easy_escape(c, value, 0);
+    buf_addf(url, "%c%s=%s", strchr(buf_cstr(url), '?') ? '&' : '?', name, e);
+    curl_free(e);
+}
+
+static const char *or_else(const char *s, const char *d)
+{
+    return s ? s : d;
+}
+
+static const char *base_name(const char *path)
+{
+    const char *s = strrchr(path, '/');
+    return s ? s + 1 : path;
+}
+
+static void print_human(const char *path, long status, json_t *o)
+{
+    const char *st = json_string_value(json_object_get(o, "status"));
+    printf("%s: episode %lld %s%s, %s", path, (long long)json_integer_value(json_object_get(o, "id")),
+           st ? st : "?", json_is_true(json_object_get(o, "duplicate")) ? " (seen before)" : "",
+           json_string_value(json_object_get(o, "kind")));
+    const char *model = json_string_value(json_object_get(o, "model"));
+    const char *engine = json_string_value(json_object_get(o, "engine"));
+    if (model)
+        printf(" by %s%s%s", model, engine ? " on " : "", engine ? engine : "");
+    const char *at = json_string_value(json_object_get(o, "captured_at"));
+    const char *from = json_string_value(
+        json_object_get(json_object_get(o, "media"), "captured_from"));
+    if (at)
+        printf(", captured %s%s%s%s", at, from ? " (" : "", from ? from : "", from ? ")" : "");
+    printf("\n");
+    const char *d = json_string_value(json_object_get(o, "description"));
+    if (d && *d)
+        printf("  %s\n", d);
+    const json_t *x = json_object_get(o, "extract");
+    const char *type = json_string_value(json_object_get(x, "type"));
+    if (type && !strcmp(type, "receipt")) {
+        const json_t *t = json_object_get(x, "total");
+        printf("  receipt: %s, %s, total %s %.2f\n",
+               or_else(json_string_value(json_object_get(x, "merchant")), "(merchant?)"),
+               or_else(json_string_value(json_object_get(x, "date")), "(date?)"),
+               or_else(json_string_value(json_object_get(x, "currency")), ""),
+               json_is_number(t) ? json_number_value(t) : 0.0);
+    } else if (type && !strcmp(type, "lab_report")) {
+        size_t i;
+        json_t *t;
+        json_array_foreach(json_object_get(x, "tests"), i, t) {
+            const json_t *v = json_object_get(t, "value");
+            printf("  %s: %s %s%s\n", or_else(json_string_value(json_object_get(t, "test")), "?"),
+                   json_is_number(v) ? "" : or_else(json_string_value(json_object_get(t, "value_raw")), ""),
+                   or_else(json_string_value(json_object_get(t, "unit")), ""),
+                   json_is_true(json_object_get(t, "out_of_range")) ? "  (out of range)" : "");
+            if (json_is_number(v))
+                printf("    value %g\n", json_number_value(v));
+        }
+    }
+    const json_t *ents = json_object_get(o, "entities");
+    if (json_array_size(ents)) {
+        printf("  entities:");
+        size_t i;
+        json_t *e;
+        json_array_foreach(ents, i, e)
+            printf("%s %s (%s)", i ? "," : "", json_string_value(json_object_get(e, "name")),
+                   json_string_value(json_object_get(e, "type")));
+        printf("\n");
+    }
+    const json_t *err = json_object_get(o, "error");
+    if (err) {
+        const char *m = json_is_string(err) ? json_string_value(err)
+                                            : json_string_value(json_object_get(err, "message"));
+        printf("  not described yet: %s\n", m ? m : "?");
+        if (json_number_value(json_object_get(o, "retry_in_s")) > 0)
+            printf("  hermod retries it every %gs\n",
+                   json_number_value(json_object_get(o, "retry_in_s")));
+    }
+    size_t i;
+    json_t *w;
+    json_array_foreach(json_object_get(o, "warnings"), i, w)
+        printf("  note: %s\n", json_string_value(w));
+    (void)status;
+}
+
+/* Sends one file. Returns 0 done, 3 pending, 1 error. */
+static int send_one(CURL *c, const char *base, const char *path, const char *at,
+                    const char *source, const char *model, const char *kind, bool as_json)
+{
+    struct buf data = BUF_INIT, err = BUF_INIT, url = BUF_INIT;
+    struct sink sink = {BUF_INIT};
+    int ret = 1;
+    if (read_all(path, &data, &err)) {
+        fprintf(stderr, "hermod ingest: %s\n", buf_cstr(&err));
+        goto out;
+    }
+    bool text = (kind && !strcmp(kind, "transcript")) || str_ends_with(path, ".txt") ||
+                str_ends_with(path, ".md");
+    buf_addf(&url, "%s/hermod/ingest", base);
+    add_param(c, &url, "filename", strcmp(path, "-") ? base_name(path) : NULL);
+    add_param(c, &url, "at", at);
+    add_param(c, &url, "source", source);
+    add_param(c, &url, "model", model);
+    add_param(c, &url, "kind", kind);
+    struct curl_slist *h = curl_slist_append(
+        NULL, text ? "Content-Type: text/plain; charset=utf-8"
+                   : "Content-Type: application/octet-stream");
+    h = curl_slist_append(h, "Expect:");
+    curl_easy_reset(c);
+    curl_easy_setopt(c, CURLOPT_URL, buf_cstr(&url));
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, data.data ? data.data : "");
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)data.len);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    CURLcode rc = curl_easy_perform(c);
+    curl_slist_free_all(h);
+    if (rc != CURLE_OK) {
+        fprintf(stderr, "hermod ingest: %s: cannot reach hermod at %s: %s (is `hermod serve` "
+                        "running? --url or HERMOD_URL say where)\n",
+                path, base, curl_easy_strerror(rc));
+        goto out;
+    }
+    long status = 0;
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
+    json_t *o = json_loadb(sink.b.data ? sink.b.data : "", sink.b.len, 0, NULL);
+    if (!json_is_object(o)) {
+        fprintf(stderr, "hermod ingest: %s: HTTP %ld, not JSON: %.200s\n", path, status,
+                buf_cstr(&sink.b));
+        json_decref(o);
+        goto out;
+    }
+    if (as_json) {
+        json_object_set_new(o, "file", json_string(path));
+        json_object_set_new(o, "http_status", json_integer(status));
+        char *s = json_dumps(o, JSON_COMPACT);
+        printf("%s\n", s);
+        free(s);
+    }
+    const json_t *e = json_object_get(o, "error");
+    if (status >= 400 && !json_object_get(o, "id")) {
+        if (!as_json)
+            fprintf(stderr, "hermod ingest: %s: %s\n", path,
+                    or_else(json_string_value(json_object_get(e, "message")), buf_cstr(&sink.b)));
+        ret = 1;
+    } else {
+        if (!as_json)
+            print_human(path, status, o);
+        ret = status == 200 ? 0 : status == 202 ? 3 : 1;
+    }
+    json_decref(o);
+out:
+    buf_release(&data);
+    buf_release(&err);
+    buf_release(&url);
+    buf_release(&sink.b);
+    return ret;
+}
+
+int pipeline_ingest_main(int argc, char **argv)
+{
+    static const struct option longopts[] = {
+        {"at", required_argument, NULL, 'a'},     {"source", required_argument, NULL, 's'},
+        {"model", required_argument, NULL, 'm'},  {"kind", required_argument, NULL, 'k'},
+        {"url", required_argument, NULL, 'u'},    {"config", required_argument, NULL, 'c'},
+        {"json", no_argument, NULL, 'j'},         {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    const char *at = NULL, *source = NULL, *model = NULL, *kind = NULL, *url = NULL,
+               *config = NULL;
+    bool as_json = false;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (c) {
+        case 'a': at = optarg; break;
+        case 's': source = optarg; break;
+        case 'm': model = optarg; break;
+        case 'k': kind = optarg; break;
+        case 'u': url = optarg; break;
+        case 'c': config = optarg; break;
+        case 'j': as_json = true; break;
+        case 'h': fputs(usage_text, stdout); return 0;
+        default: fputs(usage_text, stderr); return 2;
+        }
+    }
+    if (optind >= argc) {
+        fputs(usage_text, stderr);
+        return 2;
+    }
+    char base[300];
+    if (!url)
+        url = getenv("HERMOD_URL");
+    if (url && *url) {
+        size_t n = strlen(url);
+        while (n && url[n - 1] == '/')
+            n--;
+        snprintf(base, sizeof(base), "%.*s", (int)n, url);
+    } else {
+        struct config *cfg = NULL;
+        struct buf err = BUF_INIT;
+        int rc = config ? config_load_file(config, &cfg, &err) : config_load_default(&cfg, &err);
+        if (rc) {
+            fprintf(stderr, "hermod ingest: %s\n", buf_cstr(&err));
+            buf_release(&err);
+            return 1;
+        }
+        pipeline_local_url(cfg->listen_host, cfg->listen_port, base, sizeof(base));
+        config_free(cfg);
+        buf_release(&err);
+    }
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    CURL *cu = curl_easy_init();
+    int worst = 0;
+    for (int i = optind; i < argc; i++) {
+        int r = send_one(cu, base, argv[i], at, source, model, kind, as_json);
+        if (r == 1 || (r == 3 && worst == 0))
+            worst = r;
+    }
+    curl_easy_cleanup(cu);
+    curl_global_cleanup();
+    return worst;
+}

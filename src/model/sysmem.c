@@ -1,0 +1,207 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sysmem.c: /proc and NVML. See sysmem.h.
+ *
+ * The few NVML declarations below are the driver's stable C ABI (nvml.h),
+ * restated so that the build needs no CUDA headers.
+ */
+#include "model/sysmem.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lib/xalloc.h"
+
+typedef void *nvmlDevice_t;
+typedef struct {
+    unsigned long long total, free, used;
+} nvmlMemory_t;
+typedef struct {
+    unsigned int pid;
+    unsigned long long usedGpuMemory;
+    unsigned int gpuInstanceId, computeInstanceId;
+} nvmlProcessInfo_t;
+
+static struct {
+    bool tried, ok;
+    void *lib;
+    int (*init)(void);
+    int (*count)(unsigned int *);
+    int (*handle)(unsigned int, nvmlDevice_t *);
+    int (*name)(nvmlDevice_t, char *, unsigned int);
+    int (*meminfo)(nvmlDevice_t, nvmlMemory_t *);
+    int (*procs)(nvmlDevice_t, unsigned int *, nvmlProcessInfo_t *);
+} nv;
+
+static const char *meminfo_path = "/proc/meminfo";
+
+void sysmem_set_meminfo_path(const char *path)
+{
+    meminfo_path = path ? path : "/proc/meminfo";
+}
+
+static bool nvml_load(void)
+{
+    if (nv.tried)
+        return nv.ok;
+    nv.tried = true;
+    nv.lib = dlopen("libnvidia-ml.so.1", RTLD_NOW | RTLD_LOCAL);
+    if (!nv.lib)
+        return false;
+#define SYM(field, name)                                                       \
+    do {                                                                       \
+        *(void **)&nv.field = dlsym(nv.lib, name);                             \
+        if (!nv.field)                                                         \
+            goto fail;                                                         \
+    } while (0)
+    SYM(init, "nvmlInit_v2");
+    SYM(count, "nvmlDeviceGetCount_v2");
+    SYM(handle, "nvmlDeviceGetHandleByIndex_v2");
+    SYM(name, "nvmlDeviceGetName");
+    SYM(meminfo, "nvmlDeviceGetMemoryInfo");
+    /* v3 and v2 fill the record declared above; the unversioned symbol is
+     * v1, whose record is smaller (no instance ids), and would be misread:
+     * without v2 or v3 the per-process GPU figures are simply not taken. */
+    *(void **)&nv.procs = dlsym(nv.lib, "nvmlDeviceGetComputeRunningProcesses_v3");
+    if (!nv.procs)
+        *(void **)&nv.procs = dlsym(nv.lib, "nvmlDeviceGetComputeRunningProcesses_v2");
+#undef SYM
+    if (nv.init() != 0)
+        goto fail;
+    nv.ok = true;
+    return true;
+fail:
+    dlclose(nv.lib);
+    nv.lib = NULL;
+    return false;
+}
+
+static uint64_t meminfo_field(const char *text, const char *key)
+{
+    const char *p = strstr(text, key);
+    if (!p)
+        return 0;
+    p += strlen(key);
+    while (*p == ' ' || *p == ':' || *p == '\t')
+        p++;
+    return strtoull(p, NULL, 10) * 1024;
+}
+
+void sysmem_probe(struct sysmem_info *info)
+{
+    memset(info, 0, sizeof(*info));
+    FILE *f = fopen(meminfo_path, "r");
+    if (f) {
+        char text[8192];
+        size_t n = fread(text, 1, sizeof(text) - 1, f);
+        text[n] = '\0';
+        fclose(f);
+        info->mem_total = meminfo_field(text, "MemTotal");
+        info->mem_available = meminfo_field(text, "MemAvailable");
+    }
+    if (!nvml_load())
+        return;
+    info->nvml = true;
+    unsigned int count = 0;
+    if (nv.count(&count) != 0)
+        return;
+    for (unsigned i = 0; i < count && i < SYSMEM_MAX_GPUS; i++) {
+        nvmlDevice_t d;
+        if (nv.handle(i, &d) != 0)
+            continue;
+        struct sysmem_gpu *g = &info->gpu[info->ngpus++];
+        nv.name(d, g->name, sizeof(g->name));
+        nvmlMemory_t m;
+        if (nv.meminfo(d, &m) == 0) {
+            g->total = m.total;
+            g->used = m.used;
+            g->free = m.free;
+        }
+        /* GB10 and Jetson have no framebuffer of their own: NVML reports
+         * no memory (or "not supported"), or a GPU named so. */
+        if (!g->total || strstr(g->name, "GB10") || strstr(g->name, "Orin") ||
+            strstr(g->name, "Thor") || strstr(g->name, "Jetson"))
+            info->unified = true;
+    }
+}
+
+/* Adds pid and its descendants to out (at most max), via
+ * /proc/PID/task/TID/children. */
+static size_t tree(int pid, int *out, size_t n, size_t max)
+{
+    if (n >= max)
+        return n;
+    out[n++] = pid;
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/task", pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return n;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        if (!isdigit((unsigned char)de->d_name[0]))
+            continue;
+        char cpath[384];
+        snprintf(cpath, sizeof(cpath), "/proc/%d/task/%s/children", pid, de->d_name);
+        FILE *f = fopen(cpath, "r");
+        if (!f)
+            continue;
+        int c;
+        while (fscanf(f, "%d", &c) == 1)
+            n = tree(c, out, n, max);
+        fclose(f);
+    }
+    closedir(d);
+    return n;
+}
+
+uint64_t sysmem_tree_rss(int pid)
+{
+    int pids[256];
+    size_t n = pid > 0 ? tree(pid, pids, 0, ARRAY_SIZE(pids)) : 0;
+    uint64_t total = 0;
+    long page = sysconf(_SC_PAGESIZE);
+    for (size_t i = 0; i < n; i++) {
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%d/statm", pids[i]);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        unsigned long size, resident;
+        if (fscanf(f, "%lu %lu", &size, &resident) == 2)
+            total += (uint64_t)resident * (uint64_t)page;
+        fclose(f);
+    }
+    return total;
+}
+
+uint64_t sysmem_tree_gpu(int pid)
+{
+    if (pid <= 0 || !nvml_load() || !nv.procs)
+        return 0;
+    int pids[256];
+    size_t n = tree(pid, pids, 0, ARRAY_SIZE(pids));
+    unsigned int count = 0;
+    uint64_t total = 0;
+    if (nv.count(&count) != 0)
+        return 0;
+    for (unsigned g = 0; g < count; g++) {
+        nvmlDevice_t d;
+        if (nv.handle(g, &d) != 0)
+            continue;
+        nvmlProcessInfo_t procs[128];
+        unsigned int np = ARRAY_SIZE(procs);
+        if (nv.procs(d, &np, procs) != 0)
+            continue;
+        for (unsigned i = 0; i < np; i++)
+            for (size_t k = 0; k < n; k++)
+                if ((int)procs[i].pid == pids[k])
+                    total += procs[i].usedGpuMemory;
+    }
+    return total;
+}

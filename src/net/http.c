@@ -1,0 +1,973 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http.c: the HTTP/1.1 front on libuv, requests parsed by Debian's
+ * http-parser (libhttp-parser). See http.h for the contract.
+ *
+ * DESIGN
+ * Why not libmicrohttpd any more (measured, bench/README.md, issue 10):
+ * driven from our loop through its epoll fd, it removes a suspended
+ * connection from its epoll set and adds it back on resume (two epoll_ctl
+ * per request that waits for an engine, which is every proxied request),
+ * zeroes a 16 KiB pool per request, and cannot see a client leave while a
+ * connection is suspended, which needed a timer and a uv_poll of our own.
+ * Here every connection is a uv_tcp_t whose read side stays on: a client
+ * that leaves is seen when it does, in any state, and an answer is one
+ * write (head and body together) from the loop.
+ *
+ * A connection carries one request at a time. The parser is paused at the
+ * end of each request; bytes that follow (a pipelined request) wait, up to
+ * one read buffer, until the answer is written, then are parsed.
+ *
+ * A request's life: READING (head and body arriving) -> HANDLING (the
+ * handler has it) -> ANSWERING (a response or stream is being written) ->
+ * freed after its last byte is written, or when the connection goes. The
+ * owner hears of the end through close_cb exactly once, always from a
+ * libuv callback, never from inside http_respond() or http_stream_*(), so
+ * an owner may go on using itself after answering.
+ *
+ * Limits: a head over HEAD_MAX gets 431, a body over max_body 413 (at once
+ * when Content-Length says so), a request not read whole in READ_TIMEOUT
+ * 408; a kept-alive connection idle for IDLE_TIMEOUT is closed; beyond
+ * MAX_CONNS connections new ones are closed at once.
+ */
+#include "net/http.h"
+
+#include <errno.h>
+#include <http_parser.h>
+#include <jansson.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "net/form.h"
+#include "lib/clock.h"
+#include "lib/list.h"
+#include "lib/xalloc.h"
+
+#define READ_BUF (64 * 1024)
+#define HEAD_MAX (64 * 1024)
+#define MAX_CONNS 16384
+#define READ_TIMEOUT_MS 60000
+#define IDLE_TIMEOUT_MS 300000
+#define SWEEP_MS 1000
+
+struct http_server {
+    uv_loop_t *loop;
+    uv_tcp_t listener;
+    uv_timer_t sweep;
+    bool listening;
+    int port;
+    uint64_t max_body;
+    http_handler_cb *handler;
+    void *arg;
+    http_parser_settings ps;
+    struct list conns;
+    unsigned nconns;
+    unsigned active;            /* requests open */
+    bool draining;
+    bool closing;
+    unsigned handles;           /* listener, timer and connections not yet closed */
+};
+
+struct conn {
+    uv_tcp_t tcp;               /* first: the handle's data is the conn */
+    struct http_server *s;
+    struct list link;
+    http_parser parser;
+    char *rbuf;
+    struct http_req *req;       /* the request being read or answered */
+    struct buf rest;            /* read, not parsed: what follows a request */
+    uint64_t last_ms;           /* uv_now() of the last activity */
+    unsigned writes;            /* uv_write()s pending */
+    struct buf outq;            /* stream bytes waiting for the pending write */
+    struct buf sending;         /* stream bytes being written (swapped with outq) */
+    bool outq_last;             /* outq ends the request */
+    bool close_after;           /* close once the writes are done */
+    bool closing;
+};
+
+enum req_state { R_READING, R_HANDLING, R_ANSWERING };
+
+struct hdr {
+    char *name, *value;
+};
+
+struct http_req {
+    struct conn *c;             /* NULL once the connection is gone */
+    struct http_server *s;
+    enum req_state state;
+    const char *method;
+    struct buf url;
+    char *path, *query;
+    struct hdr *in;             /* request headers */
+    size_t nin, in_cap;
+    bool in_value;
+    size_t head_bytes;
+    struct buf body;
+    bool too_big;
+    bool keep_alive;
+    uint64_t start_ns;
+    uint64_t start_ms;          /* uv_now(), for the read timeout */
+    struct hdr *args;           /* query arguments, decoded on first use */
+    size_t nargs;
+    bool args_done;
+    struct hdr *out;            /* response headers added */
+    size_t nout, out_cap;
+    bool responded;
+    bool streaming;
+    bool stream_ended;
+    bool above_high;
+    bool gone;
+    bool owner_told;
+    uint64_t bytes_out;
+    void *owner;
+    http_close_cb *on_close;
+    http_drain_cb *on_drain;
+};
+
+/* One write: its bytes live here until libuv is done with them. */
+struct wr {
+    uv_write_t w;
+    struct conn *c;
+    bool last;                  /* the request's last bytes */
+    bool stream;                /* the bytes are c->sending */
+    char *mem[2];               /* freed after the write */
+};
+
+static void conn_close(struct conn *c);
+static void flush_outq(struct conn *c);
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b);
+static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b);
+static void parse(struct conn *c, const char *p, size_t n);
+static void dispatch(struct conn *c);
+
+/* ---- requests -------------------------------------------------------------- */
+
+static void hdrs_free(struct hdr *h, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(h[i].name);
+        free(h[i].value);
+    }
+    free(h);
+}
+
+static void tell_owner(struct http_req *r, bool aborted)
+{
+    if (r->owner_told)
+        return;
+    r->owner_told = true;
+    if (r->on_close)
+        r->on_close(r, aborted, r->owner);
+}
+
+static void req_free(struct http_req *r)
+{
+    r->s->active--;
+    buf_release(&r->url);
+    buf_release(&r->body);
+    free(r->path);
+    free(r->query);
+    hdrs_free(r->in, r->nin);
+    hdrs_free(r->args, r->nargs);
+    hdrs_free(r->out, r->nout);
+    free(r);
+}
+
+/* The request is over: its owner hears it, and the connection goes on to
+ * the next request, or closes. */
+static void req_end(struct http_req *r, bool aborted)
+{
+    struct conn *c = r->c;
+    tell_owner(r, aborted);
+    if (c) {
+        c->req = NULL;
+        r->c = NULL;
+    }
+    bool keep = r->keep_alive && !aborted;
+    req_free(r);
+    if (!c || c->closing)
+        return;
+    if (!keep || c->s->draining || c->s->closing) {
+        c->close_after = true;
+        if (!c->writes)
+            conn_close(c);
+        return;
+    }
+    /* Parse what followed (a pipelined request), then read on. */
+    http_parser_pause(&c->parser, 0);
+    if (c->rest.len) {
+        struct buf rest = c->rest;
+        buf_init(&c->rest);
+        parse(c, rest.data, rest.len);
+        buf_release(&rest);
+        if (c->closing)
+            return;
+    }
+    if (!c->req || c->req->state == R_READING)
+        uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb); /* UV_EALREADY if on */
+}
+
+/* ---- writing ---------------------------------------------------------------- */
+
+static void write_cb(uv_write_t *w, int status)
+{
+    struct wr *x = container_of(w, struct wr, w);
+    struct conn *c = x->c;
+    free(x->mem[0]);
+    free(x->mem[1]);
+    bool last = x->last;
+    if (x->stream)
+        buf_reset(&c->sending); /* keeps its memory for the next flush */
+    free(x);
+    c->writes--;
+    if (c->closing)
+        return;
+    struct http_req *r = c->req;
+    if (status < 0) {
+        if (r) {
+            r->gone = true;
+            req_end(r, true);
+        }
+        conn_close(c);
+        return;
+    }
+    c->last_ms = uv_now(c->s->loop);
+    if (!c->writes && c->outq.len)
+        flush_outq(c);
+    if (r && r->above_high && c->tcp.write_queue_size + c->outq.len < HTTP_STREAM_LOW_WATER) {
+        r->above_high = false;
+        if (r->on_drain && !r->owner_told)
+            r->on_drain(r, r->owner);
+        r = c->req; /* the drain callback may have ended it */
+    }
+    if (last && r)
+        req_end(r, false);
+    else if (c->close_after && !c->writes)
+        conn_close(c);
+}
+
+/* Stream bytes: straight to the socket when nothing is being written,
+ * else queued behind the pending write and sent with the next one, so a
+ * stream whose client reads slowly costs one growing buffer, not one
+ * allocation and one write per chunk. */
+static void write_bufs(struct conn *c, uv_buf_t *bufs, unsigned n, char *mem0, char *mem1,
+                       bool last, bool stream);
+
+static void flush_outq(struct conn *c)
+{
+    /* The two buffers change places: no allocation once they have grown. */
+    struct buf t = c->sending;
+    c->sending = c->outq;
+    c->outq = t;
+    bool last = c->outq_last;
+    c->outq_last = false;
+    uv_buf_t b = uv_buf_init(c->sending.data, (unsigned)c->sending.len);
+    write_bufs(c, &b, 1, NULL, NULL, last, true);
+}
+
+static void send_stream(struct conn *c, const char *head, size_t hl, const char *p, size_t n,
+                        const char *tail, size_t tl, bool last)
+{
+    buf_add(&c->outq, head, hl);
+    buf_add(&c->outq, p, n);
+    buf_add(&c->outq, tail, tl);
+    c->outq_last |= last;
+    if (!c->writes)
+        flush_outq(c);
+}
+
+/* Writes bufs on c; mem (up to two blocks) is freed after. */
+static void write_bufs(struct conn *c, uv_buf_t *bufs, unsigned n, char *mem0, char *mem1,
+                       bool last, bool stream)
+{
+    struct wr *x = xcalloc(1, sizeof(*x));
+    x->c = c;
+    x->last = last;
+    x->stream = stream;
+    x->mem[0] = mem0;
+    x->mem[1] = mem1;
+    c->writes++;
+    int rc = uv_write(&x->w, (uv_stream_t *)&c->tcp, bufs, n, write_cb);
+    if (rc < 0) {
+        /* The socket is gone: the write callback will not come. */
+        c->writes--;
+        free(mem0);
+        free(mem1);
+        if (stream)
+            buf_reset(&c->sending);
+        free(x);
+        if (c->req) {
+            c->req->gone = true;
+            req_end(c->req, true);
+        }
+        conn_close(c);
+    }
+}
+
+static void add_head(struct http_req *r, struct buf *h, int status, const char *ct)
+{
+    const char *reason = http_status_str((enum http_status)status);
+    buf_addf(h, "HTTP/1.1 %d %s\r\n", status, reason && strcmp(reason, "<unknown>") ? reason : "");
+    if (ct)
+        buf_addf(h, "Content-Type: %s\r\n", ct);
+    for (size_t i = 0; i < r->nout; i++)
+        buf_addf(h, "%s: %s\r\n", r->out[i].name, r->out[i].value);
+    if (!r->keep_alive || r->s->draining)
+        buf_addstr(h, "Connection: close\r\n");
+}
+
+static bool can_answer(const struct http_req *r)
+{
+    return !r->responded && !r->gone && r->c && !r->c->closing;
+}
+
+void http_respond(struct http_req *r, int status, const char *content_type, char *body,
+                  size_t len)
+{
+    if (!can_answer(r)) {
+        free(body);
+        return;
+    }
+    r->responded = true;
+    r->state = R_ANSWERING;
+    struct buf h = BUF_INIT;
+    add_head(r, &h, status, content_type);
+    buf_addf(&h, "Content-Length: %zu\r\n\r\n", len);
+    bool head_only = !strcmp(r->method, "HEAD");
+    r->bytes_out = head_only ? 0 : len;
+    size_t hl;
+    char *hp = buf_detach(&h, &hl);
+    uv_buf_t bufs[2] = {uv_buf_init(hp, (unsigned)hl), uv_buf_init(body, (unsigned)len)};
+    write_bufs(r->c, bufs, head_only || !len ? 1 : 2, hp, body, true, false);
+}
+
+void http_respond_copy(struct http_req *r, int status, const char *content_type,
+                       const char *body, size_t len)
+{
+    http_respond(r, status, content_type, xmemdup(body, len), len);
+}
+
+void http_respond_json(struct http_req *r, int status, const struct json_t *j)
+{
+    /* json_dumpb() sizes the text first; one allocation, plus the newline */
+    size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT);
+    char *body = xmalloc(n + 2);
+    json_dumpb(j, body, n, JSON_COMPACT);
+    body[n++] = '\n';
+    body[n] = '\0';
+    http_respond(r, status, "application/json", body, n);
+}
+
+void http_error_json(struct buf *out, const char *type, const char *code, const char *message)
+{
+    buf_addstr(out, "{\"error\":{\"message\":");
+    buf_add_json_str(out, message);
+    buf_addstr(out, ",\"type\":");
+    buf_add_json_str(out, type);
+    buf_addstr(out, ",\"param\":null,\"code\":");
+    if (code)
+        buf_add_json_str(out, code);
+    else
+        buf_addstr(out, "null");
+    buf_addstr(out, "}}");
+}
+
+void http_respond_error(struct http_req *r, int status, const char *type, const char *code,
+                        const char *fmt, ...)
+{
+    struct buf msg = BUF_INIT, out = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vaddf(&msg, fmt, ap);
+    va_end(ap);
+    http_error_json(&out, type, code, buf_cstr(&msg));
+    buf_addch(&out, '\n');
+    buf_release(&msg);
+    size_t len;
+    char *body = buf_detach(&out, &len);
+    http_respond(r, status, "application/json", body, len);
+}
+
+void http_stream_begin(struct http_req *r, int status, const char *content_type)
+{
+    if (!can_answer(r))
+        return;
+    r->responded = true;
+    r->streaming = true;
+    r->state = R_ANSWERING;
+    struct buf h = BUF_INIT;
+    add_head(r, &h, status, content_type);
+    /* Tell a reverse proxy in front of us not to buffer the stream. */
+    buf_addstr(&h, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
+                   "Transfer-Encoding: chunked\r\n\r\n");
+    size_t hl;
+    char *hp = buf_detach(&h, &hl);
+    uv_buf_t b = uv_buf_init(hp, (unsigned)hl);
+    write_bufs(r->c, &b, 1, hp, NULL, false, false);
+}
+
+void http_stream_write(struct http_req *r, const char *p, size_t n)
+{
+    if (!r->streaming || r->stream_ended || r->gone || !r->c || r->c->closing || !n)
+        return;
+    char head[24];
+    int hl = snprintf(head, sizeof(head), "%zx\r\n", n);
+    r->bytes_out += n;
+    struct conn *c = r->c;
+    send_stream(c, head, (size_t)hl, p, n, "\r\n", 2, false);
+    if (c->req == r && http_stream_pending(r) >= HTTP_STREAM_HIGH_WATER)
+        r->above_high = true;
+}
+
+size_t http_stream_pending(const struct http_req *r)
+{
+    return r->c ? r->c->tcp.write_queue_size + r->c->outq.len : 0;
+}
+
+void http_stream_end(struct http_req *r, bool ok)
+{
+    if (!r->streaming || r->stream_ended || !r->c || r->c->closing)
+        return;
+    r->stream_ended = true;
+    if (ok) {
+        send_stream(r->c, "0\r\n\r\n", 5, "", 0, "", 0, true);
+        return;
+    }
+    /* Cut: no end of stream. What was written goes out, then the close. */
+    struct conn *c = r->c;
+    r->keep_alive = false;
+    c->close_after = true;
+    req_end(r, true);
+}
+
+bool http_req_responded(const struct http_req *r)
+{
+    return r->responded;
+}
+
+/* ---- reading ------------------------------------------------------------------ */
+
+static struct http_req *cur(http_parser *p)
+{
+    struct conn *c = p->data;
+    return c->req;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    struct conn *c = p->data;
+    struct http_req *r = xcalloc(1, sizeof(*r));
+    r->c = c;
+    r->s = c->s;
+    r->state = R_READING;
+    r->start_ns = clock_mono_ns();
+    r->start_ms = uv_now(c->s->loop);
+    c->s->active++;
+    c->req = r;
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    struct http_req *r = cur(p);
+    if ((r->head_bytes += n) > HEAD_MAX)
+        return -1;
+    buf_add(&r->url, at, n);
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+    struct http_req *r = cur(p);
+    if ((r->head_bytes += n) > HEAD_MAX)
+        return -1;
+    if (r->in_value || !r->nin) {
+        ALLOC_GROW(r->in, r->nin + 1, r->in_cap);
+        r->in[r->nin].name = xstrndup(at, n);
+        r->in[r->nin].value = xstrdup("");
+        r->nin++;
+        r->in_value = false;
+        return 0;
+    }
+    struct hdr *h = &r->in[r->nin - 1];
+    char *name = xasprintf("%s%.*s", h->name, (int)n, at);
+    free(h->name);
+    h->name = name;
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+    struct http_req *r = cur(p);
+    if ((r->head_bytes += n) > HEAD_MAX || !r->nin)
+        return -1;
+    struct hdr *h = &r->in[r->nin - 1];
+    char *v = xasprintf("%s%.*s", h->value, (int)n, at);
+    free(h->value);
+    h->value = v;
+    r->in_value = true;
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    struct http_req *r = cur(p);
+    r->method = http_method_str((enum http_method)p->method);
+    struct http_parser_url u;
+    http_parser_url_init(&u);
+    const char *url = buf_cstr(&r->url);
+    if (!http_parser_parse_url(url, r->url.len, p->method == HTTP_CONNECT, &u) &&
+        (u.field_set & (1 << UF_PATH))) {
+        r->path = xstrndup(url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+        if (u.field_set & (1 << UF_QUERY))
+            r->query = xstrndup(url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
+    } else {
+        r->path = xstrdup(url);
+    }
+    if (p->content_length != ULLONG_MAX && p->content_length > r->s->max_body)
+        r->too_big = true; /* said so: no need to read it */
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    struct http_req *r = cur(p);
+    if (r->too_big)
+        return 0;
+    if (r->body.len + n > r->s->max_body) {
+        r->too_big = true;
+        buf_release(&r->body);
+        return 0;
+    }
+    buf_add(&r->body, at, n);
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    struct http_req *r = cur(p);
+    r->keep_alive = http_should_keep_alive(p);
+    r->state = R_HANDLING;
+    /* One request at a time: what follows waits for this answer. */
+    http_parser_pause(p, 1);
+    return 0;
+}
+
+/* A request that cannot be read: an error answer, then the close. */
+static void refuse(struct conn *c, int status, const char *code, const char *msg)
+{
+    if (!c->req)
+        on_message_begin(&c->parser);
+    struct http_req *r = c->req;
+    r->state = R_HANDLING;
+    r->keep_alive = false;
+    if (!r->method)
+        r->method = "GET";
+    if (!r->path)
+        r->path = xstrdup("");
+    http_respond_error(r, status, "invalid_request_error", code, "%s", msg);
+}
+
+static void parse(struct conn *c, const char *p, size_t n)
+{
+    size_t used = http_parser_execute(&c->parser, &c->s->ps, p, n);
+    enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+    if (e == HPE_PAUSED) {
+        buf_add(&c->rest, p + used, n - used);
+        dispatch(c);
+        return;
+    }
+    if (e == HPE_OK)
+        return;
+    struct http_req *r = c->req;
+    uv_read_stop((uv_stream_t *)&c->tcp);
+    if (e == HPE_HEADER_OVERFLOW || (r && r->head_bytes > HEAD_MAX))
+        refuse(c, 431, "headers_too_large", "the request's headers are larger than 64 KiB");
+    else if (r && r->state != R_READING)
+        conn_close(c); /* bytes after a request that is being answered */
+    else {
+        struct buf m = BUF_INIT;
+        buf_addf(&m, "the request is not valid HTTP/1.1: %s", http_errno_description(e));
+        refuse(c, 400, "bad_request", buf_cstr(&m));
+        buf_release(&m);
+    }
+}
+
+/* A request has been read whole: to the handler. */
+static void dispatch(struct conn *c)
+{
+    struct http_req *r = c->req;
+    struct http_server *s = c->s;
+    if (!r || r->state != R_HANDLING || r->responded)
+        return;
+    if (c->rest.len >= READ_BUF)
+        uv_read_stop((uv_stream_t *)&c->tcp); /* enough waits; read the rest later */
+    if (r->too_big) {
+        r->keep_alive = false;
+        http_respond_error(r, 413, "invalid_request_error", "request_too_large",
+                           "request body is larger than the limit of %llu bytes (max_body)",
+                           (unsigned long long)s->max_body);
+        return;
+    }
+    if (s->draining) {
+        /* A request on a connection kept alive from before the shutdown. */
+        http_req_add_header(r, "Retry-After", "5");
+        http_respond_error(r, 503, "service_unavailable", "shutting_down",
+                           "hermod is shutting down; retry in a moment");
+        return;
+    }
+    s->handler(r, s->arg);
+}
+
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+    struct conn *c = h->data;
+    if (!c->rbuf)
+        c->rbuf = xmalloc(READ_BUF);
+    b->base = c->rbuf;
+    b->len = READ_BUF;
+}
+
+static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
+{
+    struct conn *c = st->data;
+    if (n == 0)
+        return;
+    if (n < 0) {
+        /* The client went away (or half-closed: it cannot hear an answer
+         * it did not wait for, as far as an HTTP/1.1 proxy can tell). */
+        struct http_req *r = c->req;
+        if (r) {
+            r->gone = true;
+            log_debug("http: client went away path=%s", r->path ? r->path : "-");
+            req_end(r, true);
+        }
+        conn_close(c);
+        return;
+    }
+    c->last_ms = uv_now(c->s->loop);
+    struct http_req *r = c->req;
+    if (r && r->state != R_READING) {
+        /* Pipelined bytes while a request is answered: they wait. */
+        buf_add(&c->rest, b->base, (size_t)n);
+        if (c->rest.len >= READ_BUF)
+            uv_read_stop(st);
+        return;
+    }
+    parse(c, b->base, (size_t)n);
+}
+
+/* ---- connections ------------------------------------------------------------- */
+
+static void handle_closed(struct http_server *s)
+{
+    if (--s->handles == 0 && s->closing)
+        free(s);
+}
+
+static void conn_closed_cb(uv_handle_t *h)
+{
+    struct conn *c = h->data;
+    struct http_server *s = c->s;
+    free(c->rbuf);
+    buf_release(&c->rest);
+    buf_release(&c->outq);
+    buf_release(&c->sending);
+    free(c);
+    handle_closed(s);
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->closing)
+        return;
+    c->closing = true;
+    struct http_req *r = c->req;
+    if (r) {
+        r->gone = true;
+        req_end(r, true);
+    }
+    list_del(&c->link);
+    c->s->nconns--;
+    uv_close((uv_handle_t *)&c->tcp, conn_closed_cb);
+}
+
+static void on_connection(uv_stream_t *l, int status)
+{
+    struct http_server *s = l->data;
+    if (status < 0)
+        return;
+    struct conn *c = xcalloc(1, sizeof(*c));
+    c->s = s;
+    uv_tcp_init(s->loop, &c->tcp);
+    c->tcp.data = c;
+    s->handles++;
+    list_add_tail(&s->conns, &c->link);
+    s->nconns++;
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0 || s->nconns > MAX_CONNS || s->draining) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    c->last_ms = uv_now(s->loop);
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
+}
+
+/* Timeouts: a request read too slowly (408), a kept-alive connection idle
+ * too long (closed). */
+static void sweep_cb(uv_timer_t *t)
+{
+    struct http_server *s = t->data;
+    uint64_t now = uv_now(s->loop);
+    struct list *p, *tmp;
+    list_for_each_safe(p, tmp, &s->conns)
+    {
+        struct conn *c = container_of(p, struct conn, link);
+        struct http_req *r = c->req;
+        if (c->closing)
+            continue;
+        if (r && r->state == R_READING && now - r->start_ms > READ_TIMEOUT_MS) {
+            uv_read_stop((uv_stream_t *)&c->tcp);
+            refuse(c, 408, "request_timeout", "the request was not sent in 60 s");
+        } else if (!r && !c->writes && now - c->last_ms > IDLE_TIMEOUT_MS) {
+            conn_close(c);
+        }
+    }
+}
+
+static void listener_closed_cb(uv_handle_t *h)
+{
+    handle_closed(h->data);
+}
+
+struct http_server *http_server_new(uv_loop_t *loop, const char *host, int port,
+                                    uint64_t max_body, http_handler_cb *handler, void *arg,
+                                    struct buf *err)
+{
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof(ss));
+    const char *h = !strcmp(host, "localhost") ? "127.0.0.1" : host;
+    if (uv_ip4_addr(h, port, (struct sockaddr_in *)&ss) &&
+        uv_ip6_addr(h, port, (struct sockaddr_in6 *)&ss)) {
+        buf_addf(err, "listen address '%s' is not an IP address", host);
+        return NULL;
+    }
+    http_parser_set_max_header_size(HEAD_MAX);
+    struct http_server *s = xcalloc(1, sizeof(*s));
+    s->loop = loop;
+    s->max_body = max_body;
+    s->handler = handler;
+    s->arg = arg;
+    list_init(&s->conns);
+    http_parser_settings_init(&s->ps);
+    s->ps.on_message_begin = on_message_begin;
+    s->ps.on_url = on_url;
+    s->ps.on_header_field = on_header_field;
+    s->ps.on_header_value = on_header_value;
+    s->ps.on_headers_complete = on_headers_complete;
+    s->ps.on_body = on_body;
+    s->ps.on_message_complete = on_message_complete;
+    uv_tcp_init(loop, &s->listener);
+    s->listener.data = s;
+    s->handles = 1;
+    int rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0);
+    if (!rc)
+        rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
+    if (rc < 0) {
+        buf_addf(err, "cannot listen on %s:%d: %s", host, port, uv_strerror(rc));
+        s->closing = true;
+        uv_close((uv_handle_t *)&s->listener, listener_closed_cb);
+        return NULL;
+    }
+    s->listening = true;
+    struct sockaddr_storage bound;
+    int bl = sizeof(bound);
+    uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &bl);
+    s->port = bound.ss_family == AF_INET6 ? ntohs(((struct sockaddr_in6 *)&bound)->sin6_port)
+                                          : ntohs(((struct sockaddr_in *)&bound)->sin_port);
+    uv_timer_init(loop, &s->sweep);
+    s->sweep.data = s;
+    s->handles++;
+    uv_timer_start(&s->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
+    uv_unref((uv_handle_t *)&s->sweep);
+    return s;
+}
+
+static void stop_listening(struct http_server *s)
+{
+    if (!s->listening)
+        return;
+    s->listening = false;
+    uv_close((uv_handle_t *)&s->listener, listener_closed_cb);
+}
+
+void http_server_drain(struct http_server *s)
+{
+    if (s->draining)
+        return;
+    s->draining = true;
+    stop_listening(s);
+    /* Kept-alive connections at rest are closed now; the others after
+     * their answer (which says Connection: close). */
+    struct list *p, *tmp;
+    list_for_each_safe(p, tmp, &s->conns)
+    {
+        struct conn *c = container_of(p, struct conn, link);
+        if (!c->req && !c->writes)
+            conn_close(c);
+    }
+}
+
+void http_server_free(struct http_server *s)
+{
+    if (!s)
+        return;
+    s->closing = true;
+    stop_listening(s);
+    struct list *p, *tmp;
+    list_for_each_safe(p, tmp, &s->conns)
+        conn_close(container_of(p, struct conn, link));
+    uv_timer_stop(&s->sweep);
+    uv_close((uv_handle_t *)&s->sweep, listener_closed_cb);
+}
+
+int http_server_port(const struct http_server *s)
+{
+    return s->port;
+}
+
+unsigned http_server_active(const struct http_server *s)
+{
+    return s->active;
+}
+
+/* ---- accessors -------------------------------------------------------------- */
+
+const char *http_req_method(const struct http_req *r)
+{
+    return r->method;
+}
+
+const char *http_req_path(const struct http_req *r)
+{
+    return r->path;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* application/x-www-form-urlencoded decoding of one name or value. */
+static char *url_decode(const char *p, size_t n)
+{
+    char *out = xmalloc(n + 1), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (p[i] == '+') {
+            *o++ = ' ';
+        } else if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
+                   (lo = hexval(p[i + 2])) >= 0) {
+            *o++ = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            *o++ = p[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
+const char *http_req_query(const struct http_req *cr, const char *name)
+{
+    struct http_req *r = (struct http_req *)(uintptr_t)cr; /* decoded once, on first use */
+    if (!r->args_done) {
+        r->args_done = true;
+        size_t cap = 0;
+        const char *q = r->query;
+        while (q && *q) {
+            const char *amp = strchr(q, '&');
+            size_t len = amp ? (size_t)(amp - q) : strlen(q);
+            const char *eq = memchr(q, '=', len);
+            if (len) {
+                ALLOC_GROW(r->args, r->nargs + 1, cap);
+                size_t kl = eq ? (size_t)(eq - q) : len;
+                r->args[r->nargs].name = url_decode(q, kl);
+                r->args[r->nargs].value = eq ? url_decode(eq + 1, len - kl - 1) : xstrdup("");
+                r->nargs++;
+            }
+            q = amp ? amp + 1 : NULL;
+        }
+    }
+    for (size_t i = 0; i < r->nargs; i++)
+        if (!strcmp(r->args[i].name, name))
+            return r->args[i].value;
+    return NULL;
+}
+
+const char *http_req_header(const struct http_req *r, const char *name)
+{
+    for (size_t i = 0; i < r->nin; i++)
+        if (!strcasecmp(r->in[i].name, name))
+            return r->in[i].value;
+    return NULL;
+}
+
+const char *http_req_body(const struct http_req *r, size_t *len)
+{
+    *len = r->body.len;
+    return buf_cstr(&r->body);
+}
+
+int http_req_form_each(struct http_req *r, http_form_cb *cb, void *arg)
+{
+    return form_each(http_req_header(r, "Content-Type"), r->body.data ? r->body.data : "",
+                     r->body.len, cb, arg);
+}
+
+uint64_t http_req_start_ns(const struct http_req *r)
+{
+    return r->start_ns;
+}
+
+uint64_t http_req_bytes_out(const struct http_req *r)
+{
+    return r->bytes_out;
+}
+
+bool http_req_gone(const struct http_req *r)
+{
+    return r->gone;
+}
+
+void http_req_set_owner(struct http_req *r, void *owner, http_close_cb *on_close,
+                        http_drain_cb *on_drain)
+{
+    r->owner = owner;
+    r->on_close = on_close;
+    r->on_drain = on_drain;
+}
+
+void http_req_add_header(struct http_req *r, const char *name, const char *value)
+{
+    ALLOC_GROW(r->out, r->nout + 1, r->out_cap);
+    r->out[r->nout].name = xstrdup(name);
+    r->out[r->nout].value = xstrdup(value);
+    /* A header value is one line: no response splitting through it. */
+    for (char *v = r->out[r->nout].value; *v; v++)
+        if (*v == '\r' || *v == '\n')
+            *v = ' ';
+    r->nout++;
+}

@@ -1,0 +1,438 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * langid.c: the language identifier (see langid.h).
+ *
+ * One pass over the bytes decodes UTF-8, counts code points by script and,
+ * for every word in Latin letters or in Devanagari, adds the weights of its
+ * hashed features to four "lane" sums (en, kn, hi, other). The script counts
+ * then decide which lanes compete:
+ *
+ *   any Kannada code point      kn, or mixed-script if there is a Latin word;
+ *                               the model is not consulted
+ *   Devanagari dominates        hi against other
+ *   Latin dominates             en, kn-latn, hi-latn and other
+ *   other letters dominate      other
+ *   no letters at all           other, uncertain
+ *
+ * DESIGN
+ * The model is multinomial logistic regression over feature hashing
+ * (tools/langid/train.py writes langid_tables.c). A word's features are its
+ * character n-grams of 2..LANGID_NGRAM_MAX symbols, with a start and an end
+ * mark so that suffixes such as "-alli$" and "-tini$" are features of their
+ * own, plus the whole word. Letters are lowercased and a letter repeated
+ * more than twice counts twice ("sooooper" is "sooper"). A word right after
+ * '@' is a mention (a user name) and contributes no features. Each n-gram
+ * hash is computed backwards from the newest symbol, so one pass of
+ * LANGID_NGRAM_MAX multiplications per symbol yields every n-gram ending
+ * there, and a word needs no buffer: words of any length cost the same per
+ * byte.
+ *
+ * The weights are one byte each, four per bucket (one cache line holds 16
+ * buckets), so the whole table is 4 << LANGID_BITS bytes and stays in L2.
+ * Lane sums are exact integers; the one float step is the final scaling.
+ *
+ * The feature extraction must match scan() in train.py exactly; the unit
+ * tests compare both on the golden texts stored in the tables. There is no
+ * state outside the stack, so every function here is re-entrant.
+ */
+#include "text/langid.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "lib/xalloc.h"
+#include "text/langid_tables.h"
+
+/* Character classes; the twins of C_* in train.py. */
+enum cclass { C_SPACE, C_LATIN, C_DEVA, C_KANNADA, C_OTHER, C_PUNCT, C_JOINER };
+enum word_kind { WORD_NONE, WORD_LATIN, WORD_DEVA };
+enum lane { L_EN, L_KN, L_HI, L_OT };
+
+#define BOUND_START 2u
+#define BOUND_END 3u
+#define FNV_PRIME 0x01000193u
+#define SEED_NGRAM 0x811C9DC5u
+#define SEED_WORD 0x2F6B1A53u
+#define GOLDEN 0x9E3779B1u
+#define MAX_RUN 2
+#define CP_INVALID 0xFFFFFFFFu
+
+/* The state of one pass over a text. */
+struct scan {
+    /* Code point counts by class (size_t: they saturate only at the end). */
+    size_t latin, deva, kannada, other, punct;
+    size_t invalid; /* ill-formed UTF-8 sequences, also counted in other */
+    size_t latin_words, deva_words;
+    /* Sum of the weight bytes per lane, and how many features were added. */
+    int64_t lane[LANGID_NLANES];
+    int64_t nfeat;
+    /* The current word. */
+    enum word_kind kind;
+    uint32_t hist[LANGID_NGRAM_MAX]; /* newest symbol first; 0 = none */
+    uint32_t wh;                     /* whole-word hash so far */
+    uint32_t prev_sym;
+    int run;
+    bool skip;    /* a mention: no features */
+    bool prev_at; /* the last non-word code point was '@' */
+};
+
+static inline uint32_t mix(uint32_t h, uint32_t sym)
+{
+    return (h ^ sym) * FNV_PRIME;
+}
+
+static inline void add_feature(struct scan *s, uint32_t h)
+{
+    uint32_t b = (h * GOLDEN) >> (32 - LANGID_BITS);
+    const unsigned char *w = (const unsigned char *)langid_weights + ((size_t)b << 2);
+    s->lane[0] += w[0];
+    s->lane[1] += w[1];
+    s->lane[2] += w[2];
+    s->lane[3] += w[3];
+    s->nfeat++;
+}
+
+/* Appends a symbol to the current word and adds the n-grams ending in it. */
+static inline void push(struct scan *s, uint32_t sym)
+{
+    for (int k = LANGID_NGRAM_MAX - 1; k > 0; k--)
+        s->hist[k] = s->hist[k - 1];
+    s->hist[0] = sym;
+    if (s->skip)
+        return;
+    uint32_t h = mix(SEED_NGRAM, sym);
+    for (int k = 1; k < LANGID_NGRAM_MAX && s->hist[k]; k++) {
+        h = mix(h, s->hist[k]);
+        add_feature(s, h);
+    }
+}
+
+static void start_word(struct scan *s, enum word_kind kind)
+{
+    s->kind = kind;
+    s->wh = SEED_WORD;
+    s->skip = s->prev_at;
+    push(s, BOUND_START);
+}
+
+static void end_word(struct scan *s)
+{
+    if (s->kind == WORD_NONE)
+        return;
+    push(s, BOUND_END);
+    if (!s->skip)
+        add_feature(s, mix(s->wh, BOUND_END));
+    if (s->kind == WORD_LATIN)
+        s->latin_words++;
+    else
+        s->deva_words++;
+    s->kind = WORD_NONE;
+    memset(s->hist, 0, sizeof(s->hist));
+    s->prev_sym = 0;
+    s->run = 0;
+    s->skip = false;
+}
+
+/* A letter (symbol `sym`) of the current word. */
+static inline void letter(struct scan *s, uint32_t sym)
+{
+    if (sym == s->prev_sym) {
+        if (++s->run > MAX_RUN)
+            return;
+    } else {
+        s->prev_sym = sym;
+        s->run = 1;
+    }
+    s->wh = mix(s->wh, sym);
+    push(s, sym);
+}
+
+/*
+ * Classifies a code point at or above U+0080; *sym gets the symbol the
+ * model sees (the lowercased letter, or the Devanagari code point; 0 for a
+ * Devanagari sign that is not part of words). The twin of char_class().
+ */
+static enum cclass class_of(uint32_t cp, uint32_t *sym)
+{
+    *sym = 0;
+    if (cp < 0x250) {
+        if (cp < 0xC0 || cp == 0xD7 || cp == 0xF7)
+            return cp <= 0xA0 ? C_SPACE : C_PUNCT;
+        *sym = cp <= 0xDE ? cp + 0x20 : cp;
+        return C_LATIN;
+    }
+    if (cp >= 0x900 && cp <= 0x97F) {
+        if (!(cp >= 0x964 && cp <= 0x96F)) /* danda, double danda, digits */
+            *sym = cp;
+        return C_DEVA;
+    }
+    if (cp >= 0xC80 && cp <= 0xCFF)
+        return C_KANNADA;
+    if (cp >= 0x1E00 && cp <= 0x1EFF) {
+        *sym = cp;
+        return C_LATIN;
+    }
+    if (cp == 0x200C || cp == 0x200D)
+        return C_JOINER;
+    if ((cp >= 0x2000 && cp <= 0x200B) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F ||
+        cp == 0x205F || cp == 0x3000 || cp == 0xFEFF)
+        return C_SPACE;
+    if ((cp >= 0x2010 && cp <= 0x2BFF) || (cp >= 0x3001 && cp <= 0x303F) ||
+        (cp >= 0xFE00 && cp <= 0xFE0F) || (cp >= 0xFE30 && cp <= 0xFE4F) ||
+        (cp >= 0xFF01 && cp <= 0xFF0F) || (cp >= 0x1F000 && cp <= 0x1FAFF) ||
+        (cp >= 0xE0000 && cp <= 0xE007F))
+        return C_PUNCT;
+    return C_OTHER;
+}
+
+/*
+ * Decodes the UTF-8 sequence at p (n >= 1 bytes left). Returns the number of
+ * bytes consumed, at least 1 and at most n. An ill-formed sequence yields
+ * CP_INVALID and consumes its maximal well-formed prefix (the Unicode
+ * "maximal subpart" rule), so the next call resynchronises on the next
+ * possible lead byte.
+ */
+static size_t utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
+{
+    unsigned c = p[0];
+    size_t need;
+    uint32_t v;
+    unsigned lo = 0x80, hi = 0xBF; /* the allowed range of the second byte */
+
+    if (c < 0x80) {
+        *cp = c;
+        return 1;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+        need = 1;
+        v = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        need = 2;
+        v = c & 0x0F;
+        if (c == 0xE0)
+            lo = 0xA0; /* overlong */
+        else if (c == 0xED)
+            hi = 0x9F; /* surrogates */
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        need = 3;
+        v = c & 0x07;
+        if (c == 0xF0)
+            lo = 0x90; /* overlong */
+        else if (c == 0xF4)
+            hi = 0x8F; /* above U+10FFFF */
+    } else {
+        *cp = CP_INVALID;
+        return 1;
+    }
+    for (size_t i = 1; i <= need; i++) {
+        if (i >= n) {
+            *cp = CP_INVALID;
+            return i;
+        }
+        unsigned b = p[i];
+        if (b < lo || b > hi) {
+            *cp = CP_INVALID;
+            return i;
+        }
+        lo = 0x80;
+        hi = 0xBF;
+        v = (v << 6) | (b & 0x3F);
+    }
+    *cp = v;
+    return need + 1;
+}
+
+/* The class of an ASCII byte; a letter's symbol is its lowercase form. */
+#define ASCII_CLASS(c)                                                          \
+    ((c) >= 'a' && (c) <= 'z'   ? C_LATIN                                       \
+     : (c) >= 'A' && (c) <= 'Z' ? C_LATIN                                       \
+     : (c) <= 0x20 || (c) == 0x7F ? C_SPACE                                     \
+                                  : C_PUNCT)
+
+static void scan_text(struct scan *s, const unsigned char *p, size_t len)
+{
+    const unsigned char *end = p + len;
+
+    while (p < end) {
+        uint32_t cp, sym;
+        enum cclass cls;
+        if (*p < 0x80) {
+            cp = *p++;
+            cls = ASCII_CLASS(cp);
+            sym = cp | 0x20; /* only used for letters */
+        } else {
+            p += utf8_next(p, (size_t)(end - p), &cp);
+            if (cp == CP_INVALID) {
+                cls = C_OTHER;
+                sym = 0;
+                s->invalid++;
+            } else {
+                cls = class_of(cp, &sym);
+            }
+        }
+
+        enum word_kind wk = WORD_NONE;
+        switch (cls) {
+        case C_JOINER:
+            continue;
+        case C_LATIN:
+            s->latin++;
+            wk = WORD_LATIN;
+            break;
+        case C_DEVA:
+            s->deva++;
+            if (sym)
+                wk = WORD_DEVA;
+            break;
+        case C_KANNADA:
+            s->kannada++;
+            break;
+        case C_OTHER:
+            s->other++;
+            break;
+        case C_PUNCT:
+            s->punct++;
+            break;
+        case C_SPACE:
+            break;
+        }
+        if (wk != s->kind) {
+            end_word(s);
+            if (wk != WORD_NONE)
+                start_word(s, wk);
+        }
+        if (wk == WORD_NONE) {
+            s->prev_at = cp == '@';
+            continue;
+        }
+        s->prev_at = false;
+        letter(s, sym);
+    }
+    end_word(s);
+}
+
+static unsigned sat(size_t n)
+{
+    return n > UINT_MAX ? UINT_MAX : (unsigned)n;
+}
+
+/* Softmax of n logits into p. */
+static void softmax(const float *x, float *p, int n)
+{
+    float m = x[0], z = 0;
+    for (int i = 1; i < n; i++)
+        if (x[i] > m)
+            m = x[i];
+    for (int i = 0; i < n; i++) {
+        p[i] = expf(x[i] - m);
+        z += p[i];
+    }
+    for (int i = 0; i < n; i++)
+        p[i] /= z;
+}
+
+/* Lane logits of a finished scan; the twin of lane_logits() in train.py. */
+static void lane_logits(const struct scan *s, float *logit)
+{
+    for (int k = 0; k < LANGID_NLANES; k++) {
+        int64_t v = s->lane[k] - (int64_t)LANGID_WEIGHT_ZERO * s->nfeat;
+        logit[k] = (float)v * langid_scale + langid_bias[k];
+    }
+}
+
+void langid_classify(const char *utf8, size_t len, struct langid_result *out)
+{
+    struct scan s;
+    float logit[LANGID_NLANES], p[LANGID_NLANES];
+
+    ASSERT(utf8 || !len);
+    memset(&s, 0, sizeof(s));
+    memset(out, 0, sizeof(*out));
+    if (len)
+        scan_text(&s, (const unsigned char *)utf8, len);
+
+    out->n_kannada = sat(s.kannada);
+    out->n_devanagari = sat(s.deva);
+    out->n_latin = sat(s.latin);
+    out->n_other_script = sat(s.other);
+    out->n_digits_punct = sat(s.punct);
+    out->n_latin_words = sat(s.latin_words);
+
+    if (s.kannada > 0) {
+        /* Kannada script: the model has nothing to add. Any Latin word,
+         * even an acronym, makes the text mixed-script. */
+        out->label = s.latin_words > 0 ? LANGID_MIXED_SCRIPT : LANGID_KN;
+        out->scores[out->label] = 1;
+        out->needs_kannada = true;
+        return;
+    }
+    if (s.deva > 0 && s.deva >= s.latin && s.deva >= s.other) {
+        float x[2];
+        lane_logits(&s, logit);
+        x[0] = logit[L_HI];
+        x[1] = logit[L_OT];
+        softmax(x, p, 2);
+        out->scores[LANGID_HI] = p[0];
+        out->scores[LANGID_OTHER] = p[1];
+        out->label = p[0] >= p[1] ? LANGID_HI : LANGID_OTHER;
+        out->uncertain = (p[0] >= p[1] ? p[0] : p[1]) < langid_uncertain_below;
+        return;
+    }
+    if (s.latin > 0 && s.latin >= s.other) {
+        static const enum langid_label lane_label[LANGID_NLANES] = {
+            [L_EN] = LANGID_EN, [L_KN] = LANGID_KN_LATN,
+            [L_HI] = LANGID_HI_LATN, [L_OT] = LANGID_OTHER,
+        };
+        int best = 0;
+        lane_logits(&s, logit);
+        softmax(logit, p, LANGID_NLANES);
+        for (int k = 0; k < LANGID_NLANES; k++) {
+            out->scores[lane_label[k]] = p[k];
+            if (p[k] > p[best])
+                best = k;
+        }
+        out->label = lane_label[best];
+        float route = s.latin_words <= langid_short_words ? langid_route_min_short
+                                                           : langid_route_min;
+        out->needs_kannada = p[L_KN] >= route;
+        out->uncertain = p[best] < langid_uncertain_below || s.latin < langid_min_letters ||
+                         out->needs_kannada != (best == L_KN);
+        return;
+    }
+    /* Letters of other scripts, or no letters at all (then it is a guess;
+     * so is a text whose only "letters" are invalid UTF-8). */
+    out->label = LANGID_OTHER;
+    out->scores[LANGID_OTHER] = 1;
+    out->uncertain = s.other == s.invalid;
+}
+
+static const char *const label_names[LANGID_NLABELS] = {
+    [LANGID_KN] = "kn",
+    [LANGID_KN_LATN] = "kn-latn",
+    [LANGID_EN] = "en",
+    [LANGID_HI] = "hi",
+    [LANGID_HI_LATN] = "hi-latn",
+    [LANGID_MIXED_SCRIPT] = "mixed-script",
+    [LANGID_OTHER] = "other",
+};
+
+const char *langid_label_name(enum langid_label label)
+{
+    if ((unsigned)label >= LANGID_NLABELS)
+        return "?";
+    return label_names[label];
+}
+
+int langid_label_parse(const char *name, enum langid_label *out)
+{
+    for (int i = 0; i < LANGID_NLABELS; i++) {
+        if (!strcmp(name, label_names[i])) {
+            *out = (enum langid_label)i;
+            return 0;
+        }
+    }
+    return -EINVAL;
+}

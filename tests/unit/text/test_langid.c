@@ -1,0 +1,390 @@
+/* Unit tests for langid: labels on hand-written chat text, routing, script
+ * counts, hostile input (invalid UTF-8, empty, huge), the agreement of the
+ * C feature extractor with train.py, and the `hermod langid` filter.
+ *
+ * The .c is included to reach lane logits for the golden check. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <math.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "text/langid.c"
+#include "cli/cli.h"
+#include "lib/buf.h"
+#include "lib/xalloc.h"
+
+/*
+ * Classifies a copy of s in a buffer of exactly strlen(s) bytes, not
+ * NUL-terminated, so that ASan sees any read past the end.
+ */
+static void classify_exact(const char *s, size_t n, struct langid_result *r)
+{
+    char *p = n ? xmalloc(n) : NULL;
+    if (n)
+        memcpy(p, s, n);
+    langid_classify(p, n, r);
+    free(p);
+}
+
+static void classify(const char *s, struct langid_result *r)
+{
+    classify_exact(s, strlen(s), r);
+}
+
+struct sample {
+    const char *text;
+    enum langid_label label;
+    bool needs_kannada;
+};
+
+/* Written by hand for these tests, not taken from the training data. */
+static const struct sample sanity[] = {
+    /* Kanglish, as users type it. */
+    {"naanu nale office ge hogtini, meeting ide", LANGID_KN_LATN, true},
+    {"order cancel maadbeku swalpa urgent", LANGID_KN_LATN, true},
+    {"nange ee movie tumba ishta aaytu", LANGID_KN_LATN, true},
+    {"yaake late aaytu? traffic jaasti ittu", LANGID_KN_LATN, true},
+    {"nimma address change aagide antha message bandide", LANGID_KN_LATN, true},
+    {"oota aytha? naanu innu madilla", LANGID_KN_LATN, true},
+    {"bega baa, bus hogbidutte", LANGID_KN_LATN, true},
+    {"avaru yaaru gottilla, call maadi kelona", LANGID_KN_LATN, true},
+    {"ivattu rain jaasti, mane alli irtini", LANGID_KN_LATN, true},
+    {"please ondu reminder set maadi naale 9 ge", LANGID_KN_LATN, true},
+    {"Sir nanna account inda double payment aagide, refund yaavaga barutte?", LANGID_KN_LATN,
+     true},
+    /* Hinglish. */
+    {"kal office jaana hai, meeting hai", LANGID_HI_LATN, false},
+    {"mujhe kal tak report bhejna hai", LANGID_HI_LATN, false},
+    {"yaar aaj bahut traffic tha, late ho gaya", LANGID_HI_LATN, false},
+    {"kya tum mere saath movie dekhne chaloge?", LANGID_HI_LATN, false},
+    /* English. */
+    {"I will go to the office tomorrow", LANGID_EN, false},
+    {"Can you set a reminder for the meeting at 9?", LANGID_EN, false},
+    {"The weather is really nice today, let's go for a walk.", LANGID_EN, false},
+    {"Please summarise this article in three bullet points.", LANGID_EN, false},
+    /* Scripts. */
+    {"ನಾನು ನಾಳೆ office ಗೆ ಹೋಗ್ತೀನಿ", LANGID_MIXED_SCRIPT, true},
+    {"ನಾನು ನಾಳೆ ಕಚೇರಿಗೆ ಹೋಗುತ್ತೇನೆ", LANGID_KN, true},
+    {"ಸೂಪರ್ ಸಾಂಗ್ 👌👌", LANGID_KN, true},
+    {"मैं कल दफ़्तर जाऊँगा और मीटिंग में रहूँगा।", LANGID_HI, false},
+    {"நான் நாளை அலுவலகம் செல்வேன்", LANGID_OTHER, false},
+    {"Я завтра пойду в офис", LANGID_OTHER, false},
+    /* Other languages in Latin letters. */
+    {"Je vais au bureau demain, nous avons une réunion.", LANGID_OTHER, false},
+    {"Ich gehe morgen ins Büro, wir haben ein Treffen.", LANGID_OTHER, false},
+    {"Mañana voy a la oficina porque tengo una reunión.", LANGID_OTHER, false},
+};
+
+static void test_sanity_set(void **state)
+{
+    for (size_t i = 0; i < ARRAY_SIZE(sanity); i++) {
+        struct langid_result r;
+        classify(sanity[i].text, &r);
+        if (r.label != sanity[i].label || r.needs_kannada != sanity[i].needs_kannada)
+            fail_msg("\"%s\": got %s needs_kannada=%d (p kn-latn %.3f), want %s %d",
+                     sanity[i].text, langid_label_name(r.label), r.needs_kannada,
+                     (double)r.scores[LANGID_KN_LATN], langid_label_name(sanity[i].label),
+                     sanity[i].needs_kannada);
+        float sum = 0;
+        for (int k = 0; k < LANGID_NLABELS; k++) {
+            assert_true(r.scores[k] >= 0 && r.scores[k] <= 1);
+            sum += r.scores[k];
+        }
+        assert_true(fabsf(sum - 1) < 1e-4f);
+    }
+}
+
+static void test_routing(void **state)
+{
+    struct langid_result r;
+
+    /* Kannada script always routes, with or without Latin words. */
+    classify("ಹೌದು", &r);
+    assert_true(r.needs_kannada);
+    classify("ok ಸರಿ", &r);
+    assert_int_equal(r.label, LANGID_MIXED_SCRIPT);
+    assert_true(r.needs_kannada);
+    /* A Kannada word hidden in English still routes: the label may say en,
+     * but then it is never a confident en. */
+    classify("Dear team, my card got blocked yesterday, please help, nanage gottilla yaake", &r);
+    assert_true(r.needs_kannada);
+    assert_true(r.label == LANGID_KN_LATN || r.uncertain);
+    /* Short Kanglish leans to Kannada. */
+    classify("hogona", &r);
+    assert_true(r.needs_kannada);
+    classify("beku", &r);
+    assert_true(r.needs_kannada);
+    /* Plain English and Hindi do not. */
+    classify("Thanks a lot, see you tomorrow at the station.", &r);
+    assert_false(r.needs_kannada);
+    assert_false(r.uncertain);
+    classify("theek hai, main kal aata hoon", &r);
+    assert_false(r.needs_kannada);
+}
+
+static void test_never_silent_en(void **state)
+{
+    /* Whenever a text routes to Kannada, its label is a Kannada label or the
+     * result is flagged uncertain. */
+    static const char *const texts[] = {
+        "ok", "hmm", "super", "bro", "guru", "sir pls", "D boss", "nice one maga",
+        "Thank you so much", "what is this", "ninna", "sari", "howdu", "illa",
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(texts); i++) {
+        struct langid_result r;
+        classify(texts[i], &r);
+        if (r.needs_kannada && !(r.label == LANGID_KN_LATN || r.uncertain))
+            fail_msg("\"%s\": routes to Kannada but says %s with confidence", texts[i],
+                     langid_label_name(r.label));
+        if (r.label == LANGID_EN && r.scores[LANGID_EN] < langid_uncertain_below)
+            assert_true(r.uncertain);
+    }
+}
+
+static void test_script_counts(void **state)
+{
+    struct langid_result r;
+
+    /* ನಮಸ್ಕಾರ is 7 code points, नमस्ते 6, Ω 1; "Hello, 42!" has 5
+     * letters and 4 digits/punctuation; "é" is Latin. */
+    classify("ನಮಸ್ಕಾರ Hello, 42! नमस्ते Ωé 😀\t", &r);
+    assert_int_equal(r.n_kannada, 7);
+    assert_int_equal(r.n_devanagari, 6);
+    assert_int_equal(r.n_latin, 6);
+    assert_int_equal(r.n_other_script, 1);
+    assert_int_equal(r.n_digits_punct, 5);
+    assert_int_equal(r.n_latin_words, 2);
+    assert_int_equal(r.label, LANGID_MIXED_SCRIPT);
+
+    /* Zero-width joiners count nowhere and do not split words. */
+    classify("ಕನ್\u200dನಡ", &r);
+    assert_int_equal(r.n_kannada, 5);
+    assert_int_equal(r.n_other_script, 0);
+    assert_int_equal(r.label, LANGID_KN);
+
+    /* Other Indic blocks are other scripts. */
+    classify("తెలుగు", &r);
+    assert_int_equal(r.n_other_script, 6);
+    assert_int_equal(r.label, LANGID_OTHER);
+    assert_false(r.needs_kannada);
+}
+
+static void test_no_letters(void **state)
+{
+    struct langid_result r;
+
+    langid_classify(NULL, 0, &r);
+    assert_int_equal(r.label, LANGID_OTHER);
+    assert_true(r.uncertain);
+    assert_false(r.needs_kannada);
+    assert_true(r.scores[LANGID_OTHER] == 1);
+
+    classify("   \n\t ", &r);
+    assert_int_equal(r.label, LANGID_OTHER);
+    assert_true(r.uncertain);
+    classify("12:30 !!! 👍👍 ...", &r);
+    assert_int_equal(r.label, LANGID_OTHER);
+    assert_true(r.uncertain);
+    assert_int_equal(r.n_latin + r.n_kannada + r.n_devanagari + r.n_other_script, 0);
+    /* A single letter is a guess. */
+    classify("k", &r);
+    assert_true(r.uncertain);
+}
+
+static void test_invalid_utf8(void **state)
+{
+    static const struct {
+        const char *bytes;
+        size_t len;
+        unsigned other;
+    } cases[] = {
+        {"\xff", 1, 1},
+        {"\x80\x80", 2, 2},                 /* stray continuation bytes */
+        {"\xc0\xaf", 2, 2},                 /* overlong '/': C0 is never valid */
+        {"\xe0\x80\xaf", 3, 3},             /* overlong, 3 bytes */
+        {"\xed\xa0\x80", 3, 3},             /* a surrogate */
+        {"\xf4\x90\x80\x80", 4, 4},         /* above U+10FFFF */
+        {"\xe0\xb2", 2, 1},                 /* truncated Kannada letter */
+        {"\xf0\x9f\x98", 3, 1},             /* truncated emoji */
+        {"ab\xe0\xb2" "cd", 6, 1},          /* truncated in the middle */
+        {"\xc3", 1, 1},                     /* a lead byte at the very end */
+        {"\xe0\xb2\x95\xe0\xb2", 5, 1},     /* ಕ, then half of one */
+    };
+    for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+        struct langid_result r;
+        classify_exact(cases[i].bytes, cases[i].len, &r);
+        if (r.n_other_script != cases[i].other)
+            fail_msg("case %zu: %u other, want %u", i, r.n_other_script, cases[i].other);
+        assert_false(r.label == LANGID_EN && !r.uncertain);
+    }
+
+    /* Nothing but invalid bytes is not a language. */
+    struct langid_result junk;
+    classify_exact("\xff\xfe\xc0", 3, &junk);
+    assert_int_equal(junk.label, LANGID_OTHER);
+    assert_true(junk.uncertain);
+    assert_false(junk.needs_kannada);
+
+    /* Random bytes: nothing may crash or read past the end (ASan). */
+    uint32_t x = 12345;
+    for (int round = 0; round < 2000; round++) {
+        char buf[64];
+        size_t n = (size_t)round % sizeof(buf);
+        for (size_t k = 0; k < n; k++) {
+            x = x * 1103515245u + 12345u;
+            buf[k] = (char)(x >> 16);
+        }
+        struct langid_result r;
+        classify_exact(buf, n, &r);
+        assert_true((unsigned)r.label < LANGID_NLABELS);
+    }
+}
+
+static void test_huge(void **state)
+{
+    struct langid_result r;
+    const char *line = "naanu nale office ge hogtini, meeting ide. ";
+    size_t ll = strlen(line);
+    size_t n = 16u << 20;
+    char *big = xmalloc(n);
+
+    for (size_t off = 0; off < n; off += ll)
+        memcpy(big + off, line, off + ll <= n ? ll : n - off);
+    langid_classify(big, n, &r);
+    assert_int_equal(r.label, LANGID_KN_LATN);
+    assert_true(r.needs_kannada);
+    assert_true(isfinite(r.scores[LANGID_KN_LATN]));
+
+    /* One word of 16 MiB: no per-word buffer, so no limit. */
+    memset(big, 'a', n);
+    langid_classify(big, n, &r);
+    assert_int_equal(r.n_latin, n);
+    assert_int_equal(r.n_latin_words, 1);
+    for (int k = 0; k < LANGID_NLABELS; k++)
+        assert_true(isfinite(r.scores[k]));
+    free(big);
+}
+
+/* The C extractor must agree with the Python one that trained the model. */
+static void test_golden(void **state)
+{
+    for (int i = 0; i < LANGID_NGOLDEN; i++) {
+        const char *t = langid_golden[i].text;
+        struct scan s;
+        float logit[LANGID_NLANES];
+        memset(&s, 0, sizeof(s));
+        scan_text(&s, (const unsigned char *)t, strlen(t));
+        lane_logits(&s, logit);
+        for (int k = 0; k < LANGID_NLANES; k++) {
+            float want = langid_golden[i].logits[k];
+            if (fabsf(logit[k] - want) > 1e-3f * (1 + fabsf(want)))
+                fail_msg("\"%s\" lane %d: C %f, Python %f", t, k, (double)logit[k],
+                         (double)want);
+        }
+    }
+}
+
+static void test_labels(void **state)
+{
+    enum langid_label l;
+    for (int i = 0; i < LANGID_NLABELS; i++) {
+        assert_int_equal(langid_label_parse(langid_label_name((enum langid_label)i), &l), 0);
+        assert_int_equal(l, i);
+    }
+    assert_string_equal(langid_label_name(LANGID_KN_LATN), "kn-latn");
+    assert_string_equal(langid_label_name(LANGID_MIXED_SCRIPT), "mixed-script");
+    assert_string_equal(langid_label_name(LANGID_NLABELS), "?");
+    assert_int_equal(langid_label_parse("english", &l), -EINVAL);
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+    return !strncmp(s, prefix, strlen(prefix));
+}
+
+/* Runs langid_main with `in` on stdin; returns what it wrote on stdout. */
+static char *run_cli(const char *in, size_t inlen, int *rc)
+{
+    char inpath[] = "/tmp/test_langid_in.XXXXXX";
+    char outpath[] = "/tmp/test_langid_out.XXXXXX";
+    int infd = mkstemp(inpath), outfd = mkstemp(outpath);
+    assert_true(infd >= 0 && outfd >= 0);
+    assert_int_equal(write(infd, in, inlen), (ssize_t)inlen);
+    close(infd);
+    assert_non_null(freopen(inpath, "r", stdin));
+
+    fflush(stdout);
+    int saved = dup(1);
+    dup2(outfd, 1);
+    char name[] = "langid";
+    char *argv[] = {name, NULL};
+    *rc = langid_main(1, argv);
+    fflush(stdout);
+    dup2(saved, 1);
+    close(saved);
+
+    struct buf b = BUF_INIT;
+    char chunk[4096];
+    ssize_t n;
+    lseek(outfd, 0, SEEK_SET);
+    while ((n = read(outfd, chunk, sizeof(chunk))) > 0)
+        buf_add(&b, chunk, (size_t)n);
+    close(outfd);
+    unlink(inpath);
+    unlink(outpath);
+    return buf_detach(&b, NULL);
+}
+
+static void test_cli(void **state)
+{
+    struct buf in = BUF_INIT;
+    int rc;
+
+    buf_addstr(&in, "naanu nale office ge hogtini, meeting ide\r\n");
+    buf_addstr(&in, "\n");
+    buf_addstr(&in, "bad \xff\xfe \"quoted\"\n");
+    for (int i = 0; i < 20000; i++) /* a 200 KB line */
+        buf_addstr(&in, "I am fine ");
+    buf_addstr(&in, "\nಸರಿ"); /* no final newline */
+
+    char *out = run_cli(in.data, in.len, &rc);
+    assert_int_equal(rc, 0);
+    const char *l1 = out;
+    const char *l2 = strchr(l1, '\n') + 1;
+    const char *l3 = strchr(l2, '\n') + 1;
+    const char *l4 = strchr(l3, '\n') + 1;
+    const char *l5 = strchr(l4, '\n') + 1;
+    assert_true(starts(l1, "{\"lang\":\"kn-latn\",\"needs_kannada\":true,\"uncertain\":false,"
+                           "\"scores\":{\"kn\":0,\"kn-latn\":"));
+    assert_non_null(strstr(l1, "\"scripts\":{\"kannada\":0,\"latin\":34,\"devanagari\":0,"
+                               "\"other\":0,\"digits_punct\":1}}\n"));
+    assert_true(starts(l2, "{\"lang\":\"other\",\"needs_kannada\":false,\"uncertain\":true"));
+    assert_non_null(strstr(l3, "\"other\":2,"));
+    assert_true(starts(l4, "{\"lang\":\"en\""));
+    assert_true(starts(l5, "{\"lang\":\"kn\",\"needs_kannada\":true"));
+    assert_int_equal(strchr(l5, '\n')[1], '\0');
+    free(out);
+    buf_release(&in);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_sanity_set),
+        cmocka_unit_test(test_routing),
+        cmocka_unit_test(test_never_silent_en),
+        cmocka_unit_test(test_script_counts),
+        cmocka_unit_test(test_no_letters),
+        cmocka_unit_test(test_invalid_utf8),
+        cmocka_unit_test(test_huge),
+        cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_labels),
+        cmocka_unit_test(test_cli),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
