@@ -2,7 +2,8 @@
  * counts, hostile input (invalid UTF-8, empty, huge), the agreement of the
  * C feature extractor with train.py, and the `hermod langid` filter.
  *
- * The .c is included to reach lane logits for the golden check. */
+ * The .c files are included to reach lane logits for the golden check and
+ * the CLI's number formatter. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,7 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <sys/wait.h>
+
 #include "../../src/langid.c"
+#include "../../src/langid_cli.c"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 
@@ -371,6 +376,73 @@ static void test_cli(void **state)
     buf_release(&in);
 }
 
+/* put_g4() must print exactly what printf("%.4g") prints. */
+static void test_put_g4(void **state)
+{
+    static const float fixed[] = {0.0f, 1.0f, 0.5f, 0.015625f, 1e-4f, 9.9995e-5f, 0.99995f,
+                                  0.1f, 1e-18f, 9.99e-19f, 1e-45f, 1e-30f, 2.127e-08f,
+                                  1.237e-05f, 0.999949f, 123.45f, 9999.5f};
+    char want[64], got[64];
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < ARRAY_SIZE(fixed) + 200000; i++) {
+        float f;
+        if (i < ARRAY_SIZE(fixed)) {
+            f = fixed[i];
+        } else {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            uint32_t u = x & 0x3F7FFFFFu; /* positive, below 1 */
+            memcpy(&f, &u, sizeof(f));
+        }
+        snprintf(want, sizeof(want), "%.4g", (double)f);
+        *put_g4(got, f) = '\0';
+        if (strcmp(want, got))
+            fail_msg("%a: printf %s, put_g4 %s", (double)f, want, got);
+    }
+}
+
+/* A coprocess writes a line and waits for the answer: the filter must
+ * answer it without waiting for more input or the end of it. */
+static void test_cli_coprocess(void **state)
+{
+    int to[2], from[2];
+    assert_int_equal(pipe(to), 0);
+    assert_int_equal(pipe(from), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (!pid) {
+        dup2(to[0], 0);
+        dup2(from[1], 1);
+        close(to[0]);
+        close(to[1]);
+        close(from[0]);
+        close(from[1]);
+        char name[] = "langid";
+        char *argv[] = {name, NULL};
+        _exit(langid_main(1, argv));
+    }
+    close(to[0]);
+    close(from[1]);
+    const char *q = "ivattu rain jaasti\n";
+    assert_int_equal(write(to[1], q, strlen(q)), (ssize_t)strlen(q));
+    struct pollfd pfd = {.fd = from[0], .events = POLLIN};
+    char buf[1024];
+    assert_int_equal(poll(&pfd, 1, 10000), 1);
+    ssize_t n = read(from[0], buf, sizeof(buf) - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strchr(buf, '\n'));
+    assert_true(starts(buf, "{\"lang\":"));
+    close(to[1]);
+    while (read(from[0], buf, sizeof(buf)) > 0)
+        ;
+    close(from[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -384,6 +456,8 @@ int main(void)
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_labels),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_put_g4),
+        cmocka_unit_test(test_cli_coprocess),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
