@@ -66,6 +66,10 @@ struct scan {
     size_t latin, deva, kannada, other, punct;
     size_t invalid; /* ill-formed UTF-8 sequences, also counted in other */
     size_t latin_words, deva_words;
+    /* Latin words with features, and how many of them lean to the kn or
+     * the en lane on their own (the word votes of the routing decision). */
+    size_t vote_words, kn_words, en_words;
+    int64_t wstart[LANGID_NLANES]; /* lane sums when the current word began */
     /* Sum of the weight bytes per lane, and how many features were added. */
     int64_t lane[LANGID_NLANES];
     int64_t nfeat;
@@ -115,6 +119,7 @@ static void start_word(struct scan *s, enum word_kind kind)
     s->kind = kind;
     s->wh = SEED_WORD;
     s->skip = s->prev_at;
+    memcpy(s->wstart, s->lane, sizeof(s->wstart));
     push(s, BOUND_START);
 }
 
@@ -125,9 +130,23 @@ static void end_word(struct scan *s)
     push(s, BOUND_END);
     if (!s->skip)
         add_feature(s, mix(s->wh, BOUND_END));
-    if (s->kind == WORD_LATIN)
+    if (s->kind == WORD_LATIN) {
         s->latin_words++;
-    else
+        if (!s->skip) {
+            /* The lane this word alone would pick (the first on a tie). All
+             * lanes got the same number of features, so raw sums compare. */
+            int best = 0;
+            int64_t d[LANGID_NLANES];
+            for (int k = 0; k < LANGID_NLANES; k++) {
+                d[k] = s->lane[k] - s->wstart[k];
+                if (d[k] > d[best])
+                    best = k;
+            }
+            s->vote_words++;
+            s->kn_words += best == L_KN;
+            s->en_words += best == L_EN;
+        }
+    } else
         s->deva_words++;
     s->kind = WORD_NONE;
     memset(s->hist, 0, sizeof(s->hist));
@@ -343,6 +362,153 @@ static void lane_logits(const struct scan *s, float *logit)
     }
 }
 
+/* Units of measure that Kannada text writes in Latin letters ("5 km"). */
+static bool is_unit(const unsigned char *w, size_t n)
+{
+    static const char *const units[] = {
+        "km", "cm", "mm", "kg", "mg", "ml", "mph", "kmph", "kmh", "hz", "khz", "mhz", "ghz",
+        "kb", "mb", "gb", "tb", "rs", "ft", "sq", "am", "pm", "kw", "mw", "gw", "kwh", "mah",
+    };
+    char low[8];
+    if (n > 4 || n < 2)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)(w[i] | 0x20);
+    for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+        if (strlen(units[i]) == n && !memcmp(units[i], low, n))
+            return true;
+    return false;
+}
+
+/*
+ * Does a capitalised Latin word (bytes w[0..n)) look like a name rather
+ * than a word? Names of people and places here are Indian ("Rakshith",
+ * "Ganesh Bhat", "Mysuru"), and their en lane is clearly negative, while
+ * English words, even those that Kannada comments borrow ("Song", "Voice",
+ * "Super"), score around zero or above (a margin of 20 weight units,
+ * about half a logit, measured on such words).
+ */
+static bool looks_like_name(const unsigned char *w, size_t n)
+{
+    struct scan s;
+    memset(&s, 0, sizeof(s));
+    scan_text(&s, w, n);
+    return s.lane[L_EN] - (int64_t)LANGID_WEIGHT_ZERO * s.nfeat < -20;
+}
+
+/*
+ * Kannada-script text with Latin words: are all of them incidental, so that
+ * the text stays kn? Incidental are acronyms and other all-capital words
+ * ("MRI", "KSRTC"), words attached to a digit ("10th", "KV62", "5km"),
+ * units ("5 km"), single letters, @mentions and the capitalised words right
+ * after one ("@Nandi Parthasarathi"), and capitalised words that look like
+ * names (looks_like_name(): "Rakshith", "Mysuru"). Any other
+ * Latin word, an English word or Kannada typed in Latin letters, makes the
+ * text mixed-script; so does Latin that outweighs the Kannada script.
+ * Only Kannada-script text with Latin in it comes here, so this second pass
+ * costs nothing on the common path.
+ */
+static bool latin_incidental(const unsigned char *p, size_t len, size_t kannada)
+{
+    const unsigned char *end = p + len, *w = NULL;
+    uint32_t before = 0, prev = 0;
+    size_t nletters = 0, nupper = 0, latin = 0;
+    bool in_mention = false, first_upper = false;
+
+    while (p <= end) {
+        uint32_t cp = 0, sym = 0;
+        enum cclass cls = C_SPACE;
+        const unsigned char *at = p;
+        if (p < end) {
+            if (*p < 0x80) {
+                cp = *p++;
+                cls = ASCII_CLASS(cp);
+            } else {
+                p += utf8_next(p, (size_t)(end - p), &cp);
+                cls = cp == CP_INVALID ? C_OTHER : class_of(cp, &sym);
+            }
+            if (cls == C_JOINER)
+                continue;
+        } else {
+            p++; /* the end of the text ends the last word */
+        }
+        if (cls == C_LATIN) {
+            if (!w) {
+                w = at;
+                before = prev;
+                nletters = nupper = 0;
+                first_upper = cp >= 'A' && cp <= 'Z';
+            }
+            nletters++;
+            nupper += (cp >= 'A' && cp <= 'Z') || (cp >= 0xC0 && cp <= 0xDE);
+            prev = cp;
+            continue;
+        }
+        if (w) {
+            size_t n = (size_t)(at - w);
+            bool digit_next = cp >= '0' && cp <= '9', digit_before = before >= '0' && before <= '9';
+            bool title = first_upper && nupper == 1;
+            bool ok;
+            latin += nletters;
+            if (before == '@') {
+                ok = in_mention = true;
+            } else if (in_mention && title && (before == ' ')) {
+                ok = true; /* "@Nandi Parthasarathi" */
+            } else {
+                in_mention = false;
+                ok = nletters == 1 || nupper == nletters || digit_next || digit_before ||
+                     is_unit(w, n) || (title && looks_like_name(w, n));
+            }
+            if (!ok)
+                return false;
+            w = NULL;
+        }
+        if (cls != C_SPACE)
+            in_mention = false;
+        prev = cp;
+    }
+    return latin < kannada;
+}
+
+/*
+ * The features of the routing decision for Latin text: the twin of
+ * route_features() in train.py. z is the log-odds of the kn lane against
+ * the other three.
+ */
+static void route_features(const struct scan *s, float z, float *x)
+{
+    float nv = s->vote_words ? (float)s->vote_words : 1.0f;
+    float shrt = s->latin_words <= langid_short_words ? 1.0f : 0.0f;
+    z = z < -12 ? -12 : z > 12 ? 12 : z;
+    x[0] = z / 4;
+    x[1] = (float)s->kn_words / nv;
+    x[2] = (float)s->en_words / nv;
+    x[3] = shrt;
+    x[4] = shrt * x[0];
+}
+
+/* P(the text needs Kannada) of Latin text with lane logits `logit`. */
+static float route_prob(const struct scan *s, const float *logit)
+{
+    float m = logit[L_EN], x[LANGID_NROUTE], a = langid_route_bias;
+    for (int k = 1; k < LANGID_NLANES; k++)
+        if (k != L_KN && logit[k] > m)
+            m = logit[k];
+    float rest = 0;
+    for (int k = 0; k < LANGID_NLANES; k++)
+        if (k != L_KN)
+            rest += expf(logit[k] - m);
+    route_features(s, logit[L_KN] - m - logf(rest), x);
+    for (int i = 0; i < LANGID_NROUTE; i++)
+        a += langid_route_w[i] * x[i];
+    return 1 / (1 + expf(-a));
+}
+
+float langid_kannada_threshold(void)
+{
+    return langid_route_min;
+}
+
 void langid_classify(const char *utf8, size_t len, struct langid_result *out)
 {
     struct scan s;
@@ -364,9 +530,13 @@ void langid_classify(const char *utf8, size_t len, struct langid_result *out)
     if (s.kannada > 0) {
         /* Kannada script: the model has nothing to add. Any Latin word,
          * even an acronym, makes the text mixed-script. */
-        out->label = s.latin_words > 0 ? LANGID_MIXED_SCRIPT : LANGID_KN;
+        out->label = s.latin_words > 0 && !latin_incidental((const unsigned char *)utf8, len,
+                                                            s.kannada)
+                         ? LANGID_MIXED_SCRIPT
+                         : LANGID_KN;
         out->scores[out->label] = 1;
         out->needs_kannada = true;
+        out->p_kannada = 1;
         return;
     }
     if (s.deva > 0 && s.deva >= s.latin && s.deva >= s.other) {
@@ -395,9 +565,8 @@ void langid_classify(const char *utf8, size_t len, struct langid_result *out)
                 best = k;
         }
         out->label = lane_label[best];
-        float route = s.latin_words <= langid_short_words ? langid_route_min_short
-                                                           : langid_route_min;
-        out->needs_kannada = p[L_KN] >= route;
+        out->p_kannada = route_prob(&s, logit);
+        out->needs_kannada = out->p_kannada >= langid_route_min;
         out->uncertain = p[best] < langid_uncertain_below || s.latin < langid_min_letters ||
                          out->needs_kannada != (best == L_KN);
         return;

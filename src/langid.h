@@ -55,6 +55,13 @@ struct langid_result {
      */
     bool needs_kannada;
     /*
+     * How likely the text is Kannada in any script, from its own model (the
+     * routing decision): 1 for Kannada script, 0 for text the model does not
+     * see (Devanagari, other scripts, no letters). needs_kannada is
+     * p_kannada >= langid_kannada_threshold().
+     */
+    float p_kannada;
+    /*
      * The label is a guess: the top probability is low, the text has almost
      * no letters, or needs_kannada disagrees with the label (then the label
      * is never trusted as "en").
@@ -80,6 +87,10 @@ struct langid_result {
  * constant model tables, and is thread-safe and re-entrant.
  */
 void langid_classify(const char *utf8, size_t len, struct langid_result *out);
+
+/* The p_kannada at and above which needs_kannada is set (tuned for
+ * precision on held-out training data; docs/internals/langid.md). */
+float langid_kannada_threshold(void);
 
 /* "kn", "kn-latn", "en", "hi", "hi-latn", "mixed-script" or "other"; "?"
  * for a value outside the enum. Static strings. */

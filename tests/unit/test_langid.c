@@ -75,6 +75,15 @@ static const struct sample sanity[] = {
     {"ನಾನು ನಾಳೆ office ಗೆ ಹೋಗ್ತೀನಿ", LANGID_MIXED_SCRIPT, true},
     {"ನಾನು ನಾಳೆ ಕಚೇರಿಗೆ ಹೋಗುತ್ತೇನೆ", LANGID_KN, true},
     {"ಸೂಪರ್ ಸಾಂಗ್ 👌👌", LANGID_KN, true},
+    /* Kannada script with incidental Latin: acronyms, units, numbers with
+     * letters, mentions and names stay kn; English words make it mixed. */
+    {"ನಾನು ಇವತ್ತು 5 km ನಡೆದೆ", LANGID_KN, true},
+    {"ನಾಳೆ ಬೆಳಿಗ್ಗೆ MRI ಸ್ಕ್ಯಾನ್ ಇದೆ", LANGID_KN, true},
+    {"ಅವನು 10th ಪಾಸ್ ಆದ", LANGID_KN, true},
+    {"@Rakshith Shetty ಸೂಪರ್ ಸಿನಿಮಾ ಗುರು", LANGID_KN, true},
+    {"ನಾನು ನಾಳೆ meeting ಗೆ ಹೋಗ್ತೀನಿ", LANGID_MIXED_SCRIPT, true},
+    {"ಸೂಪರ್ ಸಾಂಗ್ super song", LANGID_MIXED_SCRIPT, true},
+    {"ok good night ಸರಿ", LANGID_MIXED_SCRIPT, true},
     {"मैं कल दफ़्तर जाऊँगा और मीटिंग में रहूँगा।", LANGID_HI, false},
     {"நான் நாளை அலுவலகம் செல்வேன்", LANGID_OTHER, false},
     {"Я завтра пойду в офис", LANGID_OTHER, false},
@@ -289,6 +298,15 @@ static void test_golden(void **state)
             if (fabsf(logit[k] - want) > 1e-3f * (1 + fabsf(want)))
                 fail_msg("\"%s\" lane %d: C %f, Python %f", t, k, (double)logit[k],
                          (double)want);
+        }
+        assert_int_equal(s.vote_words, langid_golden[i].votes[0]);
+        assert_int_equal(s.kn_words, langid_golden[i].votes[1]);
+        assert_int_equal(s.en_words, langid_golden[i].votes[2]);
+        if (s.latin > s.deva) {
+            float p = route_prob(&s, logit);
+            if (fabsf(p - langid_golden[i].p_kannada) > 1e-4f)
+                fail_msg("\"%s\" p_kannada: C %f, Python %f", t, (double)p,
+                         (double)langid_golden[i].p_kannada);
         }
     }
 }
