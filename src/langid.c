@@ -271,7 +271,8 @@ static size_t utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
      : (c) <= 0x20 || (c) == 0x7F ? C_SPACE                                     \
                                   : C_PUNCT)
 
-static void scan_text(struct scan *s, const unsigned char *p, size_t len)
+static inline __attribute__((always_inline)) void scan_text(struct scan *s, const unsigned char *p,
+                                                           size_t len)
 {
     const unsigned char *end = p + len;
 
