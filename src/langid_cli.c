@@ -181,7 +181,9 @@ static char *format_result(char *p, const struct langid_result *r)
     p = put_uint(p, r->n_other_script);
     p = put_str(p, ",\"digits_punct\":");
     p = put_uint(p, r->n_digits_punct);
-    p = put_str(p, "}}\n");
+    p = put_str(p, "},\"p_kannada\":");
+    p = put_g4(p, r->p_kannada);
+    p = put_str(p, "}\n");
     return p;
 }
 

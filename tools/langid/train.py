@@ -116,7 +116,8 @@ class Scan:
         self.kannada = self.deva = self.latin = self.other = self.punct = 0
         self.latin_words = self.deva_words = 0
         self.hashes = []
-        self.words = []  # (first, end) in hashes of each Latin word with features
+        # (first, end, may be a name) in hashes of each Latin word with features
+        self.words = []
 
 
 def scan(text, nmax, want_hashes=True):
@@ -132,6 +133,8 @@ def scan(text, nmax, want_hashes=True):
     skip = False    # the current word follows '@' (a mention): no features
     prev_at = False
     wstart = 0
+    sent_start = True   # no word yet, or the last one ended a sentence
+    may_name = cap_first = cap_rest = False
 
     def push(sym):
         hist.pop()
@@ -156,7 +159,7 @@ def scan(text, nmax, want_hashes=True):
         if kind == WORD_LATIN:
             sc.latin_words += 1
             if not skip:
-                sc.words.append((wstart, len(out)))
+                sc.words.append((wstart, len(out), may_name and cap_first and not cap_rest))
         else:
             sc.deva_words += 1
         kind = WORD_NONE
@@ -188,10 +191,18 @@ def scan(text, nmax, want_hashes=True):
                 kind = wk
                 wh = SEED_WORD
                 skip = prev_at
+                may_name = not sent_start
+                sent_start = False
                 wstart = len(out)
                 push(BOUND_START)
+                cap_first = 0x41 <= cp <= 0x5A
+                cap_rest = False
+        elif wk == WORD_LATIN:
+            cap_rest = cap_rest or 0x41 <= cp <= 0x5A
         if wk == WORD_NONE:
             prev_at = cp == 0x40
+            if cp in (0x2E, 0x21, 0x3F):
+                sent_start = True
             continue
         prev_at = False
         if sym == prev_sym:
@@ -373,6 +384,29 @@ def softmax(xs):
     return [e / z for e in es]
 
 
+NAME_EN_MAX = -20  # a capitalised word's own en sum below this: a name
+
+
+def label_logits(sc, Wq, bias, scale, bits, logits):
+    """Twin of the name check in end_word() in langid.c: the lane logits
+    for the label leave out names, capitalised words that do not start a
+    sentence and whose own en sum is clearly negative ("Tell me about
+    Mysuru." is English). Routing keeps them: in comments, names of Kannada
+    actors are evidence of Kannada."""
+    out = list(logits)
+    for a, b, may in sc.words:
+        if not may:
+            continue
+        d = [0, 0, 0, 0]
+        for h in sc.hashes[a:b]:
+            i = bucket(h, bits) * NLANES
+            for k in range(NLANES):
+                d[k] += Wq[i + k]
+        if d[L_EN] < NAME_EN_MAX:
+            out = [o - x * scale for o, x in zip(out, d)]
+    return out
+
+
 def lane_logits(sc, Wq, bias, scale, bits):
     s = [0, 0, 0, 0]
     for h in sc.hashes:
@@ -389,7 +423,7 @@ def word_votes(sc, Wq, bits):
     of the votes in end_word() in langid.c. A word leans to the lane with
     the largest sum of its own weights (the first on a tie)."""
     nkn = nen = 0
-    for a, b in sc.words:
+    for a, b, _ in sc.words:
         d = [0, 0, 0, 0]
         for h in sc.hashes[a:b]:
             i = bucket(h, bits) * NLANES
@@ -423,7 +457,7 @@ def route_prob(x, P):
     return 1.0 / (1.0 + math.exp(-a))
 
 
-def decide(sc, logits, P, votes=None):
+def decide(sc, logits, P, votes=None, lab_logits=None):
     """Returns (label, probs[7], needs_kannada, uncertain)."""
     probs = [0.0] * len(LABELS)
     ix = LABELS.index
@@ -437,7 +471,7 @@ def decide(sc, logits, P, votes=None):
         lab = "hi" if p[0] >= p[1] else "other"
         return lab, probs, False, max(p) < P.uncertain_below
     if sc.latin > 0 and sc.latin >= sc.other:
-        p = softmax(logits)
+        p = softmax(lab_logits if lab_logits is not None else logits)
         probs[ix("en")], probs[ix("kn-latn")], probs[ix("hi-latn")], probs[ix("other")] = p
         best = max(range(NLANES), key=lambda k: (p[k], -k))
         lab = ["en", "kn-latn", "hi-latn", "other"][best]
@@ -470,8 +504,9 @@ def evaluate(name, rows, model, P, log):
     gold, pred, ng, npred = [], [], [], []
     for lab, text in rows:
         sc = scan(text, nmax)
-        lab2, _, need, _ = decide(sc, lane_logits(sc, Wq, bias, scale, bits), P,
-                                  word_votes(sc, Wq, bits))
+        lg = lane_logits(sc, Wq, bias, scale, bits)
+        lab2, _, need, _ = decide(sc, lg, P, word_votes(sc, Wq, bits),
+                                  label_logits(sc, Wq, bias, scale, bits, lg))
         gold.append(lab)
         pred.append(lab2)
         ng.append(lab in ("kn", "kn-latn", "mixed-script"))
