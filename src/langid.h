@@ -47,11 +47,11 @@ struct langid_result {
      */
     float scores[LANGID_NLABELS];
     /*
-     * The text should go to a model that reads Kannada. True for kn,
-     * kn-latn and mixed-script, and also for Latin text whose kn-latn
-     * probability is not negligible (the threshold is lower for short
-     * texts): sending English to a Kannada-capable model costs little,
-     * sending Kannada to one that cannot read it loses the request.
+     * The text should go to a model that reads Kannada. True for kn and
+     * mixed-script; for Latin text it is a decision of its own (p_kannada
+     * below against a threshold set for precision), so an unsure text
+     * routes to Kannada only on evidence of Kannada, and ordinary English
+     * does not.
      */
     bool needs_kannada;
     /*
