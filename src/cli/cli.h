@@ -45,7 +45,8 @@ int catalog_main(int argc, char **argv);
  *
  *   {"lang":"kn-latn","needs_kannada":true,"uncertain":false,
  *    "scores":{"kn":0,"kn-latn":0.97,...},
- *    "scripts":{"kannada":0,"latin":31,"devanagari":0,"other":0,"digits_punct":1}}
+ *    "scripts":{"kannada":0,"latin":31,"devanagari":0,"other":0,"digits_punct":1},
+ *    "p_kannada":0.9999}
  *
  * argv[0] is the subcommand name. Returns the process exit status: 0, 1 on a
  * read or write error, 2 on a usage error.

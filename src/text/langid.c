@@ -66,6 +66,13 @@ struct scan {
     size_t latin, deva, kannada, other, punct;
     size_t invalid; /* ill-formed UTF-8 sequences, also counted in other */
     size_t latin_words, deva_words;
+    /* Latin words with features, and how many of them lean to the kn or
+     * the en lane on their own (the word votes of the routing decision). */
+    size_t vote_words, kn_words, en_words;
+    int64_t wstart[LANGID_NLANES]; /* lane sums when the current word began */
+    int64_t wnfeat;                /* nfeat when the current word began */
+    /* The part of lane and nfeat that came from names (below). */
+    int64_t name_lane[LANGID_NLANES], name_nfeat;
     /* Sum of the weight bytes per lane, and how many features were added. */
     int64_t lane[LANGID_NLANES];
     int64_t nfeat;
@@ -77,7 +84,21 @@ struct scan {
     int run;
     bool skip;    /* a mention: no features */
     bool prev_at; /* the last non-word code point was '@' */
+    /* Name detection: a capitalised Latin word ("Mysuru", not "MYSURU" or
+     * "McD") that does not start a sentence, and whose own en lane sum is
+     * clearly negative, is taken for a name, and the label leaves its
+     * features out: an English sentence about Mysuru is English. Routing
+     * keeps them: in real comments, the names of Kannada actors and places
+     * are evidence of Kannada (leaving them out there cost a point of
+     * recall on the held-out comments). */
+    bool sent_start; /* no word yet, or the last one ended a sentence */
+    bool may_name;   /* the current word does not start a sentence */
+    bool cap_first, cap_rest;
 };
+
+/* A capitalised word's own en lane sum below this is a name's (weight
+ * units; about half a logit). */
+#define NAME_EN_MAX (-20)
 
 static inline uint32_t mix(uint32_t h, uint32_t sym)
 {
@@ -93,6 +114,12 @@ static inline void add_feature(struct scan *s, uint32_t h)
     s->lane[2] += w[2];
     s->lane[3] += w[3];
     s->nfeat++;
+}
+
+static void scan_init(struct scan *s)
+{
+    memset(s, 0, sizeof(*s));
+    s->sent_start = true;
 }
 
 /* Appends a symbol to the current word and adds the n-grams ending in it. */
@@ -115,6 +142,10 @@ static void start_word(struct scan *s, enum word_kind kind)
     s->kind = kind;
     s->wh = SEED_WORD;
     s->skip = s->prev_at;
+    s->may_name = !s->sent_start;
+    s->sent_start = false;
+    memcpy(s->wstart, s->lane, sizeof(s->wstart));
+    s->wnfeat = s->nfeat;
     push(s, BOUND_START);
 }
 
@@ -125,9 +156,29 @@ static void end_word(struct scan *s)
     push(s, BOUND_END);
     if (!s->skip)
         add_feature(s, mix(s->wh, BOUND_END));
-    if (s->kind == WORD_LATIN)
+    if (s->kind == WORD_LATIN) {
         s->latin_words++;
-    else
+        if (!s->skip) {
+            /* The lane this word alone would pick (the first on a tie). All
+             * lanes got the same number of features, so raw sums compare. */
+            int best = 0;
+            int64_t d[LANGID_NLANES], nf = s->nfeat - s->wnfeat;
+            for (int k = 0; k < LANGID_NLANES; k++) {
+                d[k] = s->lane[k] - s->wstart[k];
+                if (d[k] > d[best])
+                    best = k;
+            }
+            if (s->may_name && s->cap_first && !s->cap_rest &&
+                d[L_EN] - (int64_t)LANGID_WEIGHT_ZERO * nf < NAME_EN_MAX) {
+                for (int k = 0; k < LANGID_NLANES; k++)
+                    s->name_lane[k] += d[k];
+                s->name_nfeat += nf;
+            }
+            s->vote_words++;
+            s->kn_words += best == L_KN;
+            s->en_words += best == L_EN;
+        }
+    } else
         s->deva_words++;
     s->kind = WORD_NONE;
     memset(s->hist, 0, sizeof(s->hist));
@@ -252,7 +303,8 @@ static size_t utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
      : (c) <= 0x20 || (c) == 0x7F ? C_SPACE                                     \
                                   : C_PUNCT)
 
-static void scan_text(struct scan *s, const unsigned char *p, size_t len)
+static inline __attribute__((always_inline)) void scan_text(struct scan *s, const unsigned char *p,
+                                                           size_t len)
 {
     const unsigned char *end = p + len;
 
@@ -301,11 +353,18 @@ static void scan_text(struct scan *s, const unsigned char *p, size_t len)
         }
         if (wk != s->kind) {
             end_word(s);
-            if (wk != WORD_NONE)
+            if (wk != WORD_NONE) {
                 start_word(s, wk);
+                s->cap_first = cp - 'A' < 26u;
+                s->cap_rest = false;
+            }
+        } else if (wk == WORD_LATIN) {
+            s->cap_rest |= cp - 'A' < 26u;
         }
         if (wk == WORD_NONE) {
             s->prev_at = cp == '@';
+            if (cp == '.' || cp == '!' || cp == '?')
+                s->sent_start = true;
             continue;
         }
         s->prev_at = false;
@@ -343,13 +402,172 @@ static void lane_logits(const struct scan *s, float *logit)
     }
 }
 
+/* The same without the names, for the label; the twin of label_logits(). */
+static void label_logits(const struct scan *s, float *logit)
+{
+    for (int k = 0; k < LANGID_NLANES; k++) {
+        int64_t v = s->lane[k] - s->name_lane[k] -
+                    (int64_t)LANGID_WEIGHT_ZERO * (s->nfeat - s->name_nfeat);
+        logit[k] = (float)v * langid_scale + langid_bias[k];
+    }
+}
+
+/* Units of measure that Kannada text writes in Latin letters ("5 km"). */
+static bool is_unit(const unsigned char *w, size_t n)
+{
+    static const char *const units[] = {
+        "km", "cm", "mm", "kg", "mg", "ml", "mph", "kmph", "kmh", "hz", "khz", "mhz", "ghz",
+        "kb", "mb", "gb", "tb", "rs", "ft", "sq", "am", "pm", "kw", "mw", "gw", "kwh", "mah",
+    };
+    char low[8];
+    if (n > 4 || n < 2)
+        return false;
+    for (size_t i = 0; i < n; i++)
+        low[i] = (char)(w[i] | 0x20);
+    for (size_t i = 0; i < ARRAY_SIZE(units); i++)
+        if (strlen(units[i]) == n && !memcmp(units[i], low, n))
+            return true;
+    return false;
+}
+
+/*
+ * Does a capitalised Latin word (bytes w[0..n)) look like a name rather
+ * than a word? Names of people and places here are Indian ("Rakshith",
+ * "Ganesh Bhat", "Mysuru"), and their en lane is clearly negative, while
+ * English words, even those that Kannada comments borrow ("Song", "Voice",
+ * "Super"), score around zero or above (a margin of 20 weight units,
+ * about half a logit, measured on such words).
+ */
+static bool looks_like_name(const unsigned char *w, size_t n)
+{
+    struct scan s;
+    scan_init(&s);
+    scan_text(&s, w, n);
+    return s.lane[L_EN] - (int64_t)LANGID_WEIGHT_ZERO * s.nfeat < -20;
+}
+
+/*
+ * Kannada-script text with Latin words: are all of them incidental, so that
+ * the text stays kn? Incidental are acronyms and other all-capital words
+ * ("MRI", "KSRTC"), words attached to a digit ("10th", "KV62", "5km"),
+ * units ("5 km"), single letters, @mentions and the capitalised words right
+ * after one ("@Nandi Parthasarathi"), and capitalised words that look like
+ * names (looks_like_name(): "Rakshith", "Mysuru"). Any other
+ * Latin word, an English word or Kannada typed in Latin letters, makes the
+ * text mixed-script; so does Latin that outweighs the Kannada script.
+ * Only Kannada-script text with Latin in it comes here, so this second pass
+ * costs nothing on the common path.
+ */
+static bool latin_incidental(const unsigned char *p, size_t len, size_t kannada)
+{
+    const unsigned char *end = p + len, *w = NULL;
+    uint32_t before = 0, prev = 0;
+    size_t nletters = 0, nupper = 0, latin = 0;
+    bool in_mention = false, first_upper = false;
+
+    while (p <= end) {
+        uint32_t cp = 0, sym = 0;
+        enum cclass cls = C_SPACE;
+        const unsigned char *at = p;
+        if (p < end) {
+            if (*p < 0x80) {
+                cp = *p++;
+                cls = ASCII_CLASS(cp);
+            } else {
+                p += utf8_next(p, (size_t)(end - p), &cp);
+                cls = cp == CP_INVALID ? C_OTHER : class_of(cp, &sym);
+            }
+            if (cls == C_JOINER)
+                continue;
+        } else {
+            p++; /* the end of the text ends the last word */
+        }
+        if (cls == C_LATIN) {
+            if (!w) {
+                w = at;
+                before = prev;
+                nletters = nupper = 0;
+                first_upper = cp >= 'A' && cp <= 'Z';
+            }
+            nletters++;
+            nupper += (cp >= 'A' && cp <= 'Z') || (cp >= 0xC0 && cp <= 0xDE);
+            prev = cp;
+            continue;
+        }
+        if (w) {
+            size_t n = (size_t)(at - w);
+            bool digit_next = cp >= '0' && cp <= '9', digit_before = before >= '0' && before <= '9';
+            bool title = first_upper && nupper == 1;
+            bool ok;
+            latin += nletters;
+            if (before == '@') {
+                ok = in_mention = true;
+            } else if (in_mention && title && (before == ' ')) {
+                ok = true; /* "@Nandi Parthasarathi" */
+            } else {
+                in_mention = false;
+                ok = nletters == 1 || nupper == nletters || digit_next || digit_before ||
+                     is_unit(w, n) || (title && looks_like_name(w, n));
+            }
+            if (!ok)
+                return false;
+            w = NULL;
+        }
+        if (cls != C_SPACE)
+            in_mention = false;
+        prev = cp;
+    }
+    return latin < kannada;
+}
+
+/*
+ * The features of the routing decision for Latin text: the twin of
+ * route_features() in train.py. z is the log-odds of the kn lane against
+ * the other three.
+ */
+static void route_features(const struct scan *s, float z, float *x)
+{
+    float nv = s->vote_words ? (float)s->vote_words : 1.0f;
+    float shrt = s->latin_words <= langid_short_words ? 1.0f : 0.0f;
+    z = z < -12 ? -12 : z > 12 ? 12 : z;
+    x[0] = z / 4;
+    x[1] = (float)s->kn_words / nv;
+    x[2] = (float)s->en_words / nv;
+    x[3] = shrt;
+    x[4] = shrt * x[0];
+}
+
+/* P(the text needs Kannada) of Latin text with lane logits `logit`. */
+static float route_prob(const struct scan *s, const float *logit)
+{
+    float m = logit[L_EN], x[LANGID_NROUTE], a = langid_route_bias;
+    for (int k = 1; k < LANGID_NLANES; k++)
+        if (k != L_KN && logit[k] > m)
+            m = logit[k];
+    float rest = 0;
+    for (int k = 0; k < LANGID_NLANES; k++)
+        if (k != L_KN)
+            rest += expf(logit[k] - m);
+    /* rest >= 1: the lane that gave m adds expf(0). */
+    // cppcheck-suppress invalidFunctionArg
+    route_features(s, logit[L_KN] - m - logf(rest), x);
+    for (int i = 0; i < LANGID_NROUTE; i++)
+        a += langid_route_w[i] * x[i];
+    return 1 / (1 + expf(-a));
+}
+
+float langid_kannada_threshold(void)
+{
+    return langid_route_min;
+}
+
 void langid_classify(const char *utf8, size_t len, struct langid_result *out)
 {
     struct scan s;
     float logit[LANGID_NLANES], p[LANGID_NLANES];
 
     ASSERT(utf8 || !len);
-    memset(&s, 0, sizeof(s));
+    scan_init(&s);
     memset(out, 0, sizeof(*out));
     if (len)
         scan_text(&s, (const unsigned char *)utf8, len);
@@ -364,9 +582,13 @@ void langid_classify(const char *utf8, size_t len, struct langid_result *out)
     if (s.kannada > 0) {
         /* Kannada script: the model has nothing to add. Any Latin word,
          * even an acronym, makes the text mixed-script. */
-        out->label = s.latin_words > 0 ? LANGID_MIXED_SCRIPT : LANGID_KN;
+        out->label = s.latin_words > 0 && !latin_incidental((const unsigned char *)utf8, len,
+                                                            s.kannada)
+                         ? LANGID_MIXED_SCRIPT
+                         : LANGID_KN;
         out->scores[out->label] = 1;
         out->needs_kannada = true;
+        out->p_kannada = 1;
         return;
     }
     if (s.deva > 0 && s.deva >= s.latin && s.deva >= s.other) {
@@ -387,17 +609,18 @@ void langid_classify(const char *utf8, size_t len, struct langid_result *out)
             [L_HI] = LANGID_HI_LATN, [L_OT] = LANGID_OTHER,
         };
         int best = 0;
+        float lab[LANGID_NLANES];
         lane_logits(&s, logit);
-        softmax(logit, p, LANGID_NLANES);
+        label_logits(&s, lab);
+        softmax(lab, p, LANGID_NLANES);
         for (int k = 0; k < LANGID_NLANES; k++) {
             out->scores[lane_label[k]] = p[k];
             if (p[k] > p[best])
                 best = k;
         }
         out->label = lane_label[best];
-        float route = s.latin_words <= langid_short_words ? langid_route_min_short
-                                                           : langid_route_min;
-        out->needs_kannada = p[L_KN] >= route;
+        out->p_kannada = route_prob(&s, logit);
+        out->needs_kannada = out->p_kannada >= langid_route_min;
         out->uncertain = p[best] < langid_uncertain_below || s.latin < langid_min_letters ||
                          out->needs_kannada != (best == L_KN);
         return;

@@ -47,13 +47,20 @@ struct langid_result {
      */
     float scores[LANGID_NLABELS];
     /*
-     * The text should go to a model that reads Kannada. True for kn,
-     * kn-latn and mixed-script, and also for Latin text whose kn-latn
-     * probability is not negligible (the threshold is lower for short
-     * texts): sending English to a Kannada-capable model costs little,
-     * sending Kannada to one that cannot read it loses the request.
+     * The text should go to a model that reads Kannada. True for kn and
+     * mixed-script; for Latin text it is a decision of its own (p_kannada
+     * below against a threshold set for precision), so an unsure text
+     * routes to Kannada only on evidence of Kannada, and ordinary English
+     * does not.
      */
     bool needs_kannada;
+    /*
+     * How likely the text is Kannada in any script, from its own model (the
+     * routing decision): 1 for Kannada script, 0 for text the model does not
+     * see (Devanagari, other scripts, no letters). needs_kannada is
+     * p_kannada >= langid_kannada_threshold().
+     */
+    float p_kannada;
     /*
      * The label is a guess: the top probability is low, the text has almost
      * no letters, or needs_kannada disagrees with the label (then the label
@@ -80,6 +87,10 @@ struct langid_result {
  * constant model tables, and is thread-safe and re-entrant.
  */
 void langid_classify(const char *utf8, size_t len, struct langid_result *out);
+
+/* The p_kannada at and above which needs_kannada is set (tuned for
+ * precision on held-out training data; docs/internals/langid.md). */
+float langid_kannada_threshold(void);
 
 /* "kn", "kn-latn", "en", "hi", "hi-latn", "mixed-script" or "other"; "?"
  * for a value outside the enum. Static strings. */

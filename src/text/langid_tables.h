@@ -13,16 +13,20 @@
 #define LANGID_NLANES 4
 #define LANGID_WEIGHT_ZERO 79
 #define LANGID_NGOLDEN 7
+#define LANGID_NROUTE 5
 
 struct langid_golden {
     const char *text;
     float logits[LANGID_NLANES];
+    unsigned votes[3]; /* Latin words with features, leaning kn, leaning en */
+    float p_kannada;   /* of the routing decision, for Latin text */
 };
 
 extern const float langid_scale;
 extern const float langid_bias[LANGID_NLANES];
+extern const float langid_route_w[LANGID_NROUTE];
+extern const float langid_route_bias;
 extern const float langid_route_min;
-extern const float langid_route_min_short;
 extern const unsigned langid_short_words;
 extern const float langid_uncertain_below;
 extern const unsigned langid_min_letters;

@@ -2,7 +2,8 @@
 /*
  * langid-eval: accuracy of the C language identifier on labelled TSV files.
  *
- *   build/tools/langid-eval [--part all|heldout|train] [--errors N] FILE.tsv...
+ *   build/tools/langid-eval [--part all|heldout|train] [--errors N] [--pr OUT.tsv]
+ *                           FILE.tsv...
  *
  * Each line of FILE is `label<TAB>text` (the format of ../shared/langid).
  * Prints, per file: macro-F1 over the labels present in the file, precision,
@@ -15,6 +16,12 @@
  * of the text's bytes), --part train the others: the split of
  * kancmd_train.tsv that tools/langid/train.py uses, so that the held-out
  * fifth can be scored without writing it anywhere.
+ *
+ * --pr OUT.tsv writes the precision/recall curve of needs_kannada over all
+ * the files: one row per threshold on `p_kannada` (0.01 steps, plus the
+ * threshold langid uses), with precision, recall and the counts. The
+ * decision langid makes is `p_kannada >= threshold`, so each row is what
+ * that threshold would give.
  *
  * DESIGN
  * A tool, not part of the daemon: it reads whole lines with getline() and
@@ -32,6 +39,14 @@
 #include "lib/xalloc.h"
 
 enum part { PART_ALL, PART_HELDOUT, PART_TRAIN };
+
+/* (p_kannada, gold is Kannada) of every item, for --pr. */
+struct point {
+    float p;
+    bool gold;
+};
+static struct point *points;
+static size_t npoints, points_cap;
 
 struct tally {
     unsigned long conf[LANGID_NLABELS][LANGID_NLABELS]; /* [gold][pred] */
@@ -148,11 +163,14 @@ static int eval_file(const char *path, enum part part, long errors)
         t->need_fp += !g && r.needs_kannada;
         t->need_tn += !g && !r.needs_kannada;
         t->silent_en += g && r.label == LANGID_EN && !r.uncertain && !r.needs_kannada;
-        if (errors > 0 && g != r.needs_kannada) {
+        ALLOC_GROW(points, npoints + 1, points_cap);
+        points[npoints++] = (struct point){r.p_kannada, g};
+        if (errors > 0 && (g != r.needs_kannada || gold != r.label)) {
             errors--;
-            printf("MISROUTED gold=%s got=%s p(kn-latn)=%.3f%s: %s\n", line,
-                   langid_label_name(r.label), r.scores[LANGID_KN_LATN],
-                   r.uncertain ? " uncertain" : "", text);
+            printf("%s gold=%s got=%s p(kn-latn)=%.3f p_kannada=%.3f%s: %s\n",
+                   g != r.needs_kannada ? "MISROUTED" : "MISLABELLED", line,
+                   langid_label_name(r.label), (double)r.scores[LANGID_KN_LATN],
+                   (double)r.p_kannada, r.uncertain ? " uncertain" : "", text);
         }
     }
     free(line);
@@ -162,9 +180,53 @@ static int eval_file(const char *path, enum part part, long errors)
     return 0;
 }
 
+static void pr_row(FILE *f, float t)
+{
+    unsigned long tp = 0, fp = 0, fn = 0;
+    for (size_t i = 0; i < npoints; i++) {
+        bool yes = points[i].p >= t;
+        tp += yes && points[i].gold;
+        fp += yes && !points[i].gold;
+        fn += !yes && points[i].gold;
+    }
+    fprintf(f, "%.4f\t%.4f\t%.4f\t%lu\t%lu\t%lu\n", (double)t, ratio(tp, tp + fp),
+            ratio(tp, tp + fn), tp, fp, fn);
+}
+
+static int write_pr(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        perror(path);
+        return -1;
+    }
+    fprintf(f, "# needs_kannada precision/recall by threshold on p_kannada; %zu items; "
+               "langid's threshold: %.4f\n",
+            npoints, (double)langid_kannada_threshold());
+    fprintf(f, "threshold\tprecision\trecall\ttp\tfp\tfn\n");
+    bool done = false;
+    for (int i = 1; i < 100; i++) {
+        float t = (float)i / 100;
+        if (!done && langid_kannada_threshold() <= t) {
+            if (langid_kannada_threshold() < t)
+                pr_row(f, langid_kannada_threshold());
+            done = true;
+        }
+        pr_row(f, t);
+    }
+    if (!done)
+        pr_row(f, langid_kannada_threshold());
+    if (fclose(f)) {
+        perror(path);
+        return -1;
+    }
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     enum part part = PART_ALL;
+    const char *pr = NULL;
     long errors = 0;
     int rc = 0, files = 0;
 
@@ -184,6 +246,8 @@ int main(int argc, char **argv)
             errors = strtol(argv[++i], &end, 10);
             if (*end || errors < 0)
                 goto usage;
+        } else if (!strcmp(argv[i], "--pr") && i + 1 < argc) {
+            pr = argv[++i];
         } else if (argv[i][0] == '-') {
             goto usage;
         } else {
@@ -194,8 +258,12 @@ int main(int argc, char **argv)
     }
     if (!files)
         goto usage;
+    if (pr && write_pr(pr))
+        rc = 1;
+    free(points);
     return rc;
 usage:
-    fprintf(stderr, "usage: langid-eval [--part all|heldout|train] [--errors N] FILE.tsv...\n");
+    fprintf(stderr, "usage: langid-eval [--part all|heldout|train] [--errors N] [--pr OUT.tsv] "
+                    "FILE.tsv...\n");
     return 2;
 }

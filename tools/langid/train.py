@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 # SPDX-License-Identifier: MIT
-"""Train hermod's language identifier and write src/langid_tables.c.
+"""Train hermod's language identifier and write src/text/langid_tables.c.
 
-    nice python3 tools/langid/train.py [DATA_DIR] [--out src/langid_tables.c]
+    nice python3 tools/langid/train.py [DATA_DIR] [--out src/text/langid_tables.c]
 
 DATA_DIR defaults to ../shared/langid relative to the repository root and
 must hold train.tsv, kancmd_train.tsv and lexicon/ (see its README.md).
@@ -18,7 +18,7 @@ kn-latn). Kannada script never reaches the model: langid.c decides kn and
 mixed-script by counting code points.
 
 The feature extraction below is a line-by-line twin of the one in
-src/langid.c. If you change one, change the other, and `make
+src/text/langid.c. If you change one, change the other, and `make
 build/tests/test_langid` checks that the two agree on the golden scores
 this script writes into the tables.
 
@@ -44,7 +44,7 @@ L_EN, L_KN, L_HI, L_OT = 0, 1, 2, 3
 NLANES = 4
 
 # ---------------------------------------------------------------------------
-# Text scanning: the twin of scan_text() in src/langid.c.
+# Text scanning: the twin of scan_text() in src/text/langid.c.
 
 C_SPACE, C_LATIN, C_DEVA, C_KANNADA, C_OTHER, C_PUNCT, C_JOINER = range(7)
 WORD_NONE, WORD_LATIN, WORD_DEVA = 0, 1, 2
@@ -110,12 +110,14 @@ class Scan:
     """Script counts and the feature hashes of one text."""
 
     __slots__ = ("kannada", "deva", "latin", "other", "punct", "latin_words",
-                 "deva_words", "hashes")
+                 "deva_words", "hashes", "words")
 
     def __init__(self):
         self.kannada = self.deva = self.latin = self.other = self.punct = 0
         self.latin_words = self.deva_words = 0
         self.hashes = []
+        # (first, end, may be a name) in hashes of each Latin word with features
+        self.words = []
 
 
 def scan(text, nmax, want_hashes=True):
@@ -130,6 +132,9 @@ def scan(text, nmax, want_hashes=True):
     run = 0
     skip = False    # the current word follows '@' (a mention): no features
     prev_at = False
+    wstart = 0
+    sent_start = True   # no word yet, or the last one ended a sentence
+    may_name = cap_first = cap_rest = False
 
     def push(sym):
         hist.pop()
@@ -153,6 +158,8 @@ def scan(text, nmax, want_hashes=True):
             out.append(mix(wh, BOUND_END))
         if kind == WORD_LATIN:
             sc.latin_words += 1
+            if not skip:
+                sc.words.append((wstart, len(out), may_name and cap_first and not cap_rest))
         else:
             sc.deva_words += 1
         kind = WORD_NONE
@@ -184,9 +191,18 @@ def scan(text, nmax, want_hashes=True):
                 kind = wk
                 wh = SEED_WORD
                 skip = prev_at
+                may_name = not sent_start
+                sent_start = False
+                wstart = len(out)
                 push(BOUND_START)
+                cap_first = 0x41 <= cp <= 0x5A
+                cap_rest = False
+        elif wk == WORD_LATIN:
+            cap_rest = cap_rest or 0x41 <= cp <= 0x5A
         if wk == WORD_NONE:
             prev_at = cp == 0x40
+            if cp in (0x2E, 0x21, 0x3F):
+                sent_start = True
             continue
         prev_at = False
         if sym == prev_sym:
@@ -343,12 +359,18 @@ def quantize(W, qmax=127):
 # ---------------------------------------------------------------------------
 # The decision rules: the twin of langid_classify() in langid.c.
 
+NROUTE = 5
+
+
 class Params:
-    """Decision thresholds; written into the tables as langid_* constants."""
+    """Decision parameters; written into the tables as langid_* constants."""
 
     def __init__(self):
-        self.route_min = 0.30       # P(kn-latn) at or above which Latin text needs Kannada
-        self.route_min_short = 0.12  # the same for texts of at most short_words words
+        # The routing decision for Latin text: p_kannada = sigmoid(route_w .
+        # route_features() + route_bias); needs_kannada = p_kannada >= route_min.
+        self.route_w = [4.0, 0.0, 0.0, 0.0, 0.0]
+        self.route_bias = 0.0
+        self.route_min = 0.5
         self.short_words = 3
         self.uncertain_below = 0.60  # top probability under this: uncertain
         self.min_letters = 5         # fewer letters than this: uncertain
@@ -362,6 +384,29 @@ def softmax(xs):
     return [e / z for e in es]
 
 
+NAME_EN_MAX = -20  # a capitalised word's own en sum below this: a name
+
+
+def label_logits(sc, Wq, bias, scale, bits, logits):
+    """Twin of the name check in end_word() in langid.c: the lane logits
+    for the label leave out names, capitalised words that do not start a
+    sentence and whose own en sum is clearly negative ("Tell me about
+    Mysuru." is English). Routing keeps them: in comments, names of Kannada
+    actors are evidence of Kannada."""
+    out = list(logits)
+    for a, b, may in sc.words:
+        if not may:
+            continue
+        d = [0, 0, 0, 0]
+        for h in sc.hashes[a:b]:
+            i = bucket(h, bits) * NLANES
+            for k in range(NLANES):
+                d[k] += Wq[i + k]
+        if d[L_EN] < NAME_EN_MAX:
+            out = [o - x * scale for o, x in zip(out, d)]
+    return out
+
+
 def lane_logits(sc, Wq, bias, scale, bits):
     s = [0, 0, 0, 0]
     for h in sc.hashes:
@@ -373,7 +418,46 @@ def lane_logits(sc, Wq, bias, scale, bits):
     return [s[k] * scale + bias[k] for k in range(NLANES)]
 
 
-def decide(sc, logits, P):
+def word_votes(sc, Wq, bits):
+    """(words with features, words leaning kn, words leaning en): the twin
+    of the votes in end_word() in langid.c. A word leans to the lane with
+    the largest sum of its own weights (the first on a tie)."""
+    nkn = nen = 0
+    for a, b, _ in sc.words:
+        d = [0, 0, 0, 0]
+        for h in sc.hashes[a:b]:
+            i = bucket(h, bits) * NLANES
+            d[0] += Wq[i]
+            d[1] += Wq[i + 1]
+            d[2] += Wq[i + 2]
+            d[3] += Wq[i + 3]
+        best = 0
+        for k in range(1, NLANES):
+            if d[k] > d[best]:
+                best = k
+        nkn += best == L_KN
+        nen += best == L_EN
+    return len(sc.words), nkn, nen
+
+
+def route_features(sc, logits, votes, P):
+    """Twin of route_features() in langid.c."""
+    others = [logits[k] for k in range(NLANES) if k != L_KN]
+    m = max(others)
+    z = logits[L_KN] - m - math.log(sum(math.exp(x - m) for x in others))
+    z = max(-12.0, min(12.0, z))
+    nv = votes[0] or 1
+    short = 1.0 if sc.latin_words <= P.short_words else 0.0
+    return [z / 4, votes[1] / nv, votes[2] / nv, short, short * z / 4]
+
+
+def route_prob(x, P):
+    a = P.route_bias + sum(w * v for w, v in zip(P.route_w, x))
+    a = max(-60.0, min(60.0, a))
+    return 1.0 / (1.0 + math.exp(-a))
+
+
+def decide(sc, logits, P, votes=None, lab_logits=None):
     """Returns (label, probs[7], needs_kannada, uncertain)."""
     probs = [0.0] * len(LABELS)
     ix = LABELS.index
@@ -387,12 +471,11 @@ def decide(sc, logits, P):
         lab = "hi" if p[0] >= p[1] else "other"
         return lab, probs, False, max(p) < P.uncertain_below
     if sc.latin > 0 and sc.latin >= sc.other:
-        p = softmax(logits)
+        p = softmax(lab_logits if lab_logits is not None else logits)
         probs[ix("en")], probs[ix("kn-latn")], probs[ix("hi-latn")], probs[ix("other")] = p
         best = max(range(NLANES), key=lambda k: (p[k], -k))
         lab = ["en", "kn-latn", "hi-latn", "other"][best]
-        short = sc.latin_words <= P.short_words
-        need = p[L_KN] >= (P.route_min_short if short else P.route_min)
+        need = route_prob(route_features(sc, logits, votes, P), P) >= P.route_min
         unc = p[best] < P.uncertain_below or sc.latin < P.min_letters \
             or need != (lab == "kn-latn")
         return lab, probs, need, unc
@@ -421,7 +504,9 @@ def evaluate(name, rows, model, P, log):
     gold, pred, ng, npred = [], [], [], []
     for lab, text in rows:
         sc = scan(text, nmax)
-        lab2, _, need, _ = decide(sc, lane_logits(sc, Wq, bias, scale, bits), P)
+        lg = lane_logits(sc, Wq, bias, scale, bits)
+        lab2, _, need, _ = decide(sc, lg, P, word_votes(sc, Wq, bits),
+                                  label_logits(sc, Wq, bias, scale, bits, lg))
         gold.append(lab)
         pred.append(lab2)
         ng.append(lab in ("kn", "kn-latn", "mixed-script"))
@@ -489,21 +574,26 @@ def write_tables(path, cmdline, Wq, bias, scale, bits, nmax, P, golden, summary)
     o.append("const float langid_bias[LANGID_NLANES] = {%s};" %
              ", ".join("%.9gf" % b for b in bias))
     o.append("")
-    o.append("/* Decision thresholds, tuned on 1/8 of the training groups (train.py). */")
+    o.append("/* The routing decision and the thresholds, fitted on 1/8 of the training")
+    o.append(" * groups (train.py). */")
+    o.append("const float langid_route_w[LANGID_NROUTE] = {%s};" %
+             ", ".join("%.9gf" % w for w in P.route_w))
+    o.append("const float langid_route_bias = %.9gf;" % P.route_bias)
     o.append("const float langid_route_min = %.9gf;" % P.route_min)
-    o.append("const float langid_route_min_short = %.9gf;" % P.route_min_short)
     o.append("const unsigned langid_short_words = %du;" % P.short_words)
     o.append("const float langid_uncertain_below = %.9gf;" % P.uncertain_below)
     o.append("const unsigned langid_min_letters = %du;" % P.min_letters)
     o.append("")
-    o.append("/* Lane logits the Python twin computed for a few texts; the unit tests")
-    o.append(" * check that langid.c computes the same ones (the two feature extractors")
-    o.append(" * must agree byte for byte). */")
+    o.append("/* Lane logits, word votes and p_kannada (Latin text) that the Python twin")
+    o.append(" * computed for a few texts; the unit tests check that langid.c computes the")
+    o.append(" * same ones (the two feature extractors must agree byte for byte). */")
     o.append("const struct langid_golden langid_golden[LANGID_NGOLDEN] = {")
-    for text, logits in golden:
+    for text, logits, votes, proute in golden:
         esc = "".join(c if (0x20 <= ord(c) < 0x7F and c not in '"\\?') else
                       "".join("\\%03o" % b for b in c.encode("utf-8")) for c in text)
-        o.append('    {"%s", {%s}},' % (esc, ", ".join("%.6gf" % x for x in logits)))
+        o.append('    {"%s",' % esc)
+        o.append('     {%s}, {%s}, %.6gf},' % (", ".join("%.6gf" % x for x in logits),
+                                              ", ".join("%du" % v for v in votes), proute))
     o.append("};")
     o.append("")
     o.append("/*")
@@ -535,16 +625,20 @@ def write_tables(path, cmdline, Wq, bias, scale, bits, nmax, P, golden, summary)
     h.append("#define LANGID_NLANES %d" % NLANES)
     h.append("#define LANGID_WEIGHT_ZERO %d" % ENC_ZERO)
     h.append("#define LANGID_NGOLDEN %d" % len(golden))
+    h.append("#define LANGID_NROUTE %d" % NROUTE)
     h.append("")
     h.append("struct langid_golden {")
     h.append("    const char *text;")
     h.append("    float logits[LANGID_NLANES];")
+    h.append("    unsigned votes[3]; /* Latin words with features, leaning kn, leaning en */")
+    h.append("    float p_kannada;   /* of the routing decision, for Latin text */")
     h.append("};")
     h.append("")
     h.append("extern const float langid_scale;")
     h.append("extern const float langid_bias[LANGID_NLANES];")
+    h.append("extern const float langid_route_w[LANGID_NROUTE];")
+    h.append("extern const float langid_route_bias;")
     h.append("extern const float langid_route_min;")
-    h.append("extern const float langid_route_min_short;")
     h.append("extern const unsigned langid_short_words;")
     h.append("extern const float langid_uncertain_below;")
     h.append("extern const unsigned langid_min_letters;")
@@ -589,6 +683,49 @@ def group_key(tag, ref):
     return tag + ":" + ref
 
 
+# Sources of real, human-written text (not machine-romanized or synthetic):
+# social-media comments, hand-written chat prompts, typed queries, web text,
+# Tatoeba sentences. A fifth of their groups is held out from training and
+# tuning altogether, to be scored by build/tools/langid-eval.
+REAL_TAGS = ("dravidiancodemix:", "kanglish-care-seed:seed:", "hinglish-top:", "ud-en-ewt:",
+             "tatoeba:")
+COMMENT_TAGS = ("dravidiancodemix:", "kanglish-care-seed:seed:")
+
+
+def in_heldout_split(key):
+    """About 1 in 5 groups of real text is held out for evaluation. Every
+    row of a held-out group is left out of training (a Tatoeba pair's
+    synthetic romanization too); only its real rows are scored."""
+    fam = key.split(":", 1)[0]
+    if fam not in ("dravidiancodemix", "care", "htop", "ewt", "tatoeba"):
+        return False
+    return fnv1a_bytes(("heldout:" + key).encode("utf-8")) % 5 == 0
+
+
+def write_heldout(outdir, rows, srcs, heldout_mask, kc_held, log):
+    """Writes the held-out real text as label<TAB>text files for langid-eval:
+    heldout-comments.tsv (social-media comments and chat prompts: the
+    KanCMD fifth, DravidianCodeMix, Kanglish-care seed prompts) and
+    heldout-real.tsv (those plus Hinglish-TOP queries, EWT web text and
+    Tatoeba sentences). Nothing of it is committed."""
+    os.makedirs(outdir, exist_ok=True)
+    comments = list(kc_held)
+    other = []
+    for (lab, text), s, m in zip(rows, srcs, heldout_mask):
+        if not m:
+            continue
+        if s[0].startswith(COMMENT_TAGS):
+            comments.append((lab, text))
+        elif s[0].startswith(REAL_TAGS):
+            other.append((lab, text))
+    for name, items in (("heldout-comments.tsv", comments),
+                        ("heldout-real.tsv", comments + other)):
+        with open(os.path.join(outdir, name), "w", encoding="utf-8", newline="\n") as f:
+            for lab, text in items:
+                f.write("%s\t%s\n" % (lab, text))
+        log("wrote %s: %d items" % (os.path.join(outdir, name), len(items)))
+
+
 def in_tune_split(key):
     """About 1 in 8 groups is held out to tune the decision thresholds."""
     return fnv1a_bytes(("tune:" + key).encode("utf-8")) % 8 == 0
@@ -616,10 +753,10 @@ def build_docs(train_rows, kc_rows, args, log):
         idx, cnt = doc_features(sc, bits)
         docs.append(Doc(idx, cnt, lane, weight, deva))
 
-    for lab, text in train_rows:
+    for lab, text, w in train_rows:
         lane = lane_of(lab)
         if lane is not None:
-            add(text, lane, 1.0)
+            add(text, lane, w)
     for lab, text in kc_rows:
         lane = lane_of(lab)
         if lane is not None:
@@ -655,46 +792,107 @@ def fit(train_rows, kc_rows, args, log):
     return (Wq, bias, qscale, args.bits, args.ngram_max), len(docs), nsent
 
 
-def tune_thresholds(rows, model, miss_cost, log):
-    """Picks the needs_kannada thresholds on held-out tuning rows.
+def solve(A, y):
+    """Solves A x = y (small, dense) by Gaussian elimination with pivoting."""
+    n = len(y)
+    M = [row[:] + [y[i]] for i, row in enumerate(A)]
+    for c in range(n):
+        piv = max(range(c, n), key=lambda r: abs(M[r][c]))
+        M[c], M[piv] = M[piv], M[c]
+        for r in range(n):
+            if r != c and M[c][c] != 0:
+                f = M[r][c] / M[c][c]
+                for k in range(c, n + 1):
+                    M[r][k] -= f * M[c][k]
+    return [M[i][n] / M[i][i] if M[i][i] else 0.0 for i in range(n)]
 
-    Short texts (at most Params.short_words Latin words) and longer ones get
-    their own threshold on P(kn-latn). Each minimises miss_cost * missed
-    Kannada + wrongly routed non-Kannada: a missed Kannada text loses the
-    request, a wrongly routed one only costs a bigger model. Short texts
-    carry little evidence, so there a miss costs twice as much and the
-    threshold is never above the long-text one: an unsure short text leans
-    to Kannada."""
+
+def fit_route(items, l2, log):
+    """Logistic regression of gold Kannada on the routing features, by
+    Newton's method (a handful of features, a few thousand texts).
+    items: (features, is_kannada, weight). Returns (w, bias)."""
+    n = NROUTE + 1
+    beta = [0.0] * n
+    for it in range(30):
+        H = [[0.0] * n for _ in range(n)]
+        g = [0.0] * n
+        for x, y, wt in items:
+            xx = x + [1.0]
+            a = max(-30.0, min(30.0, sum(b * v for b, v in zip(beta, xx))))
+            p = 1.0 / (1.0 + math.exp(-a))
+            r = wt * (p - (1.0 if y else 0.0))
+            q = wt * p * (1 - p)
+            for i in range(n):
+                g[i] += r * xx[i]
+                for j in range(n):
+                    H[i][j] += q * xx[i] * xx[j]
+        for i in range(NROUTE):
+            g[i] += l2 * beta[i]
+            H[i][i] += l2
+        step = solve(H, g)
+        beta = [b - d for b, d in zip(beta, step)]
+        if max(abs(d) for d in step) < 1e-6:
+            break
+    return beta[:NROUTE], beta[NROUTE]
+
+
+def tune_thresholds(rows, model, target, miss_cost, log):
+    """Fits the routing decision on held-out tuning rows and sets its
+    threshold.
+
+    needs_kannada for Latin text is a decision of its own: a logistic
+    regression over route_features() (the kn lane's log-odds, the share of
+    words that lean to kn and to en on their own, shortness), fitted here on
+    texts the lane model did not see. Its threshold is the lowest that keeps
+    needs_kannada precision, over all tuning rows, at `target`: a lower one
+    catches more Kannada but sends English and other text to the Kannada
+    model, which is what an unsure text must not do by default. If no
+    threshold reaches the target, the one that minimises miss_cost x missed
+    Kannada + misrouted non-Kannada is used."""
     Wq, bias, scale, bits, nmax = model
     P = Params()
-    short, long_ = [], []
+    items = []
+    always = 0  # Kannada-script rows: routed whatever the threshold
     for lab, text in rows:
+        g = lab in ("kn", "kn-latn", "mixed-script")
         sc = scan(text, nmax)
-        if sc.kannada or not (sc.latin > 0 and sc.latin >= sc.other and
-                               not (sc.deva > 0 and sc.deva >= sc.latin)):
+        if sc.kannada:
+            always += g
             continue
-        p = softmax(lane_logits(sc, Wq, bias, scale, bits))[L_KN]
-        (short if sc.latin_words <= P.short_words else long_).append((p, lab == "kn-latn"))
-    grid = [x / 100.0 for x in range(2, 51)]
-
-    def pick(items, cost, cap, name):
-        best = None
-        for t in grid:
-            if t > cap:
-                break
-            fn = sum(1 for p, g in items if g and p < t)
-            fp = sum(1 for p, g in items if not g and p >= t)
-            c = (cost * fn + fp, -t, fn, fp)
-            if best is None or c < best:
-                best = c
-        log("  %s texts: %d (%d Kannada): threshold %.2f misses %d, misroutes %d" %
-            (name, len(items), sum(1 for _, g in items if g), -best[1], best[2], best[3]))
-        P.cost += best[0]
-        return -best[1]
-
-    P.route_min = pick(long_, miss_cost, 1.0, "long")
-    P.route_min_short = pick(short, 2 * miss_cost, P.route_min, "short")
-    log("  tuning cost %.0f" % P.cost)
+        if not (sc.latin > 0 and sc.latin >= sc.other and
+                not (sc.deva > 0 and sc.deva >= sc.latin)):
+            continue
+        lg = lane_logits(sc, Wq, bias, scale, bits)
+        items.append((route_features(sc, lg, word_votes(sc, Wq, bits), P), g, 1.0))
+    npos = sum(1 for _, g, _ in items if g)
+    # Balance the classes in the fit; the threshold below sets the trade-off.
+    wpos = (len(items) - npos) / max(1, npos)
+    P.route_w, P.route_bias = fit_route([(x, g, wpos if g else 1.0) for x, g, _ in items],
+                                        1e-3, log)
+    log("  routing model: w %s bias %.3f (%d Latin texts, %d Kannada)" %
+        (" ".join("%.3f" % w for w in P.route_w), P.route_bias, len(items), npos))
+    probs = sorted(((route_prob(x, P), g) for x, g, _ in items), reverse=True)
+    best = None
+    chosen = None
+    for i in range(5, 96):
+        t = i / 100.0
+        tp = always + sum(1 for p, g in probs if g and p >= t)
+        fp = sum(1 for p, g in probs if not g and p >= t)
+        fn = sum(1 for p, g in probs if g and p < t)
+        prec = tp / max(1, tp + fp)
+        if chosen is None and prec >= target:
+            chosen = (t, tp, fp, fn, prec)
+        c = (miss_cost * fn + fp, t)
+        if best is None or c < best[0]:
+            best = (c, (t, tp, fp, fn, prec))
+    if chosen is None:
+        chosen = best[1]
+        log("  precision %.3f unreachable; cost-based threshold" % target)
+    t, tp, fp, fn, prec = chosen
+    P.route_min = t
+    P.cost = miss_cost * fn + fp
+    log("  threshold %.2f: tp %d fp %d fn %d, precision %.4f recall %.4f" %
+        (t, tp, fp, fn, prec, tp / max(1, tp + fn)))
     return P
 
 
@@ -703,7 +901,7 @@ def main():
     repo = os.path.normpath(os.path.join(here, "..", ".."))
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("data", nargs="?", default=os.path.join(repo, "..", "shared", "langid"))
-    ap.add_argument("--out", default=os.path.join(repo, "src", "langid_tables.c"))
+    ap.add_argument("--out", default=os.path.join(repo, "src", "text", "langid_tables.c"))
     ap.add_argument("--english", default="/usr/share/dict/american-english")
     ap.add_argument("--bits", type=int, default=17)
     ap.add_argument("--ngram-max", type=int, default=5)
@@ -711,15 +909,20 @@ def main():
     ap.add_argument("--lr", type=float, default=0.05)
     ap.add_argument("--l2", type=float, default=1e-5)
     ap.add_argument("--kancmd-weight", type=float, default=3.0)
+    ap.add_argument("--comment-weight", type=float, default=1.0)
     ap.add_argument("--lex-weight", type=float, default=0.1)
     ap.add_argument("--lex-max", type=int, default=40000)
     ap.add_argument("--seed", type=int, default=20250611)
     ap.add_argument("--miss-cost", type=float, default=3.0,
                     help="cost of a missed Kannada text relative to a misrouted one, "
                          "for tuning the needs_kannada thresholds")
+    ap.add_argument("--route-precision", type=float, default=0.98,
+                    help="needs_kannada precision the threshold keeps on the tuning rows")
     ap.add_argument("--tune-only", action="store_true",
                     help="train on 7/8 of the groups, report on the other 1/8 and stop "
                          "(for choosing hyperparameters without looking at dev)")
+    ap.add_argument("--heldout-dir", default=os.path.join(repo, "build", "langid"),
+                    help="where to write the held-out real text for langid-eval")
     ap.add_argument("--eval-dev", action="store_true",
                     help="also print Python-side scores on dev.tsv and the held-out "
                          "comments; the official numbers come from build/tools/langid-eval")
@@ -738,19 +941,29 @@ def main():
     kancmd = read_tsv(os.path.join(data, "kancmd_train.tsv"))
     kc_train = [r for r in kancmd if not kancmd_is_heldout(r[1])]
     kc_held = [r for r in kancmd if kancmd_is_heldout(r[1])]
-    tune_mask = [in_tune_split(group_key(s[0], s[1] if len(s) > 1 else "")) for s in srcs]
+    keys = [group_key(s[0], s[1] if len(s) > 1 else "") for s in srcs]
+    held_mask = [in_heldout_split(k) for k in keys]
+    write_heldout(args.heldout_dir, rows, srcs, held_mask, kc_held, log)
+    all_rows = rows
+    # Real comments weigh more: they are what users type, and the romanized
+    # Tamil and Malayalam ones are the closest confusers of Kanglish.
+    rows = [(lab, text, args.comment_weight if s[0].startswith(COMMENT_TAGS) else 1.0)
+            for (lab, text), s, m in zip(rows, srcs, held_mask) if not m]
+    keys = [k for k, m in zip(keys, held_mask) if not m]
+    tune_mask = [in_tune_split(k) for k in keys]
     kc_tune_mask = [in_tune_split("kancmd:" + t) for _, t in kc_train]
-    log("train.tsv %d rows, kancmd %d train + %d held out" %
-        (len(rows), len(kc_train), len(kc_held)))
+    log("train.tsv %d rows (%d held out), kancmd %d train + %d held out" %
+        (len(rows), len(all_rows) - len(rows), len(kc_train), len(kc_held)))
 
     # 1. Thresholds: fit on 7/8 of the groups, tune on the rest.
     log("tuning fit (7/8 of the groups):")
     fit_rows = [r for r, m in zip(rows, tune_mask) if not m]
+    rows2 = [(lab, text) for lab, text, _ in rows]
     fit_kc = [r for r, m in zip(kc_train, kc_tune_mask) if not m]
-    tune_rows = [r for r, m in zip(rows, tune_mask) if m]
+    tune_rows = [r for r, m in zip(rows2, tune_mask) if m]
     tune_kc = [r for r, m in zip(kc_train, kc_tune_mask) if m]
     model, _, _ = fit(fit_rows, fit_kc, args, log)
-    P = tune_thresholds(tune_rows + tune_kc, model, args.miss_cost, log)
+    P = tune_thresholds(tune_rows + tune_kc, model, args.route_precision, args.miss_cost, log)
     evaluate("tune split, train.tsv part", tune_rows, model, P, log)
     evaluate("tune split, kancmd part", tune_kc, model, P, log)
     if args.tune_only:
@@ -761,19 +974,26 @@ def main():
     model, ndocs, nsent = fit(rows, kc_train, args, log)
     if args.eval_dev:
         evaluate("kancmd held-out", kc_held, model, P, log)
+        for name in ("heldout-comments.tsv", "heldout-real.tsv"):
+            evaluate(name, read_tsv(os.path.join(args.heldout_dir, name)), model, P, log)
         evaluate("dev", read_tsv(os.path.join(data, "dev.tsv")), model, P, log)
 
     Wq, bias, qscale, bits, nmax = model
     golden = []
+    golden_route = []
     for t in GOLDEN_TEXTS:
         sc = scan(t, nmax)
+        votes = word_votes(sc, Wq, bits)
+        lg = lane_logits(sc, Wq, bias, qscale, bits)
+        golden_route.append((votes, route_prob(route_features(sc, lg, votes, P), P)))
         golden.append((t, lane_logits(sc, Wq, bias, qscale, bits)))
     summary = ["Model: %d buckets x %d lanes, character 2..%d-grams and whole words," %
                (1 << bits, NLANES, nmax),
                "%d sentence and %d lexicon-word documents, %d epochs." %
                (nsent, ndocs - nsent, args.epochs)]
     cmd = "nice python3 tools/langid/train.py" + "".join(
-        " " + a for a in sys.argv[1:] if not a.startswith("--eval"))
+        " " + a for a in sys.argv[1:] if not a.startswith(("--eval", "--heldout-dir")))
+    golden = [(t, lg, v, pr) for (t, lg), (v, pr) in zip(golden, golden_route)]
     write_tables(args.out, cmd, Wq, bias, qscale, bits, nmax, P, golden, summary)
     log("wrote %s (%d bytes) in %.0f s" % (args.out, os.path.getsize(args.out), time.time() - t0))
 

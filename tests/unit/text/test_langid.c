@@ -2,7 +2,8 @@
  * counts, hostile input (invalid UTF-8, empty, huge), the agreement of the
  * C feature extractor with train.py, and the `hermod langid` filter.
  *
- * The .c is included to reach lane logits for the golden check. */
+ * The .c files are included to reach lane logits for the golden check and
+ * the CLI's number formatter. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,8 +14,11 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <sys/wait.h>
+
 #include "text/langid.c"
-#include "cli/cli.h"
+#include "cli/langid_cli.c"
 #include "lib/buf.h"
 #include "lib/xalloc.h"
 
@@ -71,6 +75,15 @@ static const struct sample sanity[] = {
     {"ನಾನು ನಾಳೆ office ಗೆ ಹೋಗ್ತೀನಿ", LANGID_MIXED_SCRIPT, true},
     {"ನಾನು ನಾಳೆ ಕಚೇರಿಗೆ ಹೋಗುತ್ತೇನೆ", LANGID_KN, true},
     {"ಸೂಪರ್ ಸಾಂಗ್ 👌👌", LANGID_KN, true},
+    /* Kannada script with incidental Latin: acronyms, units, numbers with
+     * letters, mentions and names stay kn; English words make it mixed. */
+    {"ನಾನು ಇವತ್ತು 5 km ನಡೆದೆ", LANGID_KN, true},
+    {"ನಾಳೆ ಬೆಳಿಗ್ಗೆ MRI ಸ್ಕ್ಯಾನ್ ಇದೆ", LANGID_KN, true},
+    {"ಅವನು 10th ಪಾಸ್ ಆದ", LANGID_KN, true},
+    {"@Rakshith Shetty ಸೂಪರ್ ಸಿನಿಮಾ ಗುರು", LANGID_KN, true},
+    {"ನಾನು ನಾಳೆ meeting ಗೆ ಹೋಗ್ತೀನಿ", LANGID_MIXED_SCRIPT, true},
+    {"ಸೂಪರ್ ಸಾಂಗ್ super song", LANGID_MIXED_SCRIPT, true},
+    {"ok good night ಸರಿ", LANGID_MIXED_SCRIPT, true},
     {"मैं कल दफ़्तर जाऊँगा और मीटिंग में रहूँगा।", LANGID_HI, false},
     {"நான் நாளை அலுவலகம் செல்வேன்", LANGID_OTHER, false},
     {"Я завтра пойду в офис", LANGID_OTHER, false},
@@ -125,6 +138,14 @@ static void test_routing(void **state)
     assert_false(r.uncertain);
     classify("theek hai, main kal aata hoon", &r);
     assert_false(r.needs_kannada);
+    /* English about Kannada names and places is labelled English (the
+     * label leaves names out); routing keeps the names as evidence, so if
+     * it routes, the result is uncertain. */
+    classify("Where did Rajesh go yesterday? Tell me about Mysuru.", &r);
+    assert_int_equal(r.label, LANGID_EN);
+    assert_true(!r.needs_kannada || r.uncertain);
+    classify("Tell me about Mysuru.", &r);
+    assert_int_equal(r.label, LANGID_EN);
 }
 
 static void test_never_silent_en(void **state)
@@ -277,7 +298,7 @@ static void test_golden(void **state)
         const char *t = langid_golden[i].text;
         struct scan s;
         float logit[LANGID_NLANES];
-        memset(&s, 0, sizeof(s));
+        scan_init(&s);
         scan_text(&s, (const unsigned char *)t, strlen(t));
         lane_logits(&s, logit);
         for (int k = 0; k < LANGID_NLANES; k++) {
@@ -285,6 +306,15 @@ static void test_golden(void **state)
             if (fabsf(logit[k] - want) > 1e-3f * (1 + fabsf(want)))
                 fail_msg("\"%s\" lane %d: C %f, Python %f", t, k, (double)logit[k],
                          (double)want);
+        }
+        assert_int_equal(s.vote_words, langid_golden[i].votes[0]);
+        assert_int_equal(s.kn_words, langid_golden[i].votes[1]);
+        assert_int_equal(s.en_words, langid_golden[i].votes[2]);
+        if (s.latin > s.deva) {
+            float p = route_prob(&s, logit);
+            if (fabsf(p - langid_golden[i].p_kannada) > 1e-4f)
+                fail_msg("\"%s\" p_kannada: C %f, Python %f", t, (double)p,
+                         (double)langid_golden[i].p_kannada);
         }
     }
 }
@@ -362,7 +392,7 @@ static void test_cli(void **state)
     assert_true(starts(l1, "{\"lang\":\"kn-latn\",\"needs_kannada\":true,\"uncertain\":false,"
                            "\"scores\":{\"kn\":0,\"kn-latn\":"));
     assert_non_null(strstr(l1, "\"scripts\":{\"kannada\":0,\"latin\":34,\"devanagari\":0,"
-                               "\"other\":0,\"digits_punct\":1}}\n"));
+                               "\"other\":0,\"digits_punct\":1},\"p_kannada\":"));
     assert_true(starts(l2, "{\"lang\":\"other\",\"needs_kannada\":false,\"uncertain\":true"));
     assert_non_null(strstr(l3, "\"other\":2,"));
     assert_true(starts(l4, "{\"lang\":\"en\""));
@@ -370,6 +400,73 @@ static void test_cli(void **state)
     assert_int_equal(strchr(l5, '\n')[1], '\0');
     free(out);
     buf_release(&in);
+}
+
+/* put_g4() must print exactly what printf("%.4g") prints. */
+static void test_put_g4(void **state)
+{
+    static const float fixed[] = {0.0f, 1.0f, 0.5f, 0.015625f, 1e-4f, 9.9995e-5f, 0.99995f,
+                                  0.1f, 1e-18f, 9.99e-19f, 1e-45f, 1e-30f, 2.127e-08f,
+                                  1.237e-05f, 0.999949f, 123.45f, 9999.5f};
+    char want[64], got[64];
+    uint32_t x = 2463534242u;
+    for (size_t i = 0; i < ARRAY_SIZE(fixed) + 200000; i++) {
+        float f;
+        if (i < ARRAY_SIZE(fixed)) {
+            f = fixed[i];
+        } else {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            uint32_t u = x & 0x3F7FFFFFu; /* positive, below 1 */
+            memcpy(&f, &u, sizeof(f));
+        }
+        snprintf(want, sizeof(want), "%.4g", (double)f);
+        *put_g4(got, f) = '\0';
+        if (strcmp(want, got))
+            fail_msg("%a: printf %s, put_g4 %s", (double)f, want, got);
+    }
+}
+
+/* A coprocess writes a line and waits for the answer: the filter must
+ * answer it without waiting for more input or the end of it. */
+static void test_cli_coprocess(void **state)
+{
+    int to[2], from[2];
+    assert_int_equal(pipe(to), 0);
+    assert_int_equal(pipe(from), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (!pid) {
+        dup2(to[0], 0);
+        dup2(from[1], 1);
+        close(to[0]);
+        close(to[1]);
+        close(from[0]);
+        close(from[1]);
+        char name[] = "langid";
+        char *argv[] = {name, NULL};
+        _exit(langid_main(1, argv));
+    }
+    close(to[0]);
+    close(from[1]);
+    const char *q = "ivattu rain jaasti\n";
+    assert_int_equal(write(to[1], q, strlen(q)), (ssize_t)strlen(q));
+    struct pollfd pfd = {.fd = from[0], .events = POLLIN};
+    char buf[1024];
+    assert_int_equal(poll(&pfd, 1, 10000), 1);
+    ssize_t n = read(from[0], buf, sizeof(buf) - 1);
+    assert_true(n > 0);
+    buf[n] = '\0';
+    assert_non_null(strchr(buf, '\n'));
+    assert_true(starts(buf, "{\"lang\":"));
+    close(to[1]);
+    while (read(from[0], buf, sizeof(buf)) > 0)
+        ;
+    close(from[0]);
+    int st;
+    assert_int_equal(waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
 }
 
 int main(void)
@@ -385,6 +482,8 @@ int main(void)
         cmocka_unit_test(test_golden),
         cmocka_unit_test(test_labels),
         cmocka_unit_test(test_cli),
+        cmocka_unit_test(test_put_g4),
+        cmocka_unit_test(test_cli_coprocess),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
