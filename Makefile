@@ -11,7 +11,7 @@
 #   make lint       cppcheck, the layer order of the includes, self-contained headers
 
 CC      ?= cc
-PKGS    := libuv libcurl jansson yaml-0.1 sqlite3 \
+PKGS    := libuv jansson yaml-0.1 sqlite3 \
            libjpeg libpng libwebp libwebpdemux libexif nettle
 # Headers only: src/medialib.c and src/form.c dlopen these on first use (idle RSS).
 DLPKGS  := libheif libavformat libavcodec libswscale libavutil gmime-3.0

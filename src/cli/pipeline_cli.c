@@ -6,7 +6,6 @@
  */
 #include "cli/cli.h"
 
-#include <curl/curl.h>
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -20,6 +19,7 @@
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "net/upstream.h"
 
 static const char usage_text[] =
     "usage: hermod ingest FILE... [--at TIME] [--source S] [--model NAME] [--kind K]\n"
@@ -36,17 +36,6 @@ static const char usage_text[] =
     "  --json        print each answer as one JSON line\n"
     "exit status: 0 all described, 3 some stored but pending (hermod retries them),\n"
     "             1 errors, 2 usage\n";
-
-struct sink {
-    struct buf b;
-};
-
-static size_t write_cb(char *p, size_t size, size_t n, void *arg)
-{
-    struct sink *s = arg;
-    buf_add(&s->b, p, size * n);
-    return size * n;
-}
 
 static int read_all(const char *path, struct buf *out, struct buf *err)
 {
@@ -69,13 +58,12 @@ static int read_all(const char *path, struct buf *out, struct buf *err)
     return 0;
 }
 
-static void add_param(CURL *c, struct buf *url, const char *name, const char *value)
+static void add_param(struct buf *url, const char *name, const char *value)
 {
     if (!value)
         return;
-    char *e = curl_easy_escape(c, value, 0);
-    buf_addf(url, "%c%s=%s", strchr(buf_cstr(url), '?') ? '&' : '?', name, e);
-    curl_free(e);
+    buf_addf(url, "%c%s=", strchr(buf_cstr(url), '?') ? '&' : '?', name);
+    str_url_escape(url, value);
 }
 
 static const char *or_else(const char *s, const char *d)
@@ -157,11 +145,10 @@ static void print_human(const char *path, long status, json_t *o)
 }
 
 /* Sends one file. Returns 0 done, 3 pending, 1 error. */
-static int send_one(CURL *c, const char *base, const char *path, const char *at,
+static int send_one(const char *base, const char *path, const char *at,
                     const char *source, const char *model, const char *kind, bool as_json)
 {
-    struct buf data = BUF_INIT, err = BUF_INIT, url = BUF_INIT;
-    struct sink sink = {BUF_INIT};
+    struct buf data = BUF_INIT, err = BUF_INIT, url = BUF_INIT, answer = BUF_INIT;
     int ret = 1;
     if (read_all(path, &data, &err)) {
         fprintf(stderr, "hermod ingest: %s\n", buf_cstr(&err));
@@ -170,38 +157,30 @@ static int send_one(CURL *c, const char *base, const char *path, const char *at,
     bool text = (kind && !strcmp(kind, "transcript")) || str_ends_with(path, ".txt") ||
                 str_ends_with(path, ".md");
     buf_addf(&url, "%s/hermod/ingest", base);
-    add_param(c, &url, "filename", strcmp(path, "-") ? base_name(path) : NULL);
-    add_param(c, &url, "at", at);
-    add_param(c, &url, "source", source);
-    add_param(c, &url, "model", model);
-    add_param(c, &url, "kind", kind);
-    struct curl_slist *h = curl_slist_append(
-        NULL, text ? "Content-Type: text/plain; charset=utf-8"
-                   : "Content-Type: application/octet-stream");
-    h = curl_slist_append(h, "Expect:");
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, buf_cstr(&url));
-    curl_easy_setopt(c, CURLOPT_POST, 1L);
-    curl_easy_setopt(c, CURLOPT_POSTFIELDS, data.data ? data.data : "");
-    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)data.len);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
-    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, write_cb);
-    curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    CURLcode rc = curl_easy_perform(c);
-    curl_slist_free_all(h);
-    if (rc != CURLE_OK) {
+    add_param(&url, "filename", strcmp(path, "-") ? base_name(path) : NULL);
+    add_param(&url, "at", at);
+    add_param(&url, "source", source);
+    add_param(&url, "model", model);
+    add_param(&url, "kind", kind);
+    struct upstream_opts req = {
+        .method = "POST",
+        .url = buf_cstr(&url),
+        .body = data.data ? data.data : "",
+        .body_len = data.len,
+        .content_type = text ? "text/plain; charset=utf-8" : "application/octet-stream",
+        .connect_timeout_ms = 5000,
+    };
+    long status = 0;
+    if (upstream_fetch(&req, &status, &answer, 64u << 20, &err)) {
         fprintf(stderr, "hermod ingest: %s: cannot reach hermod at %s: %s (is `hermod serve` "
                         "running? --url or HERMOD_URL say where)\n",
-                path, base, curl_easy_strerror(rc));
+                path, base, buf_cstr(&err));
         goto out;
     }
-    long status = 0;
-    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &status);
-    json_t *o = json_loadb(sink.b.data ? sink.b.data : "", sink.b.len, 0, NULL);
+    json_t *o = json_loadb(answer.data ? answer.data : "", answer.len, 0, NULL);
     if (!json_is_object(o)) {
         fprintf(stderr, "hermod ingest: %s: HTTP %ld, not JSON: %.200s\n", path, status,
-                buf_cstr(&sink.b));
+                buf_cstr(&answer));
         json_decref(o);
         goto out;
     }
@@ -216,7 +195,7 @@ static int send_one(CURL *c, const char *base, const char *path, const char *at,
     if (status >= 400 && !json_object_get(o, "id")) {
         if (!as_json)
             fprintf(stderr, "hermod ingest: %s: %s\n", path,
-                    or_else(json_string_value(json_object_get(e, "message")), buf_cstr(&sink.b)));
+                    or_else(json_string_value(json_object_get(e, "message")), buf_cstr(&answer)));
         ret = 1;
     } else {
         if (!as_json)
@@ -228,7 +207,7 @@ out:
     buf_release(&data);
     buf_release(&err);
     buf_release(&url);
-    buf_release(&sink.b);
+    buf_release(&answer);
     return ret;
 }
 
@@ -284,15 +263,11 @@ int pipeline_ingest_main(int argc, char **argv)
         config_free(cfg);
         buf_release(&err);
     }
-    curl_global_init(CURL_GLOBAL_DEFAULT);
-    CURL *cu = curl_easy_init();
     int worst = 0;
     for (int i = optind; i < argc; i++) {
-        int r = send_one(cu, base, argv[i], at, source, model, kind, as_json);
+        int r = send_one(base, argv[i], at, source, model, kind, as_json);
         if (r == 1 || (r == 3 && worst == 0))
             worst = r;
     }
-    curl_easy_cleanup(cu);
-    curl_global_cleanup();
     return worst;
 }

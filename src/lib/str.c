@@ -2,6 +2,8 @@
 /* str.c: see str.h. */
 #include "lib/str.h"
 
+#include "lib/buf.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <math.h>
@@ -179,4 +181,19 @@ unsigned str_edit_distance(const char *a, const char *b)
         memcpy(prev, cur, sizeof(cur));
     }
     return prev[m] > 255 ? 255 : prev[m];
+}
+
+void str_url_escape(struct buf *out, const char *s)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~') {
+            buf_addch(out, (char)c);
+        } else {
+            buf_addch(out, '%');
+            buf_addch(out, hex[c >> 4]);
+            buf_addch(out, hex[c & 15]);
+        }
+    }
 }

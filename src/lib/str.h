@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+struct buf;
+
 bool str_starts_with(const char *s, const char *prefix);
 bool str_ends_with(const char *s, const char *suffix);
 /* Case-insensitive ASCII comparison. */
@@ -51,6 +53,10 @@ char *str_fmt_size(uint64_t bytes, char *out, size_t outlen);
  * *host is allocated (caller frees). Returns 0 or -EINVAL.
  */
 int str_parse_hostport(const char *s, char **host, int *port);
+
+/* Appends s to out percent-encoded for a URL's query (RFC 3986: letters,
+ * digits and -._~ stay as they are). */
+void str_url_escape(struct buf *out, const char *s);
 
 /* Levenshtein distance, capped at 255; for "did you mean" hints. */
 unsigned str_edit_distance(const char *a, const char *b);

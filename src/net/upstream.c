@@ -849,3 +849,66 @@ void upstream_free(struct upstream *u)
         conn_close(container_of(p, struct conn, link));
     free(u);
 }
+
+/* ---- one blocking request (CLI) -------------------------------------------------- */
+
+struct fetch {
+    long status;
+    struct buf *out;
+    size_t max;
+    bool too_big;
+    bool done;
+    int rc;
+    struct buf *err;
+};
+
+static void fetch_head(struct upstream_req *r, long status, void *arg)
+{
+    struct fetch *f = arg;
+    f->status = status;
+}
+
+static int fetch_data(struct upstream_req *r, const char *p, size_t n, void *arg)
+{
+    struct fetch *f = arg;
+    if (f->out->len + n > f->max)
+        f->too_big = true;
+    else
+        buf_add(f->out, p, n);
+    return 0;
+}
+
+static void fetch_done(struct upstream_req *r, int rc, const char *msg, void *arg)
+{
+    struct fetch *f = arg;
+    f->done = true;
+    f->rc = rc;
+    if (rc)
+        buf_addstr(f->err, msg);
+    else if (f->too_big) {
+        f->rc = -EFBIG;
+        buf_addf(f->err, "the answer is larger than %zu bytes", f->max);
+    }
+}
+
+int upstream_fetch(const struct upstream_opts *o, long *status, struct buf *out, size_t max,
+                   struct buf *err)
+{
+    uv_loop_t loop;
+    uv_loop_init(&loop);
+    struct upstream *u = upstream_new(&loop);
+    struct fetch f = {.out = out, .max = max, .err = err};
+    struct upstream_opts x = *o;
+    x.on_head = fetch_head;
+    x.on_data = fetch_data;
+    x.on_done = fetch_done;
+    x.arg = &f;
+    upstream_start(u, &x);
+    while (!f.done)
+        uv_run(&loop, UV_RUN_ONCE);
+    upstream_free(u);
+    uv_run(&loop, UV_RUN_DEFAULT); /* the closed handles */
+    uv_loop_close(&loop);
+    *status = f.status;
+    return f.rc;
+}

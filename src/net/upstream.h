@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+struct buf;
 struct upstream;
 struct upstream_req;
 
@@ -91,6 +92,16 @@ const char *upstream_req_retry_after(const struct upstream_req *r);
 /* A response header by name (any case), or NULL; only with keep_headers.
  * The value is valid until the request is done. */
 const char *upstream_req_header(const struct upstream_req *r, const char *name);
+
+/*
+ * One request run to its end on a private loop, blocking: for the CLI,
+ * never on the daemon's loop. o's callbacks are ignored; the answer's
+ * status goes to *status and its body to out (at most max bytes; more is
+ * an error). Returns 0, or the code on_done would give (-ECONNREFUSED,
+ * -ETIMEDOUT, ...) with the reason in err.
+ */
+int upstream_fetch(const struct upstream_opts *o, long *status, struct buf *out, size_t max,
+                   struct buf *err);
 
 /* Counts for /metrics. */
 struct upstream_stats {
