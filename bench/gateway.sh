@@ -176,6 +176,16 @@ printf '%-44s %12s %12.1f %12.1f\n' "  added over direct (µs)" "-" "$(echo "$n5
 printf '%-44s %12.0f %12.0f %12.0f\n' "requests/s, 32 conns" "$drps" "$nrps" "$hrps"
 printf '%-44s %12s %12.2f %12.2f\n' "  ratio to direct" "1.00" "$(echo "$nrps / $drps" | bc -l)" "$(echo "$hrps / $drps" | bc -l)"
 printf '%-44s %12s %12s %12.2f\n' "  hermod / nginx" "" "" "$(echo "$hrps / $nrps" | bc -l)"
+# The same ratio round by round (paired runs), for its spread.
+pr=$(paste -d' ' <(printf '%s\n' ${RPS[hermod]}) <(printf '%s\n' ${RPS[nginx]}) |
+     awk '{printf "%s%.2f", (NR > 1 ? " " : ""), $1 / $2}')
+printf '%-44s %38s\n' "  hermod / nginx, each round" "$pr"
+pc=$(paste -d' ' <(printf '%s\n' ${CPU[hermod]}) <(printf '%s\n' ${CPU[nginx]}) |
+     awk '{printf "%s%.2f", (NR > 1 ? " " : ""), $1 / $2}')
+printf '%-44s %38s\n' "  CPU/request hermod / nginx, each round" "$pc"
+pl=$(paste -d' ' <(printf '%s\n' ${P50[hermod]}) <(printf '%s\n' ${P50[nginx]}) <(printf '%s\n' ${P50[direct]}) |
+     awk '{printf "%s%+.0f", (NR > 1 ? " " : ""), ($1 - $3) - ($2 - $3)}')
+printf '%-44s %38s\n' "  added p50 hermod - nginx (µs), each round" "$pl"
 printf '%-44s %12s %12.1f %12.1f\n' "proxy CPU per request (µs)" "-" "$ncpu" "$hcpu"
 for pace in 10 0; do
     printf '%-44s %12.1f %12.1f %12.1f\n' "stream ${pace} ms pacing: per-chunk delay p50 (µs)" \

@@ -136,3 +136,23 @@ char *buf_detach(struct buf *b, size_t *len)
     buf_init(b);
     return p;
 }
+
+void buf_add_u64(struct buf *b, uint64_t n)
+{
+    char tmp[24];
+    size_t i = sizeof(tmp);
+    do {
+        tmp[--i] = (char)('0' + n % 10);
+        n /= 10;
+    } while (n);
+    buf_add(b, tmp + i, sizeof(tmp) - i);
+}
+
+void buf_addstrs(struct buf *b, ...)
+{
+    va_list ap;
+    va_start(ap, b);
+    for (const char *s = va_arg(ap, const char *); s; s = va_arg(ap, const char *))
+        buf_addstr(b, s);
+    va_end(ap);
+}

@@ -15,6 +15,7 @@
 
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct buf {
     char *data;
@@ -36,6 +37,10 @@ void buf_addstr(struct buf *b, const char *s);
 void buf_addch(struct buf *b, char c);
 __attribute__((format(printf, 2, 3))) void buf_addf(struct buf *b, const char *fmt, ...);
 __attribute__((format(printf, 2, 0))) void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
+/* Appends n in decimal (no printf: this is on every request's path). */
+void buf_add_u64(struct buf *b, uint64_t n);
+/* Appends the strings, a NULL-terminated list (no printf either). */
+void buf_addstrs(struct buf *b, ...);
 /* Appends s as a JSON string literal, quotes included. */
 void buf_add_json_str(struct buf *b, const char *s);
 /* Drops the first n bytes (n <= len). */

@@ -65,6 +65,8 @@ struct http_server {
     void *arg;
     http_parser_settings ps;
     struct list conns;
+    struct list ended;          /* connections whose answer is all written */
+    uv_idle_t ender;            /* runs their req_end() from the loop */
     unsigned nconns;
     unsigned active;            /* requests open */
     bool draining;
@@ -82,6 +84,8 @@ struct conn {
     struct buf rest;            /* read, not parsed: what follows a request */
     uint64_t last_ms;           /* uv_now() of the last activity */
     unsigned writes;            /* uv_write()s pending */
+    struct list end_link;       /* in s->ended */
+    bool end_pending;
     struct buf outq;            /* stream bytes waiting for the pending write */
     struct buf sending;         /* stream bytes being written (swapped with outq) */
     bool outq_last;             /* outq ends the request */
@@ -280,10 +284,69 @@ static void send_stream(struct conn *c, const char *head, size_t hl, const char 
         flush_outq(c);
 }
 
-/* Writes bufs on c; mem (up to two blocks) is freed after. */
+static void ender_cb(uv_idle_t *h)
+{
+    struct http_server *s = h->data;
+    while (!list_empty(&s->ended)) {
+        struct conn *c = container_of(list_first(&s->ended), struct conn, end_link);
+        list_del(&c->end_link);
+        c->end_pending = false;
+        if (c->req && !c->closing)
+            req_end(c->req, false);
+        else if (c->close_after && !c->writes && !c->closing)
+            conn_close(c);
+    }
+    uv_idle_stop(h);
+}
+
+/* The request's last byte is written: it ends from the loop, not from
+ * inside the http_* call that wrote it. */
+static void schedule_end(struct conn *c)
+{
+    if (c->end_pending)
+        return;
+    c->end_pending = true;
+    list_add_tail(&c->s->ended, &c->end_link);
+    uv_idle_start(&c->s->ender, ender_cb);
+}
+
+/*
+ * Writes bufs on c; mem (up to two blocks) is freed after. When nothing is
+ * pending, the bytes go out at once with uv_try_write(): for an ordinary
+ * answer that is the whole of it, and libuv then has no write request to
+ * finish (uv_write would re-arm the socket's epoll entry afterwards, one
+ * epoll_ctl per answer). What the socket does not take goes through
+ * uv_write.
+ */
 static void write_bufs(struct conn *c, uv_buf_t *bufs, unsigned n, char *mem0, char *mem1,
                        bool last, bool stream)
 {
+    if (!c->writes) {
+        size_t total = 0;
+        for (unsigned i = 0; i < n; i++)
+            total += bufs[i].len;
+        int w = uv_try_write((uv_stream_t *)&c->tcp, bufs, n);
+        if (w == (int)total) {
+            free(mem0);
+            free(mem1);
+            if (stream)
+                buf_reset(&c->sending);
+            c->last_ms = uv_now(c->s->loop);
+            if (last)
+                schedule_end(c);
+            return;
+        }
+        if (w > 0) {
+            size_t done = (size_t)w;
+            while (n && done >= bufs[0].len) {
+                done -= bufs[0].len;
+                bufs++;
+                n--;
+            }
+            bufs[0].base += done;
+            bufs[0].len -= (unsigned)done;
+        }
+    }
     struct wr *x = xcalloc(1, sizeof(*x));
     x->c = c;
     x->last = last;
@@ -311,11 +374,14 @@ static void write_bufs(struct conn *c, uv_buf_t *bufs, unsigned n, char *mem0, c
 static void add_head(struct http_req *r, struct buf *h, int status, const char *ct)
 {
     const char *reason = http_status_str((enum http_status)status);
-    buf_addf(h, "HTTP/1.1 %d %s\r\n", status, reason && strcmp(reason, "<unknown>") ? reason : "");
+    buf_grow(h, 256);
+    buf_addstr(h, "HTTP/1.1 ");
+    buf_add_u64(h, (uint64_t)status);
+    buf_addstrs(h, " ", reason && strcmp(reason, "<unknown>") ? reason : "", "\r\n", NULL);
     if (ct)
-        buf_addf(h, "Content-Type: %s\r\n", ct);
+        buf_addstrs(h, "Content-Type: ", ct, "\r\n", NULL);
     for (size_t i = 0; i < r->nout; i++)
-        buf_addf(h, "%s: %s\r\n", r->out[i].name, r->out[i].value);
+        buf_addstrs(h, r->out[i].name, ": ", r->out[i].value, "\r\n", NULL);
     if (!r->keep_alive || r->s->draining)
         buf_addstr(h, "Connection: close\r\n");
 }
@@ -336,7 +402,9 @@ void http_respond(struct http_req *r, int status, const char *content_type, char
     r->state = R_ANSWERING;
     struct buf h = BUF_INIT;
     add_head(r, &h, status, content_type);
-    buf_addf(&h, "Content-Length: %zu\r\n\r\n", len);
+    buf_addstr(&h, "Content-Length: ");
+    buf_add_u64(&h, len);
+    buf_addstr(&h, "\r\n\r\n");
     bool head_only = !strcmp(r->method, "HEAD");
     r->bytes_out = head_only ? 0 : len;
     size_t hl;
@@ -686,6 +754,10 @@ static void conn_close(struct conn *c)
     if (c->closing)
         return;
     c->closing = true;
+    if (c->end_pending) {
+        list_del(&c->end_link);
+        c->end_pending = false;
+    }
     struct http_req *r = c->req;
     if (r) {
         r->gone = true;
@@ -705,6 +777,7 @@ static void on_connection(uv_stream_t *l, int status)
     c->s = s;
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
+    list_init(&c->end_link);
     s->handles++;
     list_add_tail(&s->conns, &c->link);
     s->nconns++;
@@ -765,6 +838,7 @@ struct http_server *http_server_new(uv_loop_t *loop, const char *host, int port,
     s->handler = handler;
     s->arg = arg;
     list_init(&s->conns);
+    list_init(&s->ended);
     http_parser_settings_init(&s->ps);
     s->ps.on_message_begin = on_message_begin;
     s->ps.on_url = on_url;
@@ -793,6 +867,9 @@ struct http_server *http_server_new(uv_loop_t *loop, const char *host, int port,
                                           : ntohs(((struct sockaddr_in *)&bound)->sin_port);
     uv_timer_init(loop, &s->sweep);
     s->sweep.data = s;
+    s->handles++;
+    uv_idle_init(loop, &s->ender);
+    s->ender.data = s;
     s->handles++;
     uv_timer_start(&s->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
     uv_unref((uv_handle_t *)&s->sweep);
@@ -835,6 +912,8 @@ void http_server_free(struct http_server *s)
         conn_close(container_of(p, struct conn, link));
     uv_timer_stop(&s->sweep);
     uv_close((uv_handle_t *)&s->sweep, listener_closed_cb);
+    uv_idle_stop(&s->ender);
+    uv_close((uv_handle_t *)&s->ender, listener_closed_cb);
 }
 
 int http_server_port(const struct http_server *s)

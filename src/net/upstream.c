@@ -614,16 +614,19 @@ static void build_head(struct upstream_req *r)
     const struct upstream_opts *o = &r->o;
     struct buf *h = &r->head;
     bool ipv6 = strchr(r->host, ':') != NULL;
-    buf_addf(h, "%s %s HTTP/1.1\r\nHost: %s%s%s:%s\r\n", o->method ? o->method : "GET", r->path,
-             ipv6 ? "[" : "", r->host, ipv6 ? "]" : "", r->port);
+    buf_grow(h, 256);
+    buf_addstrs(h, o->method ? o->method : "GET", " ", r->path, " HTTP/1.1\r\nHost: ",
+                ipv6 ? "[" : "", r->host, ipv6 ? "]:" : ":", r->port, "\r\n", NULL);
     if (o->body) {
-        buf_addf(h, "Content-Type: %s\r\nContent-Length: %zu\r\n",
-                 o->content_type ? o->content_type : "application/json", o->body_len);
+        buf_addstrs(h, "Content-Type: ", o->content_type ? o->content_type : "application/json",
+                    "\r\nContent-Length: ", NULL);
+        buf_add_u64(h, o->body_len);
+        buf_addstr(h, "\r\n");
     } else if (o->method && strcmp(o->method, "GET")) {
         buf_addstr(h, "Content-Length: 0\r\n");
     }
     if (o->auth_bearer)
-        buf_addf(h, "Authorization: Bearer %s\r\n", o->auth_bearer);
+        buf_addstrs(h, "Authorization: Bearer ", o->auth_bearer, "\r\n", NULL);
     buf_addstr(h, "Accept: */*\r\n\r\n");
 }
 
