@@ -13,8 +13,8 @@
 CC      ?= cc
 PKGS    := libuv jansson yaml-0.1 sqlite3 \
            libjpeg libpng libwebp libwebpdemux libexif nettle
-# Headers only: src/medialib.c and src/form.c dlopen these on first use (idle RSS).
-DLPKGS  := libheif libavformat libavcodec libswscale libavutil gmime-3.0
+# Headers only: medialib.c, form.c and ingest/ocr.c dlopen these on first use (idle RSS).
+DLPKGS  := libheif libavformat libavcodec libswscale libavutil gmime-3.0 tesseract
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) $(DLPKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 

@@ -1025,6 +1025,7 @@ static const struct key pipeline_keys[] = {
     {"dup_threshold", K_FLOAT, offsetof(struct config_pipeline, dup_threshold), 0, 255, NULL},
     {"keep_location", K_BOOL, offsetof(struct config_pipeline, keep_location), 0, 0, NULL},
     {"entities", K_BOOL, offsetof(struct config_pipeline, entities), 0, 0, NULL},
+    {"ocr", K_BOOL, offsetof(struct config_pipeline, ocr), 0, 0, NULL},
     {"retry_interval", K_DURATION, offsetof(struct config_pipeline, retry_interval_ms), 0, 0,
      NULL},
     {"max_attempts", K_UINT, offsetof(struct config_pipeline, max_attempts), 1, 1000, NULL},
@@ -1104,6 +1105,7 @@ static void set_defaults(struct config *cfg)
     cfg->pipeline.video_frames = 16;
     cfg->pipeline.dup_threshold = 2.0;
     cfg->pipeline.entities = true;
+    cfg->pipeline.ocr = true;
     cfg->pipeline.retry_interval_ms = 600000;
     cfg->pipeline.max_attempts = 5;
     cfg->pipeline.timeout_ms = 600000;

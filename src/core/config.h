@@ -116,6 +116,7 @@ struct config_pipeline {
     double dup_threshold;    /* near-duplicate frames below this difference are dropped */
     bool keep_location;      /* keep GPS and camera data in the store */
     bool entities;           /* run entity extraction on descriptions with text */
+    bool ocr;                /* Tesseract on pictures whose text may be Kannada (ingest/ocr.h) */
     uint64_t retry_interval_ms; /* pending episodes are retried this often (0 = never) */
     unsigned max_attempts;   /* then they are failed */
     uint64_t timeout_ms;     /* one model call */

@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "core/log.h"
+#include "ingest/ocr.h"
 #include "ingest/pipeline_int.h"
 #include "lib/clock.h"
 #include "lib/list.h"
@@ -596,6 +597,8 @@ void pipeline_free(struct pipeline *p)
         pipeline__job_free(container_of(pos, struct job, link));
     buf_release(&p->scan_err);
     free(p->scan_ids);
+    /* No OCR can run now: the jobs are gone and the pool is drained. */
+    ocr_shutdown();
     free(p->self_url);
     free(p->store_error);
     free(p);

@@ -15,9 +15,11 @@
 #include <string.h>
 
 #include <jansson.h>
+#include <nettle/base64.h>
 
 #include "ingest/extract.h"
 #include "ingest/image.h"
+#include "ingest/ocr.h"
 #include "ingest/transcript.h"
 #include "ingest/video.h"
 #include "ingest/vision.h"
@@ -511,6 +513,73 @@ static bool has_letters(const char *s)
     return false;
 }
 
+/*
+ * The picture the model was sent (a JPEG), from the stored request: the
+ * first image_url of the user's message. The upload itself is gone by now
+ * (and a retry never had it); this is the same picture, upright, at the
+ * model's image_side.
+ */
+static int sent_picture(const struct job *j, struct buf *jpeg, struct buf *err)
+{
+    static const char prefix[] = "data:image/jpeg;base64,";
+    const json_t *msgs = json_object_get(json_object_get(j->input_json, "request"), "messages");
+    const json_t *content = json_object_get(json_array_get(msgs, json_array_size(msgs) - 1),
+                                            "content"), *part;
+    size_t i;
+    json_array_foreach(content, i, part) {
+        const char *url =
+            json_string_value(json_object_get(json_object_get(part, "image_url"), "url"));
+        if (!url || strncmp(url, prefix, sizeof(prefix) - 1))
+            continue;
+        const char *b64 = url + sizeof(prefix) - 1;
+        size_t n = strlen(b64), len = BASE64_DECODE_LENGTH(n);
+        struct base64_decode_ctx ctx;
+        uint8_t *bytes = xmalloc(len ? len : 1);
+        base64_decode_init(&ctx);
+        int ok = base64_decode_update(&ctx, &len, bytes, n, b64) && base64_decode_final(&ctx);
+        if (ok)
+            buf_add(jpeg, bytes, len);
+        free(bytes);
+        if (!ok) {
+            buf_addstr(err, "the stored picture is not valid base64");
+            return -EPROTO;
+        }
+        return 0;
+    }
+    buf_addstr(err, "the stored request holds no picture");
+    return -ENOENT;
+}
+
+/*
+ * Kannada OCR fallback (ingest/ocr.h): when the answer says or suggests
+ * Kannada text, Tesseract reads the picture too and its lines join the
+ * answer's text, marked as OCR's. A picture Tesseract cannot read (no
+ * library, no language data) keeps the model's text, with a warning.
+ */
+static void ocr_fallback(struct job *j)
+{
+    const char *why = ocr_wanted(j->answer);
+    if (!why)
+        return;
+    struct buf jpeg = BUF_INIT, err = BUF_INIT;
+    struct ocr_result r = {0};
+    int rc = sent_picture(j, &jpeg, &err);
+    if (!rc)
+        rc = ocr_read_image(jpeg.data, jpeg.len, NULL, &r, &err);
+    if (rc) {
+        pipeline__warn(j, "OCR did not run (%s): %s", why, buf_cstr(&err));
+    } else {
+        ocr_merge(j->answer, &r, NULL, why);
+        /* What is stored as the answer is the merged one: each text entry
+         * says where it came from. */
+        free(j->raw_text);
+        j->raw_text = json_dumps(j->answer, JSON_COMPACT);
+    }
+    ocr_result_release(&r);
+    buf_release(&jpeg);
+    buf_release(&err);
+}
+
 static void digest_vision(struct job *j, const char *content)
 {
     const struct config_pipeline *pc = &j->p->cfg->pipeline;
@@ -530,6 +599,8 @@ static void digest_vision(struct job *j, const char *content)
         j->answer = NULL;
         return;
     }
+    if (j->media == MEDIA_IMAGE && pc->ocr)
+        ocr_fallback(j);
     vision_desc_release(&j->desc); /* vision_normalize() starts afresh */
     vision_normalize(j->answer, &j->desc, &notes);
     if (j->desc.repairs)

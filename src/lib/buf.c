@@ -148,7 +148,7 @@ void buf_add_u64(struct buf *b, uint64_t n)
     buf_add(b, tmp + i, sizeof(tmp) - i);
 }
 
-void buf_addstrs(struct buf *b, ...)
+void buf_addstrs_(struct buf *b, ...)
 {
     va_list ap;
     va_start(ap, b);

@@ -39,8 +39,9 @@ __attribute__((format(printf, 2, 3))) void buf_addf(struct buf *b, const char *f
 __attribute__((format(printf, 2, 0))) void buf_vaddf(struct buf *b, const char *fmt, va_list ap);
 /* Appends n in decimal (no printf: this is on every request's path). */
 void buf_add_u64(struct buf *b, uint64_t n);
-/* Appends the strings, a NULL-terminated list (no printf either). */
-void buf_addstrs(struct buf *b, ...);
+/* Appends the strings given (no printf either): buf_addstrs(b, "a", s, "c"). */
+#define buf_addstrs(b, ...) buf_addstrs_((b), __VA_ARGS__, (const char *)NULL)
+void buf_addstrs_(struct buf *b, ...);
 /* Appends s as a JSON string literal, quotes included. */
 void buf_add_json_str(struct buf *b, const char *s);
 /* Drops the first n bytes (n <= len). */

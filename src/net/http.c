@@ -377,11 +377,11 @@ static void add_head(struct http_req *r, struct buf *h, int status, const char *
     buf_grow(h, 256);
     buf_addstr(h, "HTTP/1.1 ");
     buf_add_u64(h, (uint64_t)status);
-    buf_addstrs(h, " ", reason && strcmp(reason, "<unknown>") ? reason : "", "\r\n", NULL);
+    buf_addstrs(h, " ", reason && strcmp(reason, "<unknown>") ? reason : "", "\r\n");
     if (ct)
-        buf_addstrs(h, "Content-Type: ", ct, "\r\n", NULL);
+        buf_addstrs(h, "Content-Type: ", ct, "\r\n");
     for (size_t i = 0; i < r->nout; i++)
-        buf_addstrs(h, r->out[i].name, ": ", r->out[i].value, "\r\n", NULL);
+        buf_addstrs(h, r->out[i].name, ": ", r->out[i].value, "\r\n");
     if (!r->keep_alive || r->s->draining)
         buf_addstr(h, "Connection: close\r\n");
 }

@@ -616,17 +616,17 @@ static void build_head(struct upstream_req *r)
     bool ipv6 = strchr(r->host, ':') != NULL;
     buf_grow(h, 256);
     buf_addstrs(h, o->method ? o->method : "GET", " ", r->path, " HTTP/1.1\r\nHost: ",
-                ipv6 ? "[" : "", r->host, ipv6 ? "]:" : ":", r->port, "\r\n", NULL);
+                ipv6 ? "[" : "", r->host, ipv6 ? "]:" : ":", r->port, "\r\n");
     if (o->body) {
         buf_addstrs(h, "Content-Type: ", o->content_type ? o->content_type : "application/json",
-                    "\r\nContent-Length: ", NULL);
+                    "\r\nContent-Length: ");
         buf_add_u64(h, o->body_len);
         buf_addstr(h, "\r\n");
     } else if (o->method && strcmp(o->method, "GET")) {
         buf_addstr(h, "Content-Length: 0\r\n");
     }
     if (o->auth_bearer)
-        buf_addstrs(h, "Authorization: Bearer ", o->auth_bearer, "\r\n", NULL);
+        buf_addstrs(h, "Authorization: Bearer ", o->auth_bearer, "\r\n");
     buf_addstr(h, "Accept: */*\r\n\r\n");
 }
 

@@ -1,0 +1,471 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ocr.c: Tesseract through its C API (tesseract/capi.h), dlopen()ed on
+ * first use; which pictures need it; and the merge of what it read into a
+ * vision model's answer. See ocr.h.
+ */
+#include "ingest/ocr.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <tesseract/capi.h>
+#include <tesseract/version.h>
+
+#include "ingest/image.h"
+#include "lib/clock.h"
+#include "lib/xalloc.h"
+#include "text/translit.h"
+
+#define STR_(x) #x
+#define STR(x) STR_(x)
+
+/* The soname of the version whose header we were built against. */
+static const char soname[] = "libtesseract.so." STR(TESSERACT_MAJOR_VERSION);
+
+/* X(function) for every function hermod calls. */
+#define OCR_FUNCS(X)                                                                          \
+    X(TessBaseAPIDelete)                                                                      \
+    X(TessBaseAPIEnd)                                                                         \
+    X(TessBaseAPIInit3)                                                                       \
+    X(TessBaseAPISetVariable)                                                                 \
+    X(TessBaseAPISetPageSegMode)                                                              \
+    X(TessBaseAPISetImage)                                                                    \
+    X(TessBaseAPISetSourceResolution)                                                         \
+    X(TessBaseAPIRecognize)                                                                   \
+    X(TessBaseAPIGetIterator)                                                                 \
+    X(TessBaseAPIClear)                                                                       \
+    X(TessResultIteratorDelete)                                                               \
+    X(TessResultIteratorNext)                                                                 \
+    X(TessResultIteratorGetPageIteratorConst)                                                 \
+    X(TessResultIteratorGetUTF8Text)                                                          \
+    X(TessResultIteratorConfidence)                                                           \
+    X(TessPageIteratorIsAtBeginningOf)                                                        \
+    X(TessPageIteratorBoundingBox)                                                            \
+    X(TessDeleteText)
+
+#define OCR_FIELD(fn) __typeof__(&fn) fn;
+static struct {
+    OCR_FUNCS(OCR_FIELD)
+    /* Declared without a prototype in capi.h: typed here. */
+    const char *(*TessVersion)(void);
+    TessBaseAPI *(*TessBaseAPICreate)(void);
+} T;
+#undef OCR_FIELD
+
+static void *lib;
+static bool lib_ok;
+static char lib_error[512];
+static char version[48];
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+
+/* Idle engines, each initialised for langs. */
+#define CACHE_MAX 4
+static pthread_mutex_t cache_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct cached {
+    TessBaseAPI *api;
+    char langs[32];
+} cache[CACHE_MAX];
+static size_t ncached;
+
+static bool sym(const char *name, void **slot)
+{
+    dlerror();
+    *slot = dlsym(lib, name);
+    if (!*slot) {
+        const char *e = dlerror();
+        snprintf(lib_error, sizeof(lib_error), "%s has no %s: %s", soname, name,
+                 e ? e : "null symbol");
+        return false;
+    }
+    return true;
+}
+
+static void load(void)
+{
+    /* RTLD_LOCAL: its symbols (and leptonica's) stay out of ours. */
+    void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (!h) {
+        snprintf(lib_error, sizeof(lib_error), "%s", dlerror());
+        return;
+    }
+    lib = h;
+    /* Object and function pointers are interchangeable wherever hermod
+     * runs (POSIX requires it of dlsym). */
+#define OCR_SYM(fn)                                                                           \
+    if (!sym(#fn, (void **)(void *)&T.fn))                                                    \
+        return;
+    OCR_FUNCS(OCR_SYM)
+    OCR_SYM(TessVersion)
+    OCR_SYM(TessBaseAPICreate)
+#undef OCR_SYM
+    snprintf(version, sizeof(version), "tesseract %s", T.TessVersion());
+    __atomic_store_n(&lib_ok, true, __ATOMIC_RELEASE);
+}
+
+static bool loaded(struct buf *err)
+{
+    pthread_once(&once, load);
+    if (!lib_ok && err)
+        buf_addf(err, "OCR needs libtesseract (Debian: libtesseract5, tesseract-ocr-kan, "
+                      "tesseract-ocr-eng): %s", lib_error);
+    return lib_ok;
+}
+
+bool ocr_loaded(void)
+{
+    return __atomic_load_n(&lib_ok, __ATOMIC_ACQUIRE);
+}
+
+const char *ocr_version(void)
+{
+    return ocr_loaded() ? version : NULL;
+}
+
+/* An engine for langs: a cached one, else a new one (init_ms set). */
+static TessBaseAPI *engine_get(const char *langs, double *init_ms, struct buf *err)
+{
+    TessBaseAPI *api = NULL;
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = ncached; i-- > 0;)
+        if (!strcmp(cache[i].langs, langs)) {
+            api = cache[i].api;
+            cache[i] = cache[--ncached];
+            break;
+        }
+    pthread_mutex_unlock(&cache_lock);
+    if (api)
+        return api;
+    uint64_t t0 = clock_mono_ns();
+    api = T.TessBaseAPICreate();
+    /* NULL datapath: the compiled-in one, or TESSDATA_PREFIX. */
+    if (!api || T.TessBaseAPIInit3(api, NULL, langs)) {
+        buf_addf(err, "tesseract cannot load the languages '%s' (Debian: tesseract-ocr-kan, "
+                      "tesseract-ocr-eng)", langs);
+        if (api)
+            T.TessBaseAPIDelete(api);
+        return NULL;
+    }
+    /* Quiet: Tesseract writes its warnings ("Estimating resolution") to
+     * stderr, which is hermod's log. */
+    T.TessBaseAPISetVariable(api, "debug_file", "/dev/null");
+    *init_ms = (double)(clock_mono_ns() - t0) / 1e6;
+    return api;
+}
+
+static void engine_put(TessBaseAPI *api, const char *langs)
+{
+    T.TessBaseAPIClear(api);
+    pthread_mutex_lock(&cache_lock);
+    if (ncached < CACHE_MAX && strlen(langs) < sizeof(cache[0].langs)) {
+        cache[ncached].api = api;
+        snprintf(cache[ncached].langs, sizeof(cache[0].langs), "%s", langs);
+        ncached++;
+        api = NULL;
+    }
+    pthread_mutex_unlock(&cache_lock);
+    if (api) {
+        T.TessBaseAPIEnd(api);
+        T.TessBaseAPIDelete(api);
+    }
+}
+
+void ocr_shutdown(void)
+{
+    pthread_mutex_lock(&cache_lock);
+    for (size_t i = 0; i < ncached; i++) {
+        T.TessBaseAPIEnd(cache[i].api);
+        T.TessBaseAPIDelete(cache[i].api);
+    }
+    ncached = 0;
+    pthread_mutex_unlock(&cache_lock);
+}
+
+void ocr_result_release(struct ocr_result *out)
+{
+    for (size_t i = 0; out->lines && i < out->nlines; i++)
+        free(out->lines[i].text);
+    free(out->lines);
+    memset(out, 0, sizeof(*out));
+}
+
+/* Whether s has a letter: ASCII, or any non-ASCII character (Kannada). */
+static bool has_letter(const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x80 || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'))
+            return true;
+    }
+    return false;
+}
+
+struct line_acc {
+    struct buf text;
+    double conf_sum;
+    unsigned nwords;
+    int x0, y0, x1, y1;
+};
+
+static void line_flush(struct line_acc *a, const struct ocr_opts *o, struct ocr_result *out,
+                       size_t *cap)
+{
+    if (a->nwords && has_letter(buf_cstr(&a->text)) &&
+        a->conf_sum / a->nwords >= o->min_line_conf) {
+        if (out->nlines == *cap) {
+            *cap = *cap ? *cap * 2 : 8;
+            out->lines = xrealloc(out->lines, *cap * sizeof(*out->lines));
+        }
+        struct ocr_line *l = &out->lines[out->nlines++];
+        l->text = buf_detach(&a->text, NULL);
+        l->confidence = (float)(a->conf_sum / a->nwords);
+        l->x = (unsigned)a->x0;
+        l->y = (unsigned)a->y0;
+        l->w = (unsigned)(a->x1 - a->x0);
+        l->h = (unsigned)(a->y1 - a->y0);
+        l->kannada = translit_has_kannada(l->text, strlen(l->text));
+    }
+    buf_reset(&a->text);
+    a->conf_sum = 0;
+    a->nwords = 0;
+}
+
+int ocr_read_gray(const unsigned char *px, unsigned w, unsigned h, unsigned stride,
+                  const struct ocr_opts *opts, struct ocr_result *out, struct buf *err)
+{
+    struct ocr_opts o = {OCR_DEFAULT_LANGS, OCR_MIN_WORD_CONF, OCR_MIN_LINE_CONF};
+    memset(out, 0, sizeof(*out));
+    if (opts) {
+        if (opts->langs)
+            o.langs = opts->langs;
+        if (opts->min_word_conf >= 0)
+            o.min_word_conf = opts->min_word_conf;
+        if (opts->min_line_conf >= 0)
+            o.min_line_conf = opts->min_line_conf;
+    }
+    if (!w || !h || !px || stride < w || w > IMAGE_MAX_DIM || h > IMAGE_MAX_DIM) {
+        buf_addf(err, "OCR: a %ux%u picture cannot be read", w, h);
+        return -EINVAL;
+    }
+    if (!loaded(err))
+        return -ENOTSUP;
+    TessBaseAPI *api = engine_get(o.langs, &out->init_ms, err);
+    if (!api)
+        return -ENOTSUP;
+    uint64_t t0 = clock_mono_ns();
+    /* Automatic page segmentation without orientation detection: a photo
+     * is upright by now (EXIF applied), and OSD costs a second pass. */
+    T.TessBaseAPISetPageSegMode(api, PSM_AUTO);
+    T.TessBaseAPISetImage(api, px, (int)w, (int)h, 1, (int)stride);
+    /* A phone picture has no meaningful DPI; 300 stops Tesseract guessing
+     * (and saying so on stderr) and matches what its models were trained at. */
+    T.TessBaseAPISetSourceResolution(api, 300);
+    int rc = 0;
+    if (T.TessBaseAPIRecognize(api, NULL)) {
+        buf_addstr(err, "OCR: tesseract could not read the picture");
+        rc = -EPROTO;
+        goto out;
+    }
+    TessResultIterator *ri = T.TessBaseAPIGetIterator(api);
+    struct line_acc a = {.text = BUF_INIT};
+    size_t cap = 0;
+    if (ri) {
+        const TessPageIterator *pi = T.TessResultIteratorGetPageIteratorConst(ri);
+        do {
+            if (T.TessPageIteratorIsAtBeginningOf(pi, RIL_TEXTLINE))
+                line_flush(&a, &o, out, &cap);
+            char *word = T.TessResultIteratorGetUTF8Text(ri, RIL_WORD);
+            if (!word)
+                continue;
+            float conf = T.TessResultIteratorConfidence(ri, RIL_WORD);
+            int x0, y0, x1, y1;
+            out->words++;
+            if (conf < o.min_word_conf || !*word ||
+                !T.TessPageIteratorBoundingBox(pi, RIL_WORD, &x0, &y0, &x1, &y1)) {
+                out->words_dropped++;
+                T.TessDeleteText(word);
+                continue;
+            }
+            if (!a.nwords) {
+                a.x0 = x0, a.y0 = y0, a.x1 = x1, a.y1 = y1;
+            } else {
+                a.x0 = x0 < a.x0 ? x0 : a.x0;
+                a.y0 = y0 < a.y0 ? y0 : a.y0;
+                a.x1 = x1 > a.x1 ? x1 : a.x1;
+                a.y1 = y1 > a.y1 ? y1 : a.y1;
+                buf_addch(&a.text, ' ');
+            }
+            buf_addstr(&a.text, word);
+            a.conf_sum += conf;
+            a.nwords++;
+            T.TessDeleteText(word);
+        } while (T.TessResultIteratorNext(ri, RIL_WORD));
+        line_flush(&a, &o, out, &cap);
+        T.TessResultIteratorDelete(ri);
+    }
+    buf_release(&a.text);
+out:
+    out->ms = (double)(clock_mono_ns() - t0) / 1e6;
+    engine_put(api, o.langs);
+    return rc;
+}
+
+int ocr_read_image(const void *data, size_t len, const struct ocr_opts *o,
+                   struct ocr_result *out, struct buf *err)
+{
+    struct image_opts io = {.max_side = IMAGE_MAX_DIM};
+    struct image_rgb rgb = {0};
+    struct image_info info;
+    memset(out, 0, sizeof(*out));
+    int rc = image_decode_rgb(data, len, &io, &rgb, &info, err);
+    if (rc)
+        return rc;
+    /* Grey (Rec. 601 luma): Tesseract thresholds a grey picture anyway,
+     * and a third of the bytes is a third of its first pass. */
+    size_t n = (size_t)rgb.w * rgb.h;
+    unsigned char *grey = xmalloc(n);
+    for (size_t i = 0; i < n; i++) {
+        const unsigned char *p = rgb.px + i * 3;
+        grey[i] = (unsigned char)((299u * p[0] + 587u * p[1] + 114u * p[2] + 500u) / 1000u);
+    }
+    rc = ocr_read_gray(grey, rgb.w, rgb.h, rgb.w, o, out, err);
+    free(grey);
+    image_rgb_release(&rgb);
+    return rc;
+}
+
+/* ---- which pictures ------------------------------------------------------------------ */
+
+static bool mentions(const char *s, const char *const *words, size_t n)
+{
+    for (size_t i = 0; s && i < n; i++)
+        if (strcasestr(s, words[i]))
+            return true;
+    return false;
+}
+
+static const char *const kannada_words[] = {"kannada"};
+static const char *const sign_words[] = {"sign", "board", "banner", "poster", "name plate",
+                                         "nameplate", "hoarding", "placard", "shopfront",
+                                         "storefront", "shop front", "store front", "menu"};
+
+const char *ocr_wanted(const json_t *answer)
+{
+    const json_t *texts = json_object_get(answer, "text"), *t, *o, *x;
+    size_t i, k;
+    if (json_is_string(texts)) {
+        if (translit_has_kannada(json_string_value(texts), json_string_length(texts)))
+            return "the model read Kannada text";
+        return "the model's text has no language or script";
+    }
+    json_array_foreach(texts, i, t) {
+        const json_t *c = json_is_object(t) ? json_object_get(t, "content") : t;
+        const char *s = json_string_value(c);
+        if (!s || !*s)
+            continue;
+        const char *lang = json_string_value(json_object_get(t, "language"));
+        const char *script = json_string_value(json_object_get(t, "script"));
+        if (translit_has_kannada(s, json_string_length(c)) || (lang && !strcasecmp(lang, "kn")) ||
+            (script && !strcasecmp(script, "Knda")))
+            return "the model read Kannada text";
+        if (!lang || !*lang || !strcasecmp(lang, "und") || !script || !*script ||
+            !strcasecmp(script, "Zyyy") || !strcasecmp(script, "Zzzz"))
+            return "the model could not say which language or script a text is in";
+        if (strcasecmp(script, "Latn"))
+            return "the model read text in a script other than Latin";
+    }
+    const char *scene = json_string_value(json_object_get(answer, "scene"));
+    bool said_kannada = mentions(scene, kannada_words, ARRAY_SIZE(kannada_words));
+    bool said_sign = mentions(scene, sign_words, ARRAY_SIZE(sign_words));
+    json_array_foreach(json_object_get(answer, "objects"), i, o) {
+        const char *name = json_string_value(json_is_object(o) ? json_object_get(o, "name") : o);
+        said_kannada |= mentions(name, kannada_words, ARRAY_SIZE(kannada_words));
+        said_sign |= mentions(name, sign_words, ARRAY_SIZE(sign_words));
+        json_array_foreach(json_object_get(o, "attributes"), k, x)
+            said_kannada |= mentions(json_string_value(x), kannada_words,
+                                     ARRAY_SIZE(kannada_words));
+    }
+    if (said_kannada)
+        return "the description mentions Kannada";
+    if (said_sign && json_array_size(texts) == 0)
+        return "the model saw a sign but read no text on it";
+    return NULL;
+}
+
+/* ---- the merge ----------------------------------------------------------------------- */
+
+/* s without spaces, punctuation or case: ASCII letters and digits lowered,
+ * every non-ASCII byte kept (Kannada letters and signs). */
+static void squeeze(const char *s, struct buf *out)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c >= 0x80 || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z'))
+            buf_addch(out, (char)c);
+        else if (c >= 'A' && c <= 'Z')
+            buf_addch(out, (char)(c + 32));
+    }
+}
+
+size_t ocr_merge(json_t *answer, const struct ocr_result *r, const char *langs, const char *why)
+{
+    json_t *texts = json_object_get(answer, "text"), *t;
+    size_t i, added = 0;
+    struct buf have = BUF_INIT, line = BUF_INIT;
+    if (!json_is_array(texts)) {
+        json_t *a = json_array();
+        if (json_is_string(texts) && json_string_length(texts)) {
+            json_t *e = json_object();
+            json_object_set(e, "content", texts);
+            json_array_append_new(a, e);
+        }
+        json_object_set_new(answer, "text", a);
+        texts = a;
+    }
+    json_array_foreach(texts, i, t) {
+        if (!json_is_object(t))
+            continue;
+        json_object_set_new(t, "source", json_string("vlm"));
+        const char *s = json_string_value(json_object_get(t, "content"));
+        if (s) {
+            squeeze(s, &have);
+            buf_addch(&have, '\n');
+        }
+    }
+    double conf = 0;
+    for (size_t k = 0; k < r->nlines; k++) {
+        const struct ocr_line *l = &r->lines[k];
+        conf += l->confidence;
+        buf_reset(&line);
+        squeeze(l->text, &line);
+        if (!line.len || (have.len && strstr(buf_cstr(&have), buf_cstr(&line))))
+            continue;
+        json_t *e = json_object();
+        json_object_set_new(e, "content", json_string(l->text));
+        json_object_set_new(e, "language", json_string(l->kannada ? "kn" : "und"));
+        json_object_set_new(e, "script", json_string(l->kannada ? "Knda" : "Latn"));
+        json_object_set_new(e, "source", json_string("ocr"));
+        json_object_set_new(e, "confidence", json_integer((json_int_t)(l->confidence + 0.5f)));
+        json_array_append_new(texts, e);
+        added++;
+    }
+    json_t *o = json_object();
+    json_object_set_new(o, "engine", json_string(ocr_version() ? ocr_version() : "tesseract"));
+    json_object_set_new(o, "languages", json_string(langs ? langs : OCR_DEFAULT_LANGS));
+    json_object_set_new(o, "reason", json_string(why ? why : "asked"));
+    json_object_set_new(o, "lines", json_integer((json_int_t)r->nlines));
+    json_object_set_new(o, "added", json_integer((json_int_t)added));
+    json_object_set_new(o, "confidence",
+                        json_integer(r->nlines ? (json_int_t)(conf / r->nlines + 0.5) : 0));
+    json_object_set_new(o, "ms", json_integer((json_int_t)(r->ms + r->init_ms + 0.5)));
+    json_object_set_new(answer, "ocr", o);
+    buf_release(&have);
+    buf_release(&line);
+    return added;
+}
