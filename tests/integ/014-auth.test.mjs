@@ -219,3 +219,34 @@ test('CORS: an origin not listed gets 403; a listed one its headers and a prefli
   assert.equal(same.status, 200);
   await h.stop();
 });
+
+test('ingest with keys on: the pipeline calls its own API with the internal key', async (t) => {
+  const facts = JSON.stringify({ entities: [{ type: 'person', name: 'Rajesh', surface: null }], relations: [] });
+  const h = new Hermod(`auth:
+  keys:
+    - name: me
+      key: ${ADMIN}
+      admin: true
+models:
+  - name: nemo
+    languages: [en]
+    modalities: [text]
+    engines:
+      - kind: llama-server
+        cmd: ["${process.env.FAKE_ENGINE || path.resolve('build/fake-engine')}", "--port", "\${PORT}", "--content-file", "@DIR@/nemo.answers", "--record", "@DIR@/nemo.rec"]
+store: @DIR@/memory.db
+pipeline:
+  extract: nemo
+`);
+  t.after(() => h.cleanup());
+  fs.writeFileSync(path.join(h.dir, 'nemo.answers'), facts + '\n');
+  await h.start();
+  const text = 'Had coffee with Rajesh at the office today.';
+  assert.equal((await h.post('/hermod/ingest', { text })).status, 401);
+  const r = await h.post('/hermod/ingest', { text, source: 'voice' }, bearer(ADMIN));
+  const ep = await r.json();
+  assert.equal(r.status, 200, JSON.stringify(ep));
+  assert.equal(ep.model, 'nemo');
+  assert.ok(!/auth: refused path=\/v1\/chat/.test(h.log()), 'the pipeline was let in');
+  await h.stop();
+});
