@@ -110,11 +110,6 @@ build/gguf-gen: $(GGUF_GEN_SRC) $(GGUF_GEN_HDR) build/libhermod.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $(GGUF_GEN_SRC) build/libhermod.a $(LIBS)
 build/tests/test_gguf build/asan/tests/test_gguf: $(GGUF_GEN_SRC) $(GGUF_GEN_HDR)
-# libFuzzer harness for the GGUF reader (clang): make build/fuzz/fuzz_gguf
-build/fuzz/fuzz_gguf: tests/fuzz/fuzz_gguf.c src/model/gguf.c src/model/gguf.h $(wildcard src/lib/*.c)
-	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -iquote src -fsanitize=fuzzer,address,undefined \
-	    -o $@ tests/fuzz/fuzz_gguf.c src/model/gguf.c $(wildcard src/lib/*.c)
 # --- end gguf-gen
 
 # Benchmarks and measurement tools: one program per bench/NAME.c.
@@ -186,10 +181,40 @@ build/bench/langid: bench/langid.c build/libhermod.a
 	@mkdir -p $(dir $@)
 	$(CC) $(BASE_CFLAGS) $(OPT_CFLAGS) -o $@ $< build/libhermod.a $(LIBS)
 
-# libFuzzer harness for jschema and answer (clang): make build/fuzz/fuzz_answer
-FUZZ_ANSWER_SRC := src/text/jschema.c src/text/jschema_re.c src/route/answer.c src/route/answer_ent.c \
-                   src/text/translit.c src/text/langid.c src/text/langid_tables.c $(wildcard src/lib/*.c)
-build/fuzz/fuzz_answer: tests/fuzz/fuzz_answer.c $(FUZZ_ANSWER_SRC) $(wildcard src/*/*.h)
+# ---- fuzz: libFuzzer harnesses (tests/fuzz/fuzz_NAME.c, seeds in tests/fuzz/NAME/) ----
+# The library is built again by clang with ASan + UBSan and libFuzzer's
+# coverage (build/fuzz/libhermod.a); each harness links against it. clang's
+# -Wformat-nonliteral also flags vprintf-style helpers (log.c), which gcc
+# exempts; it is off here only.
+# `make fuzz FUZZ_SECONDS=N` runs each for N seconds (scripts/fuzz) and
+# prints "fuzz NAME: RUNS runs, CRASHES crashes"; .ci/run runs it with 5.
+FUZZ_SECONDS ?= 60
+FUZZ_CC := clang
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -fno-omit-frame-pointer -iquote src -iquote build/gen \
+               $(WARN) -Wno-unused-command-line-argument -Wno-format-nonliteral $(PKG_CFLAGS) \
+               -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined
+FUZZ_NAMES := $(patsubst tests/fuzz/fuzz_%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_BINS := $(addprefix build/fuzz/fuzz_,$(FUZZ_NAMES))
+FUZZ_OBJ := $(patsubst src/%.c,build/fuzz/obj/%.o,$(LIBSRC)) $(patsubst src/%.S,build/fuzz/obj/%.o,$(ASM))
+
+build/fuzz/obj/%.o: src/%.c
 	@mkdir -p $(dir $@)
-	clang -std=c11 -D_GNU_SOURCE -g -O1 -iquote src -fsanitize=fuzzer,address,undefined \
-	    -o $@ tests/fuzz/fuzz_answer.c $(FUZZ_ANSWER_SRC) $(shell pkg-config --cflags --libs jansson) -lm
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c $< -o $@
+build/fuzz/obj/%.o: src/%.S
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) -Ibuild/gen -I. -c $< -o $@
+build/fuzz/obj/core/default_config.o: etc/hermod.yaml
+build/fuzz/libhermod.a: $(FUZZ_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+# Every harness is one file over the library.
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c build/fuzz/libhermod.a
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Wno-missing-prototypes -fsanitize=fuzzer -MMD -MP -o $@ $< \
+	    build/fuzz/libhermod.a $(LIBS)
+
+.PHONY: fuzz
+fuzz: $(FUZZ_BINS)
+	@scripts/fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
+
+-include $(wildcard build/fuzz/obj/*/*.d build/fuzz/*.d)

@@ -20,6 +20,7 @@
 #include "core/config.h"
 #include "core/log.h"
 #include "gateway/api.h"
+#include "gateway/auth.h"
 #include "gateway/proxy.h"
 #include "ingest/pipeline.h"
 #include "lib/clock.h"
@@ -254,6 +255,12 @@ static void hup_cb(uv_signal_t *h, int signum)
         log_err("SIGHUP: %s; the running config stays", buf_cstr(&err));
         goto out;
     }
+    if (auth_listen_check(cfg, d->cfg->listen_host, &err)) {
+        log_err("SIGHUP: %s; the running config stays", buf_cstr(&err));
+        config_free(cfg);
+        goto out;
+    }
+    auth_warn_readable(cfg);
     if (d->listen_override || strcmp(cfg->listen_host, d->cfg->listen_host) ||
         cfg->listen_port != d->cfg->listen_port) {
         if (!d->listen_override)
@@ -319,6 +326,11 @@ static int cmd_serve(struct opts *o)
             fatal("--log-level must be error, warn, info or debug");
         log_set_level(l);
     }
+    struct buf aerr = BUF_INIT;
+    if (auth_listen_check(d.cfg, d.cfg->listen_host, &aerr))
+        fatal("%s", buf_cstr(&aerr)); /* protected mode (gateway/auth.h) */
+    buf_release(&aerr);
+    auth_warn_readable(d.cfg);
     signal(SIGPIPE, SIG_IGN);
     d.loop = uv_default_loop();
     d.up = upstream_new(d.loop);
@@ -330,8 +342,16 @@ static int cmd_serve(struct opts *o)
     d.pipeline = pipeline_new(d.loop, d.cfg, d.up, d.store, d.store ? NULL : buf_cstr(&err));
     buf_reset(&err);
     api_set_pipeline(d.api, d.pipeline);
-    d.http = http_server_new(d.loop, d.cfg->listen_host, d.cfg->listen_port, d.cfg->max_body,
-                             api_handle, d.api, &err);
+    pipeline_set_api_key(d.pipeline, api_internal_key(d.api));
+    struct http_limits lim = {
+        .max_body = d.cfg->max_body,
+        .max_head = d.cfg->max_header,
+        .read_timeout_ms = d.cfg->header_timeout_ms,
+        .idle_timeout_ms = d.cfg->idle_timeout_ms,
+        .max_conns = d.cfg->max_connections,
+    };
+    d.http = http_server_new(d.loop, d.cfg->listen_host, d.cfg->listen_port, &lim, api_handle,
+                             d.api, &err);
     if (!d.http)
         fatal("%s", buf_cstr(&err));
     buf_release(&err);

@@ -1041,6 +1041,156 @@ static int parse_pipeline(struct ld *ld, yaml_node_t *n, void *target)
                      &cfg->pipeline, NULL);
 }
 
+/* ---- auth and cors ------------------------------------------------------ */
+
+/* key_env: NAME, the key is that environment variable's value. */
+static int parse_key_env(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config_key *k = target;
+    const char *var;
+    int rc = get_scalar(ld, n, "key_env", &var);
+    if (rc)
+        return rc;
+    const char *v = getenv(var);
+    if (!v || !*v)
+        return fail(ld, n, "key_env: the environment variable %s is not set", var);
+    free(k->key);
+    k->key = xstrdup(v);
+    return 0;
+}
+
+/* key_file: PATH, the key is the file's first line. */
+static int parse_key_file(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config_key *k = target;
+    const char *s;
+    int rc = get_scalar(ld, n, "key_file", &s);
+    if (rc)
+        return rc;
+    char *path = expand(ld, n, s);
+    if (!path)
+        return -EINVAL;
+    free(k->key_file);
+    k->key_file = path;
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return fail(ld, n, "key_file: cannot open %s: %s", path, strerror(errno));
+    char line[4096];
+    bool got = fgets(line, sizeof(line), f) != NULL;
+    fclose(f);
+    size_t len = got ? strcspn(line, "\r\n") : 0;
+    while (len && (line[len - 1] == ' ' || line[len - 1] == '\t'))
+        len--;
+    if (!len)
+        return fail(ld, n, "key_file: %s is empty (it must hold the key on its first line)",
+                    path);
+    free(k->key);
+    k->key = xstrndup(line, len);
+    return 0;
+}
+
+static const struct key apikey_keys[] = {
+    {"name", K_STR, offsetof(struct config_key, name), 0, 0, NULL},
+    {"key", K_STR, offsetof(struct config_key, key), 0, 0, NULL},
+    {"key_file", K_CUSTOM, 0, 0, 0, parse_key_file},
+    {"key_env", K_CUSTOM, 0, 0, 0, parse_key_env},
+    {"models", K_STRLIST, offsetof(struct config_key, models), 0, 0, NULL},
+    {"admin", K_BOOL, offsetof(struct config_key, admin), 0, 0, NULL},
+};
+
+/* The shortest key accepted: 16 characters, 96 bits or more of a random
+ * key, so that guessing is not a way in. */
+#define KEY_MIN 16
+
+static int parse_auth_keys(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config_auth *au = target;
+    if (n->type != YAML_SEQUENCE_NODE)
+        return fail(ld, n, "'keys' must be a list of {name, key}, got %s", node_type_name(n));
+    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
+    au->keys = xcalloc(cnt ? cnt : 1, sizeof(*au->keys));
+    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
+         it++) {
+        yaml_node_t *kn = node_at(ld, *it);
+        struct config_key *k = &au->keys[au->nkeys++];
+        uint64_t seen = 0;
+        k->line = (unsigned)kn->start_mark.line + 1;
+        int rc = parse_map(ld, kn, "a key", apikey_keys, ARRAY_SIZE(apikey_keys), k, &seen);
+        if (rc)
+            return rc;
+        if (!k->name)
+            return fail(ld, kn, "a key needs a 'name' (logs show it instead of the key)");
+        if (!valid_name(k->name))
+            return fail(ld, kn, "key name \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
+                        k->name);
+        unsigned sources = 0;
+        static const char *const src[] = {"key", "key_file", "key_env"};
+        for (size_t i = 0; i < ARRAY_SIZE(src); i++)
+            sources += !!(seen & key_bit(apikey_keys, ARRAY_SIZE(apikey_keys), src[i]));
+        if (sources != 1)
+            return fail(ld, kn, "key '%s' needs exactly one of 'key', 'key_file' or 'key_env'",
+                        k->name);
+        if (seen & key_bit(apikey_keys, ARRAY_SIZE(apikey_keys), "key"))
+            au->inline_keys = true;
+        size_t len = strlen(k->key);
+        if (len < KEY_MIN)
+            return fail(ld, kn, "key '%s' is too short: %zu characters, at least %d (e.g. "
+                        "hk- and 32 random hex digits: openssl rand -hex 16)",
+                        k->name, len, KEY_MIN);
+        for (const char *p = k->key; *p; p++)
+            if ((unsigned char)*p <= ' ' || *p == 0x7f)
+                return fail(ld, kn, "key '%s' may not contain spaces or control characters",
+                            k->name);
+        for (size_t j = 0; j + 1 < au->nkeys; j++) {
+            if (!strcmp(au->keys[j].name, k->name))
+                return fail(ld, kn, "duplicate key name '%s' (line %u)", k->name,
+                            au->keys[j].line);
+            if (!strcmp(au->keys[j].key, k->key))
+                return fail(ld, kn, "keys '%s' and '%s' are the same key", au->keys[j].name,
+                            k->name);
+        }
+    }
+    return 0;
+}
+
+static const struct key auth_keys[] = {
+    {"keys", K_CUSTOM, 0, 0, 0, parse_auth_keys},
+    {"open", K_BOOL, offsetof(struct config_auth, open), 0, 0, NULL},
+};
+
+static int parse_auth(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config *cfg = target;
+    cfg->auth.line = (unsigned)n->start_mark.line + 1;
+    int rc = parse_map(ld, n, "'auth'", auth_keys, ARRAY_SIZE(auth_keys), &cfg->auth, NULL);
+    if (!rc && cfg->auth.open && cfg->auth.nkeys)
+        return fail(ld, n, "'auth' has keys and 'open: true': keep the keys (a key is then "
+                    "needed) or 'open: true' (no key is needed), not both");
+    return rc;
+}
+
+static const struct key cors_keys[] = {
+    {"origins", K_STRLIST, offsetof(struct config, cors_origins), 0, 0, NULL},
+};
+
+static int parse_cors(struct ld *ld, yaml_node_t *n, void *target)
+{
+    struct config *cfg = target;
+    int rc = parse_map(ld, n, "'cors'", cors_keys, ARRAY_SIZE(cors_keys), cfg, NULL);
+    for (size_t i = 0; !rc && cfg->cors_origins && cfg->cors_origins[i]; i++) {
+        const char *o = cfg->cors_origins[i];
+        const char *host = strstr(o, "://");
+        bool ok = !strcmp(o, "*") ||
+                  ((str_starts_with(o, "http://") || str_starts_with(o, "https://")) && host &&
+                   host[3] && !strchr(host + 3, '/'));
+        if (!ok)
+            rc = fail(ld, n, "cors: an origin is a scheme and host, like "
+                      "https://app.example.com or http://localhost:3000 (no path), or *; "
+                      "got \"%s\"", o);
+    }
+    return rc;
+}
+
 static const struct key top_keys[] = {
     {"store", K_STR, offsetof(struct config, store_path), 0, 0, NULL},
     {"pipeline", K_CUSTOM, 0, 0, 0, parse_pipeline},
@@ -1075,6 +1225,14 @@ static const struct key top_keys[] = {
     {"serialize_loads", K_BOOL, offsetof(struct config, serialize_loads), 0, 0, NULL},
     {"measure_interval", K_DURATION, offsetof(struct config, measure_interval_ms), 100,
      3600000, NULL},
+    {"auth", K_CUSTOM, 0, 0, 0, parse_auth},
+    {"cors", K_CUSTOM, 0, 0, 0, parse_cors},
+    {"max_header", K_SIZE, offsetof(struct config, max_header), 1024, 16ull << 20, NULL},
+    {"header_timeout", K_DURATION, offsetof(struct config, header_timeout_ms), 100, 86400000,
+     NULL},
+    {"idle_timeout", K_DURATION, offsetof(struct config, idle_timeout_ms), 100, 86400000,
+     NULL},
+    {"max_connections", K_UINT, offsetof(struct config, max_connections), 1, 1000000, NULL},
 };
 
 static void set_defaults(struct config *cfg)
@@ -1082,6 +1240,10 @@ static void set_defaults(struct config *cfg)
     cfg->listen_host = xstrdup("127.0.0.1");
     cfg->listen_port = 8400;
     cfg->max_body = 64ull << 20;
+    cfg->max_header = 64ull << 10;
+    cfg->header_timeout_ms = 60000;
+    cfg->idle_timeout_ms = 300000;
+    cfg->max_connections = 16384;
     cfg->max_response = 256ull << 20;
     cfg->connect_timeout_ms = 5000;
     cfg->request_timeout_ms = 0;
@@ -1239,6 +1401,18 @@ static int validate(struct ld *ld, yaml_node_t *root)
                  "\"%s\"", ld->file, pl->line ? pl->line : 1, pl->timezone);
         return -EINVAL;
     }
+    /* A key's model list names models or routes that exist. */
+    for (size_t i = 0; i < cfg->auth.nkeys; i++) {
+        const struct config_key *k = &cfg->auth.keys[i];
+        for (size_t j = 0; k->models && k->models[j]; j++) {
+            if (config_find_model(cfg, k->models[j]) || config_find_route(cfg, k->models[j]))
+                continue;
+            buf_reset(ld->err);
+            buf_addf(ld->err, "%s:%u: auth: key '%s' lists '%s', which is neither a model nor a "
+                     "route", ld->file, k->line, k->name, k->models[j]);
+            return -EINVAL;
+        }
+    }
     (void)root;
     return 0;
 }
@@ -1363,6 +1537,17 @@ void config_free(struct config *cfg)
     free(cfg->pipeline.vision);
     free(cfg->pipeline.extract);
     free(cfg->pipeline.timezone);
+    for (size_t i = 0; i < cfg->auth.nkeys; i++) {
+        struct config_key *k = &cfg->auth.keys[i];
+        free(k->name);
+        if (k->key) /* no copy of a secret left in freed memory */
+            explicit_bzero(k->key, strlen(k->key));
+        free(k->key);
+        free(k->key_file);
+        strlist_free(k->models);
+    }
+    free(cfg->auth.keys);
+    strlist_free(cfg->cors_origins);
     free(cfg->path);
     free(cfg);
 }

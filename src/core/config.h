@@ -129,6 +129,26 @@ struct config_reserved {
     uint64_t bytes;
 };
 
+/* One inbound API key (auth.keys[]). The key itself is never logged. */
+struct config_key {
+    char *name;           /* in logs and messages instead of the key */
+    char *key;            /* the secret, from key, key_file or key_env */
+    char *key_file;       /* where it was read from, or NULL */
+    char **models;        /* models and routes it may use (names as written); NULL = all */
+    bool admin;           /* may use the /hermod/ paths and /metrics */
+    unsigned line;
+};
+
+/* auth: who may call the API. No keys and not open: only a loopback
+ * listen address starts (protected mode, main.c). */
+struct config_auth {
+    struct config_key *keys;
+    size_t nkeys;
+    bool open;            /* auth: {open: true}: no key needed, on any address */
+    bool inline_keys;     /* a key is written in the file itself (key:) */
+    unsigned line;
+};
+
 struct config {
     char *path;           /* file name used in messages */
     char *listen_host;
@@ -165,6 +185,13 @@ struct config {
     size_t nroutes;
     char *store_path;           /* the memory store; NULL = the default path */
     struct config_pipeline pipeline;
+    /* inbound: keys, CORS, the HTTP server's limits */
+    struct config_auth auth;
+    char **cors_origins;        /* origins browsers may call from; NULL = none */
+    uint64_t max_header;        /* request head (line and headers); 431 beyond */
+    uint64_t header_timeout_ms; /* a request not read whole in this long: 408 */
+    uint64_t idle_timeout_ms;   /* a kept-alive connection idle this long is closed */
+    unsigned max_connections;   /* beyond, new connections get 503 and are closed */
 };
 
 /* Loads and validates a config file. On failure returns a negative errno

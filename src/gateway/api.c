@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "gateway/auth.h"
 #include "gateway/proxy.h"
 #include "ingest/pipeline.h"
 #include "lib/clock.h"
@@ -32,6 +33,7 @@ struct api {
     struct sched *sched;
     struct proxy *proxy;
     struct upstream *up;
+    struct auth *auth;
     uint64_t started_wall_ms;
     uint64_t requests;
 };
@@ -91,6 +93,8 @@ static void get_models(struct api *a, struct http_req *req, const char *one)
     for (size_t i = 0; i < sched_model_count(a->sched); i++) {
         struct sched_model *m = sched_model_at(a->sched, i);
         const struct config_model *mc = sched_model_config(m);
+        if (!auth_allows(a->cfg, req, mc->name))
+            continue; /* outside the key's models: as if it did not exist */
         if (one) {
             if (!strcmp(one, mc->name)) {
                 json_decref(data);
@@ -112,6 +116,8 @@ static void get_models(struct api *a, struct http_req *req, const char *one)
     /* Routes are models to clients: "auto" picks one by language, image, task. */
     for (size_t i = 0; i < a->cfg->nroutes; i++) {
         const struct config_route *rt = &a->cfg->routes[i];
+        if (!auth_allows(a->cfg, req, rt->name))
+            continue;
         for (ssize_t k = -1; k < 0 || rt->aliases[k]; k++) {
             const char *id = k < 0 ? rt->name : rt->aliases[k];
             if (one && strcmp(one, id))
@@ -461,6 +467,8 @@ void api_handle(struct http_req *req, void *arg)
         trimmed[plen - 1] = '\0';
         path = trimmed;
     }
+    if (!auth_admit(a->auth, req, path))
+        return;
     for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
         if (strcmp(routes[i].path, path))
             continue;
@@ -504,6 +512,7 @@ struct api *api_new(uv_loop_t *loop, const struct config *cfg, struct sched *sch
     a->sched = sched;
     a->proxy = proxy;
     a->up = up;
+    a->auth = auth_new(cfg);
     a->started_wall_ms = clock_wall_ms();
     return a;
 }
@@ -511,6 +520,12 @@ struct api *api_new(uv_loop_t *loop, const struct config *cfg, struct sched *sch
 void api_set_config(struct api *a, const struct config *cfg)
 {
     a->cfg = cfg;
+    auth_set_config(a->auth, cfg);
+}
+
+const char *api_internal_key(const struct api *a)
+{
+    return auth_internal_key(a->auth);
 }
 
 void api_set_pipeline(struct api *a, struct pipeline *p)
@@ -520,5 +535,8 @@ void api_set_pipeline(struct api *a, struct pipeline *p)
 
 void api_free(struct api *a)
 {
+    if (!a)
+        return;
+    auth_free(a->auth);
     free(a);
 }

@@ -26,6 +26,9 @@ struct pipeline;
 void api_set_pipeline(struct api *a, struct pipeline *p);
 /* The config after a reload (borrowed; must outlive the api). */
 void api_set_config(struct api *a, const struct config *cfg);
+/* The key with which the daemon calls its own API (the ingest pipeline):
+ * random, made at start, valid while the api lives (gateway/auth.h). */
+const char *api_internal_key(const struct api *a);
 void api_free(struct api *a);
 /* The http_handler_cb: arg is the struct api. */
 void api_handle(struct http_req *req, void *arg);

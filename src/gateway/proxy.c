@@ -49,6 +49,7 @@
 #include <strings.h>
 
 #include "core/log.h"
+#include "gateway/auth.h"
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/list.h"
@@ -994,13 +995,15 @@ static bool is_form(const char *ct)
 }
 
 /* The models and routes a client may name, for messages. */
-static void list_names(struct proxy *px, struct buf *names)
+static void list_names(struct proxy *px, const struct http_req *req, struct buf *names)
 {
     for (size_t i = 0; i < px->cfg->nroutes; i++)
-        buf_addf(names, "%s%s", names->len ? ", " : "", px->cfg->routes[i].name);
+        if (auth_allows(px->cfg, req, px->cfg->routes[i].name))
+            buf_addf(names, "%s%s", names->len ? ", " : "", px->cfg->routes[i].name);
     for (size_t i = 0; i < sched_model_count(px->sched); i++) {
         const struct config_model *mc = sched_model_config(sched_model_at(px->sched, i));
-        buf_addf(names, "%s%s", names->len ? ", " : "", mc->name);
+        if (auth_allows(px->cfg, req, mc->name))
+            buf_addf(names, "%s%s", names->len ? ", " : "", mc->name);
     }
 }
 
@@ -1008,7 +1011,7 @@ static void unknown_model(struct proxy *px, struct http_req *req, const char *mo
                           const char *why)
 {
     struct buf names = BUF_INIT;
-    list_names(px, &names);
+    list_names(px, req, &names);
     if (model)
         http_respond_error(req, 404, "invalid_request_error", "model_not_found",
                            "the model '%s' does not exist; available models: %s", model,
@@ -1105,7 +1108,8 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
 
     struct sched_model *m = sched_find_model(px->sched, model);
     const struct config_route *route = !m ? config_find_route(px->cfg, model) : NULL;
-    if (!m && !route) {
+    if ((!m && !route) || !auth_allows(px->cfg, req, model)) {
+        /* A model outside the API key's list does not exist for it. */
         unknown_model(px, req, model, NULL);
         goto refuse;
     }

@@ -436,6 +436,7 @@ static void call_model(struct job *j)
         .body = body,
         .body_len = len,
         .connect_timeout_ms = 5000,
+        .auth_bearer = p->api_key,
         .total_timeout_ms = p->cfg->pipeline.timeout_ms,
         .keep_headers = true,
         .on_head = call_head,
@@ -546,6 +547,12 @@ void pipeline_local_url(const char *host, int port, char *out, size_t n)
     snprintf(out, n, strchr(host, ':') ? "http://[%s]:%d" : "http://%s:%d", host, port);
 }
 
+void pipeline_set_api_key(struct pipeline *p, const char *key)
+{
+    free(p->api_key);
+    p->api_key = key ? xstrdup(key) : NULL;
+}
+
 void pipeline_start(struct pipeline *p, int port)
 {
     char url[300];
@@ -600,6 +607,7 @@ void pipeline_free(struct pipeline *p)
     /* No OCR can run now: the jobs are gone and the pool is drained. */
     ocr_shutdown();
     free(p->self_url);
+    free(p->api_key);
     free(p->store_error);
     free(p);
 }

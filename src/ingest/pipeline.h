@@ -65,6 +65,9 @@ struct pipeline *pipeline_new(uv_loop_t *loop, const struct config *cfg, struct 
 /* Where hermod itself listens, for the model calls; starts the retry
  * timer (the first pass a few seconds later, for episodes a crash left). */
 void pipeline_start(struct pipeline *p, int port);
+/* The API key the pipeline's model calls to the daemon's own port carry
+ * (gateway/auth.h: the internal key); copied. */
+void pipeline_set_api_key(struct pipeline *p, const char *key);
 
 /* Stops starting anything: no new model call, no retry; jobs still on the
  * worker pool finish and are dropped. Answers waiting clients with 503. */

@@ -119,6 +119,7 @@ struct pipeline {
     struct store *st;
     char *store_error;
     char *self_url;
+    char *api_key;              /* the daemon's own key for its model calls, or NULL */
     int tz_min;
     bool stopping;
     struct list jobs;

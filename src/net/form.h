@@ -14,7 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* One part: its field name, its file name (NULL for a plain field), its
+/* One part: its field name (NULL when its Content-Disposition has none),
+ * its file name (NULL for a plain field), its
  * content type (NULL if none). A plain field's value comes in data; a
  * file's content does not (data NULL, size 0): only what it is matters
  * here. Returns 0 to go on; anything else stops the walk. */

@@ -25,10 +25,13 @@
  * libuv callback, never from inside http_respond() or http_stream_*(), so
  * an owner may go on using itself after answering.
  *
- * Limits: a head over HEAD_MAX gets 431, a body over max_body 413 (at once
- * when Content-Length says so), a request not read whole in READ_TIMEOUT
- * 408; a kept-alive connection idle for IDLE_TIMEOUT is closed; beyond
- * MAX_CONNS connections new ones are closed at once.
+ * Limits (struct http_limits, from the config): a head over max_head gets
+ * 431, a body over max_body 413 (at once when Content-Length says so), a
+ * request not read whole in read_timeout 408; a kept-alive connection idle
+ * for idle_timeout is closed; beyond max_conns connections a new one gets
+ * a canned 503 (written without reading its request) and is closed. The
+ * timeouts are checked by a sweep once a second, so they hold to about a
+ * second.
  */
 #include "net/http.h"
 
@@ -48,10 +51,6 @@
 #include "lib/xalloc.h"
 
 #define READ_BUF (64 * 1024)
-#define HEAD_MAX (64 * 1024)
-#define MAX_CONNS 16384
-#define READ_TIMEOUT_MS 60000
-#define IDLE_TIMEOUT_MS 300000
 #define SWEEP_MS 1000
 
 struct http_server {
@@ -60,7 +59,8 @@ struct http_server {
     uv_timer_t sweep;
     bool listening;
     int port;
-    uint64_t max_body;
+    struct http_limits lim;
+    uint64_t busy_logged_ms;    /* last "too many connections" line */
     http_handler_cb *handler;
     void *arg;
     http_parser_settings ps;
@@ -128,6 +128,7 @@ struct http_req {
     bool owner_told;
     uint64_t bytes_out;
     void *owner;
+    const void *principal;
     http_close_cb *on_close;
     http_drain_cb *on_drain;
 };
@@ -402,9 +403,13 @@ void http_respond(struct http_req *r, int status, const char *content_type, char
     r->state = R_ANSWERING;
     struct buf h = BUF_INIT;
     add_head(r, &h, status, content_type);
-    buf_addstr(&h, "Content-Length: ");
-    buf_add_u64(&h, len);
-    buf_addstr(&h, "\r\n\r\n");
+    if (status == 204) {
+        buf_addstr(&h, "\r\n"); /* no Content-Length on a 204 (RFC 9110, 8.6) */
+    } else {
+        buf_addstr(&h, "Content-Length: ");
+        buf_add_u64(&h, len);
+        buf_addstr(&h, "\r\n\r\n");
+    }
     bool head_only = !strcmp(r->method, "HEAD");
     r->bytes_out = head_only ? 0 : len;
     size_t hl;
@@ -542,7 +547,7 @@ static int on_message_begin(http_parser *p)
 static int on_url(http_parser *p, const char *at, size_t n)
 {
     struct http_req *r = cur(p);
-    if ((r->head_bytes += n) > HEAD_MAX)
+    if ((r->head_bytes += n) > r->s->lim.max_head)
         return -1;
     buf_add(&r->url, at, n);
     return 0;
@@ -551,7 +556,7 @@ static int on_url(http_parser *p, const char *at, size_t n)
 static int on_header_field(http_parser *p, const char *at, size_t n)
 {
     struct http_req *r = cur(p);
-    if ((r->head_bytes += n) > HEAD_MAX)
+    if ((r->head_bytes += n) > r->s->lim.max_head)
         return -1;
     if (r->in_value || !r->nin) {
         ALLOC_GROW(r->in, r->nin + 1, r->in_cap);
@@ -571,7 +576,7 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
 static int on_header_value(http_parser *p, const char *at, size_t n)
 {
     struct http_req *r = cur(p);
-    if ((r->head_bytes += n) > HEAD_MAX || !r->nin)
+    if ((r->head_bytes += n) > r->s->lim.max_head || !r->nin)
         return -1;
     struct hdr *h = &r->in[r->nin - 1];
     char *v = xasprintf("%s%.*s", h->value, (int)n, at);
@@ -596,7 +601,7 @@ static int on_headers_complete(http_parser *p)
     } else {
         r->path = xstrdup(url);
     }
-    if (p->content_length != ULLONG_MAX && p->content_length > r->s->max_body)
+    if (p->content_length != ULLONG_MAX && p->content_length > r->s->lim.max_body)
         r->too_big = true; /* said so: no need to read it */
     return 0;
 }
@@ -606,7 +611,7 @@ static int on_body(http_parser *p, const char *at, size_t n)
     struct http_req *r = cur(p);
     if (r->too_big)
         return 0;
-    if (r->body.len + n > r->s->max_body) {
+    if (r->body.len + n > r->s->lim.max_body) {
         r->too_big = true;
         buf_release(&r->body);
         return 0;
@@ -653,8 +658,13 @@ static void parse(struct conn *c, const char *p, size_t n)
         return;
     struct http_req *r = c->req;
     uv_read_stop((uv_stream_t *)&c->tcp);
-    if (e == HPE_HEADER_OVERFLOW || (r && r->head_bytes > HEAD_MAX))
-        refuse(c, 431, "headers_too_large", "the request's headers are larger than 64 KiB");
+    if (e == HPE_HEADER_OVERFLOW || (r && r->head_bytes > c->s->lim.max_head)) {
+        struct buf m = BUF_INIT;
+        buf_addf(&m, "the request's headers are larger than the limit of %llu bytes "
+                 "(max_header)", (unsigned long long)c->s->lim.max_head);
+        refuse(c, 431, "headers_too_large", buf_cstr(&m));
+        buf_release(&m);
+    }
     else if (r && r->state != R_READING)
         conn_close(c); /* bytes after a request that is being answered */
     else {
@@ -678,7 +688,7 @@ static void dispatch(struct conn *c)
         r->keep_alive = false;
         http_respond_error(r, 413, "invalid_request_error", "request_too_large",
                            "request body is larger than the limit of %llu bytes (max_body)",
-                           (unsigned long long)s->max_body);
+                           (unsigned long long)s->lim.max_body);
         return;
     }
     if (s->draining) {
@@ -781,7 +791,29 @@ static void on_connection(uv_stream_t *l, int status)
     s->handles++;
     list_add_tail(&s->conns, &c->link);
     s->nconns++;
-    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0 || s->nconns > MAX_CONNS || s->draining) {
+    if (uv_accept(l, (uv_stream_t *)&c->tcp) < 0 || s->draining) {
+        conn_close(c);
+        return;
+    }
+    if (s->nconns > s->lim.max_conns) {
+        /* One try, no buffer of ours: a client that does not read it
+         * still loses its connection. */
+        static const char body[] =
+            "{\"error\":{\"message\":\"too many connections to hermod (max_connections); "
+            "retry in a moment\",\"type\":\"service_unavailable\",\"param\":null,"
+            "\"code\":\"too_many_connections\"}}\n";
+        char head[200];
+        int hl = snprintf(head, sizeof(head),
+                          "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+                          "Retry-After: 1\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n",
+                          sizeof(body) - 1);
+        uv_buf_t b[2] = {uv_buf_init(head, (unsigned)hl),
+                         uv_buf_init((char *)(uintptr_t)body, sizeof(body) - 1)};
+        uv_try_write((uv_stream_t *)&c->tcp, b, 2);
+        if (uv_now(s->loop) - s->busy_logged_ms >= 1000) { /* one line a second at most */
+            s->busy_logged_ms = uv_now(s->loop);
+            log_warn("http: connection refused: %u open (max_connections)", s->nconns - 1);
+        }
         conn_close(c);
         return;
     }
@@ -805,10 +837,14 @@ static void sweep_cb(uv_timer_t *t)
         struct http_req *r = c->req;
         if (c->closing)
             continue;
-        if (r && r->state == R_READING && now - r->start_ms > READ_TIMEOUT_MS) {
+        if (r && r->state == R_READING && now - r->start_ms > s->lim.read_timeout_ms) {
             uv_read_stop((uv_stream_t *)&c->tcp);
-            refuse(c, 408, "request_timeout", "the request was not sent in 60 s");
-        } else if (!r && !c->writes && now - c->last_ms > IDLE_TIMEOUT_MS) {
+            struct buf m = BUF_INIT;
+            buf_addf(&m, "the request was not sent whole within %llu ms (header_timeout)",
+                     (unsigned long long)s->lim.read_timeout_ms);
+            refuse(c, 408, "request_timeout", buf_cstr(&m));
+            buf_release(&m);
+        } else if (!r && !c->writes && now - c->last_ms > s->lim.idle_timeout_ms) {
             conn_close(c);
         }
     }
@@ -820,8 +856,8 @@ static void listener_closed_cb(uv_handle_t *h)
 }
 
 struct http_server *http_server_new(uv_loop_t *loop, const char *host, int port,
-                                    uint64_t max_body, http_handler_cb *handler, void *arg,
-                                    struct buf *err)
+                                    const struct http_limits *lim, http_handler_cb *handler,
+                                    void *arg, struct buf *err)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof(ss));
@@ -831,10 +867,22 @@ struct http_server *http_server_new(uv_loop_t *loop, const char *host, int port,
         buf_addf(err, "listen address '%s' is not an IP address", host);
         return NULL;
     }
-    http_parser_set_max_header_size(HEAD_MAX);
     struct http_server *s = xcalloc(1, sizeof(*s));
     s->loop = loop;
-    s->max_body = max_body;
+    s->lim = *lim;
+    if (!s->lim.max_body)
+        s->lim.max_body = 64ull << 20;
+    if (!s->lim.max_head)
+        s->lim.max_head = 64u << 10;
+    if (!s->lim.read_timeout_ms)
+        s->lim.read_timeout_ms = 60000;
+    if (!s->lim.idle_timeout_ms)
+        s->lim.idle_timeout_ms = 300000;
+    if (!s->lim.max_conns)
+        s->lim.max_conns = 16384;
+    /* http-parser's own bound (process-wide; one server per process),
+     * a little above ours so that ours, with its clear message, speaks. */
+    http_parser_set_max_header_size((uint32_t)(s->lim.max_head + 1024));
     s->handler = handler;
     s->arg = arg;
     list_init(&s->conns);
@@ -1037,6 +1085,16 @@ void http_req_set_owner(struct http_req *r, void *owner, http_close_cb *on_close
     r->owner = owner;
     r->on_close = on_close;
     r->on_drain = on_drain;
+}
+
+void http_req_set_principal(struct http_req *r, const void *principal)
+{
+    r->principal = principal;
+}
+
+const void *http_req_principal(const struct http_req *r)
+{
+    return r->principal;
 }
 
 void http_req_add_header(struct http_req *r, const char *name, const char *value)

@@ -38,11 +38,22 @@ typedef void http_close_cb(struct http_req *req, bool aborted, void *owner);
 /* A stream's unsent output fell below the low-water mark. */
 typedef void http_drain_cb(struct http_req *req, void *owner);
 
+/* What one client may make the server hold, and for how long. A zero
+ * field takes the default in brackets. */
+struct http_limits {
+    uint64_t max_body;          /* request body: 413 beyond [64 MiB] */
+    uint64_t max_head;          /* request line and headers: 431 beyond [64 KiB] */
+    uint64_t read_timeout_ms;   /* a request not read whole in this long: 408 [60 s] */
+    uint64_t idle_timeout_ms;   /* a kept-alive connection idle this long is closed [300 s] */
+    unsigned max_conns;         /* beyond, a new connection gets 503 and is closed [16384] */
+};
+
 /* Starts listening on host:port (port 0 picks one; see http_server_port).
- * Returns NULL with err set when the address cannot be bound. */
+ * lim is copied. Returns NULL with err set when the address cannot be
+ * bound. */
 struct http_server *http_server_new(uv_loop_t *loop, const char *host, int port,
-                                    uint64_t max_body, http_handler_cb *handler, void *arg,
-                                    struct buf *err);
+                                    const struct http_limits *lim, http_handler_cb *handler,
+                                    void *arg, struct buf *err);
 /* Stops listening and ends every connection (owners get close_cb). */
 void http_server_free(struct http_server *s);
 int http_server_port(const struct http_server *s);
@@ -78,6 +89,11 @@ bool http_req_gone(const struct http_req *r);
 
 void http_req_set_owner(struct http_req *r, void *owner, http_close_cb *on_close,
                         http_drain_cb *on_drain);
+
+/* Who the request came from (gateway/auth.c's key), opaque here; NULL
+ * until set. Borrowed: it must outlive the request. */
+void http_req_set_principal(struct http_req *r, const void *principal);
+const void *http_req_principal(const struct http_req *r);
 
 /* Adds a response header; call before responding. Both strings are copied. */
 void http_req_add_header(struct http_req *r, const char *name, const char *value);
