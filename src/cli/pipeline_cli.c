@@ -33,6 +33,7 @@ static const char usage_text[] =
     "  --kind K      what it is, overriding the model: receipt, lab_report, ...;\n"
     "                transcript reads the file as text\n"
     "  --url URL     the daemon (default: $HERMOD_URL, else the config's listen)\n"
+    "                with auth: keys, $HERMOD_API_KEY is sent (an admin key)\n"
     "  --json        print each answer as one JSON line\n"
     "exit status: 0 all described, 3 some stored but pending (hermod retries them),\n"
     "             1 errors, 2 usage\n";
@@ -169,6 +170,8 @@ static int send_one(const char *base, const char *path, const char *at,
         .body_len = data.len,
         .content_type = text ? "text/plain; charset=utf-8" : "application/octet-stream",
         .connect_timeout_ms = 5000,
+        /* a daemon with auth: keys wants one, an admin key (the /hermod paths) */
+        .auth_bearer = getenv("HERMOD_API_KEY"),
     };
     long status = 0;
     if (upstream_fetch(&req, &status, &answer, 64u << 20, &err)) {

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import OpenAI from 'openai';
 import { Hermod, unmanaged, startFake, freePort, tmpdir, waitFor, HERMOD } from './lib.mjs';
 
@@ -248,5 +248,15 @@ pipeline:
   assert.equal(r.status, 200, JSON.stringify(ep));
   assert.equal(ep.model, 'nemo');
   assert.ok(!/auth: refused path=\/v1\/chat/.test(h.log()), 'the pipeline was let in');
+  // hermod ingest sends $HERMOD_API_KEY
+  const cli = (env) =>
+    spawnSync(HERMOD, ['ingest', '-', '--kind', 'transcript', '--url', h.url], {
+      input: 'Lunch with Rajesh tomorrow.', encoding: 'utf8', env: { ...process.env, ...env },
+    });
+  const without = cli({ HERMOD_API_KEY: '' });
+  assert.equal(without.status, 1, without.stdout + without.stderr);
+  assert.match(without.stderr, /key/i);
+  const withKey = cli({ HERMOD_API_KEY: ADMIN });
+  assert.equal(withKey.status, 0, withKey.stdout + withKey.stderr);
   await h.stop();
 });
