@@ -875,7 +875,7 @@ int main(int argc, char **argv)
         (uint16_t)opt.port, NULL, NULL, access_cb, NULL, MHD_OPTION_SOCK_ADDR, &sa,
         MHD_OPTION_NOTIFY_COMPLETED, completed_cb, NULL, MHD_OPTION_NOTIFY_CONNECTION, conn_cb,
         NULL, MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-        (unsigned)4096, MHD_OPTION_END);
+        (unsigned)4096, MHD_OPTION_CONNECTION_LIMIT, (unsigned)16384, MHD_OPTION_END);
     if (!d) {
         fprintf(stderr, "fake-engine: error: cannot listen on %s:%d\n", opt.host, opt.port);
         return 1;
