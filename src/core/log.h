@@ -11,6 +11,7 @@
 #define HERMOD_LOG_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 enum log_level { LOG_ERR, LOG_WARN, LOG_INFO, LOG_DEBUG };
 
@@ -22,6 +23,11 @@ const char *log_level_name(enum log_level l);
 void log_set_level(enum log_level l);
 
 __attribute__((format(printf, 2, 3))) void log_write(enum log_level l, const char *fmt, ...);
+/* The same for a message already formatted (len bytes, no newline): for
+ * lines on every request's path, built without printf. Check
+ * log_enabled(l) first. */
+void log_text(enum log_level l, const char *text, size_t len);
+#define log_enabled(l) ((l) <= log_level_current)
 
 #define log_at(l, ...)                                                         \
     do {                                                                       \

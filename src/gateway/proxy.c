@@ -779,7 +779,9 @@ static void start_upstream(struct relay *r)
     const struct config *cfg = r->cfg;
     if (!r->up_body)
         build_up_body(r);
-    char *url = xasprintf("%s%s", engine_base_url(r->engine), r->endpoint);
+    struct buf ub = BUF_INIT;
+    buf_addstrs(&ub, engine_base_url(r->engine), r->endpoint);
+    char *url = buf_detach(&ub, NULL);
     struct upstream_opts o = {
         .method = "POST",
         .url = url,
@@ -913,16 +915,28 @@ static void on_close(struct http_req *req, bool aborted, void *owner)
         upstream_abort(r->up);
         r->up = NULL;
     }
-    uint64_t now = clock_mono_ns();
-    uint64_t t0 = http_req_start_ns(req);
-    /* Integers only: this line is on the hot path of every request. */
-    log_info("request path=%s model=%s engine=%s status=%d%s stream=%d bytes=%llu "
-             "ttfb_us=%llu us=%llu attempts=%u",
-             r->endpoint, r->client_model ? r->client_model : "-",
-             r->engine_id ? r->engine_id : "-", r->status, aborted ? " aborted=1" : "",
-             r->stream, (unsigned long long)http_req_bytes_out(req),
-             (unsigned long long)(r->ttfb_ns ? (r->ttfb_ns - t0) / 1000 : 0),
-             (unsigned long long)((now - t0) / 1000), r->attempts);
+    if (log_enabled(LOG_INFO)) {
+        /* On every request's path: built without printf. */
+        uint64_t now = clock_mono_ns();
+        uint64_t t0 = http_req_start_ns(req);
+        struct buf l = BUF_INIT;
+        buf_grow(&l, 256);
+        buf_addstrs(&l, "request path=", r->endpoint, " model=",
+                    r->client_model ? r->client_model : "-", " engine=",
+                    r->engine_id ? r->engine_id : "-", " status=");
+        buf_add_u64(&l, (uint64_t)(r->status < 0 ? 0 : r->status));
+        buf_addstrs(&l, aborted ? " aborted=1" : "", " stream=", r->stream ? "1" : "0",
+                    " bytes=");
+        buf_add_u64(&l, http_req_bytes_out(req));
+        buf_addstr(&l, " ttfb_us=");
+        buf_add_u64(&l, r->ttfb_ns ? (r->ttfb_ns - t0) / 1000 : 0);
+        buf_addstr(&l, " us=");
+        buf_add_u64(&l, (now - t0) / 1000);
+        buf_addstr(&l, " attempts=");
+        buf_add_u64(&l, r->attempts);
+        log_text(LOG_INFO, l.data, l.len);
+        buf_release(&l);
+    }
     if (r->ka) {
         uv_timer_stop(r->ka);
         uv_close((uv_handle_t *)r->ka, ka_close_cb);
