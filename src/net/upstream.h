@@ -61,6 +61,7 @@ struct upstream_opts {
     uint64_t total_timeout_ms;      /* 0 = none */
     bool fresh_connect;             /* do not reuse a kept-alive connection */
     bool keep_headers;              /* keep every response header for upstream_req_header() */
+    bool probe;                     /* a health check: counted as one, not as a request */
     upstream_head_cb *on_head;      /* may be NULL */
     upstream_data_cb *on_data;      /* may be NULL: the body is dropped */
     upstream_done_cb *on_done;      /* required */
@@ -92,9 +93,13 @@ const char *upstream_req_retry_after(const struct upstream_req *r);
  * The value is valid until the request is done. */
 const char *upstream_req_header(const struct upstream_req *r, const char *name);
 
-/* Counts for /metrics. */
+/* Counts for /metrics. requests and failures are the requests' (relay,
+ * pipeline, unload); probes and probe_failures the health checks'. A
+ * failure is a transfer that ended without a whole response (refused,
+ * reset, timed out); an HTTP error status is not one. */
 struct upstream_stats {
     uint64_t requests, failures, retries_fresh;
+    uint64_t probes, probe_failures;
     unsigned active;
 };
 void upstream_get_stats(const struct upstream *u, struct upstream_stats *st);
