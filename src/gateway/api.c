@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "gateway/ollama.h"
 #include "gateway/proxy.h"
 #include "ingest/pipeline.h"
 #include "lib/clock.h"
@@ -33,6 +34,7 @@ struct api {
     struct sched *sched;
     struct proxy *proxy;
     struct upstream *up;
+    struct ollama *ollama;        /* Ollama's API on the same port */
     uint64_t started_wall_ms;
     uint64_t requests;
 };
@@ -426,6 +428,10 @@ static void r_metrics(struct api *a, struct http_req *req, const char *path)
 {
     get_metrics(a, req);
 }
+static void r_ollama(struct api *a, struct http_req *req, const char *path)
+{
+    ollama_handle(a->ollama, req, path);
+}
 
 static const struct route routes[] = {
     {"POST", "/v1/chat/completions", r_relay},
@@ -438,6 +444,15 @@ static const struct route routes[] = {
     {"POST", "/hermod/unload", r_unload},
     {"GET", "/hermod/logs", r_logs},
     {"GET", "/hermod/budget", r_budget},
+    /* Ollama's API (gateway/ollama.c) */
+    {"POST", "/api/chat", r_ollama},
+    {"POST", "/api/generate", r_ollama},
+    {"POST", "/api/embed", r_ollama},
+    {"POST", "/api/embeddings", r_ollama},
+    {"POST", "/api/show", r_ollama},
+    {"GET", "/api/tags", r_ollama},
+    {"GET", "/api/ps", r_ollama},
+    {"GET", "/api/version", r_ollama},
 };
 
 void api_handle(struct http_req *req, void *arg)
@@ -500,12 +515,14 @@ struct api *api_new(uv_loop_t *loop, const struct config *cfg, struct sched *sch
     a->proxy = proxy;
     a->up = up;
     a->started_wall_ms = clock_wall_ms();
+    a->ollama = ollama_new(cfg, sched, proxy, a->started_wall_ms);
     return a;
 }
 
 void api_set_config(struct api *a, const struct config *cfg)
 {
     a->cfg = cfg;
+    ollama_set_config(a->ollama, cfg);
 }
 
 void api_set_pipeline(struct api *a, struct pipeline *p)
@@ -515,5 +532,7 @@ void api_set_pipeline(struct api *a, struct pipeline *p)
 
 void api_free(struct api *a)
 {
+    if (a)
+        ollama_free(a->ollama);
     free(a);
 }
