@@ -228,8 +228,14 @@ void prom_format_value(struct buf *out, double v)
         buf_addstr(out, v > 0 ? "+Inf" : "-Inf");
     else if (v == floor(v) && fabs(v) < 9007199254740992.0)
         buf_addf(out, "%.0f", v);
-    else
-        buf_addf(out, "%.17g", v);
+    else {
+        /* the shortest of 15 and 17 digits that reads back as v */
+        char t[40];
+        snprintf(t, sizeof(t), "%.15g", v);
+        if (strtod(t, NULL) != v)
+            snprintf(t, sizeof(t), "%.17g", v);
+        buf_addstr(out, t);
+    }
 }
 
 static const char *type_name(enum prom_type t)

@@ -54,11 +54,11 @@ static void test_histogram_buckets(void **state)
     char *s = written(f);
     assert_string_equal(s, "# HELP d_seconds Durations.\n"
                            "# TYPE d_seconds histogram\n"
-                           "d_seconds_bucket{model=\"m\",le=\"0.10000000000000001\"} 2\n"
+                           "d_seconds_bucket{model=\"m\",le=\"0.1\"} 2\n"
                            "d_seconds_bucket{model=\"m\",le=\"1\"} 2\n"
                            "d_seconds_bucket{model=\"m\",le=\"10\"} 3\n"
                            "d_seconds_bucket{model=\"m\",le=\"+Inf\"} 4\n"
-                           "d_seconds_sum{model=\"m\"} 105.15000000000001\n"
+                           "d_seconds_sum{model=\"m\"} 105.15\n"
                            "d_seconds_count{model=\"m\"} 4\n");
     assert_true(prom_value(f, m) == 4);
     free(s);
