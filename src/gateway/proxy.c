@@ -398,18 +398,41 @@ static bool ct_is_json(const char *ct)
            (n >= 5 && !strncasecmp(ct + n - 5, "+json", 5));
 }
 
-/* The token counts of an OpenAI answer or stream chunk, when it says. */
+/*
+ * The token counts of an OpenAI answer or stream chunk, when it says.
+ * Only the usage object is parsed, not the answer around it: the last
+ * `"usage"` followed by a colon and an object is the key (inside a string
+ * every quote is escaped, and OpenAI servers put usage last), and jansson
+ * reads that object and stops there.
+ */
+static const char *skip_space(const char *v, const char *end)
+{
+    while (v < end && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'))
+        v++;
+    return v;
+}
+
 static void take_usage(struct relay *r, const char *p, size_t n)
 {
-    json_t *j = json_loadb(p, n, 0, NULL);
-    json_t *u = json_object_get(j, "usage");
+    const char *end = p + n, *v = NULL;
+    for (const char *q = p; (q = memmem(q, (size_t)(end - q), "\"usage\"", 7)); q += 7) {
+        const char *c = skip_space(q + 7, end);
+        if (c < end && *c == ':') {
+            c = skip_space(c + 1, end);
+            if (c < end && *c == '{')
+                v = c;
+        }
+    }
+    if (!v)
+        return;
+    json_t *u = json_loadb(v, (size_t)(end - v), JSON_DISABLE_EOF_CHECK, NULL);
     json_t *in = json_object_get(u, "prompt_tokens");
     json_t *out = json_object_get(u, "completion_tokens");
     if (json_is_integer(in) && json_integer_value(in) >= 0)
         r->tokens_in = json_integer_value(in);
     if (json_is_integer(out) && json_integer_value(out) >= 0)
         r->tokens_out = json_integer_value(out);
-    json_decref(j);
+    json_decref(u);
 }
 
 /* Longest event line looked at for usage; longer ones are content. */
