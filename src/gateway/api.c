@@ -16,9 +16,11 @@
 
 #include "core/log.h"
 #include "gateway/auth.h"
+#include "gateway/ollama.h"
 #include "gateway/proxy.h"
 #include "ingest/pipeline.h"
 #include "lib/clock.h"
+#include "lib/prom.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "model/engine.h"
@@ -34,6 +36,7 @@ struct api {
     struct proxy *proxy;
     struct upstream *up;
     struct auth *auth;
+    struct ollama *ollama;        /* Ollama's API on the same port */
     uint64_t started_wall_ms;
     uint64_t requests;
 };
@@ -359,42 +362,36 @@ static void get_health(struct api *a, struct http_req *req)
                            (json_int_t)((clock_wall_ms() - a->started_wall_ms) / 1000)));
 }
 
+/* Prometheus text: each module writes its own families (lib/prom.h);
+ * the api adds its own count and the upstream client's. */
 static void get_metrics(struct api *a, struct http_req *req)
 {
     struct buf b = BUF_INIT;
     struct upstream_stats us;
     upstream_get_stats(a->up, &us);
-    buf_addf(&b, "# TYPE hermod_requests_total counter\nhermod_requests_total %llu\n",
-             (unsigned long long)a->requests);
-    buf_addf(&b, "# TYPE hermod_relays_active gauge\nhermod_relays_active %u\n",
-             proxy_active(a->proxy));
-    buf_addf(&b, "# TYPE hermod_upstream_requests_total counter\n"
-                 "hermod_upstream_requests_total %llu\n",
-             (unsigned long long)us.requests);
-    buf_addf(&b, "# TYPE hermod_upstream_failures_total counter\n"
-                 "hermod_upstream_failures_total %llu\n",
-             (unsigned long long)us.failures);
-    buf_addstr(&b, "# TYPE hermod_engine_up gauge\n# TYPE hermod_engine_in_flight gauge\n"
-                   "# TYPE hermod_engine_requests_total counter\n");
-    for (size_t i = 0; i < sched_model_count(a->sched); i++) {
-        struct sched_model *m = sched_model_at(a->sched, i);
-        for (size_t k = 0; k < sched_model_engine_count(m); k++) {
-            struct engine *e = sched_model_engine(m, k);
-            struct sched_engine_info info;
-            sched_engine_info(m, k, &info);
-            buf_addf(&b, "hermod_engine_up{engine=\"%s\"} %d\n", engine_id(e),
-                     engine_state(e) == ENGINE_READY);
-            buf_addf(&b, "hermod_engine_in_flight{engine=\"%s\"} %u\n", engine_id(e),
-                     info.in_flight);
-            buf_addf(&b, "hermod_engine_requests_total{engine=\"%s\"} %llu\n", engine_id(e),
-                     (unsigned long long)info.requests);
-        }
-    }
+    prom_write_single(&b, PROM_COUNTER, "hermod_http_requests_total",
+                      "HTTP requests received, every endpoint.", (double)a->requests);
+    prom_write_single(&b, PROM_COUNTER, "hermod_upstream_requests_total",
+                      "Requests hermod sent to engines (relayed, ingest, unload); health checks "
+                      "are counted apart.",
+                      (double)us.requests);
+    prom_write_single(&b, PROM_COUNTER, "hermod_upstream_failures_total",
+                      "Requests to engines that ended without a whole answer (refused, reset, "
+                      "timed out); health checks are counted apart.",
+                      (double)us.failures);
+    prom_write_single(&b, PROM_COUNTER, "hermod_health_checks_total",
+                      "Health and readiness checks sent to engines.", (double)us.probes);
+    prom_write_single(&b, PROM_COUNTER, "hermod_health_check_failures_total",
+                      "Health and readiness checks that got no answer (an engine starting or "
+                      "down).",
+                      (double)us.probe_failures);
+    proxy_metrics(a->proxy, &b);
+    sched_metrics(a->sched, &b);
     if (a->pipeline)
         pipeline_metrics(a->pipeline, &b);
     size_t len;
     char *body = buf_detach(&b, &len);
-    http_respond(req, 200, "text/plain; version=0.0.4", body, len);
+    http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", body, len);
 }
 
 /* ---- dispatch ------------------------------------------------------------------- */
@@ -437,6 +434,10 @@ static void r_metrics(struct api *a, struct http_req *req, const char *path)
 {
     get_metrics(a, req);
 }
+static void r_ollama(struct api *a, struct http_req *req, const char *path)
+{
+    ollama_handle(a->ollama, req, path);
+}
 
 static const struct route routes[] = {
     {"POST", "/v1/chat/completions", r_relay},
@@ -449,6 +450,15 @@ static const struct route routes[] = {
     {"POST", "/hermod/unload", r_unload},
     {"GET", "/hermod/logs", r_logs},
     {"GET", "/hermod/budget", r_budget},
+    /* Ollama's API (gateway/ollama.c) */
+    {"POST", "/api/chat", r_ollama},
+    {"POST", "/api/generate", r_ollama},
+    {"POST", "/api/embed", r_ollama},
+    {"POST", "/api/embeddings", r_ollama},
+    {"POST", "/api/show", r_ollama},
+    {"GET", "/api/tags", r_ollama},
+    {"GET", "/api/ps", r_ollama},
+    {"GET", "/api/version", r_ollama},
 };
 
 void api_handle(struct http_req *req, void *arg)
@@ -514,6 +524,7 @@ struct api *api_new(uv_loop_t *loop, const struct config *cfg, struct sched *sch
     a->up = up;
     a->auth = auth_new(cfg);
     a->started_wall_ms = clock_wall_ms();
+    a->ollama = ollama_new(cfg, sched, proxy, a->started_wall_ms);
     return a;
 }
 
@@ -521,6 +532,7 @@ void api_set_config(struct api *a, const struct config *cfg)
 {
     a->cfg = cfg;
     auth_set_config(a->auth, cfg);
+    ollama_set_config(a->ollama, cfg);
 }
 
 const char *api_internal_key(const struct api *a)
@@ -537,6 +549,7 @@ void api_free(struct api *a)
 {
     if (!a)
         return;
+    ollama_free(a->ollama);
     auth_free(a->auth);
     free(a);
 }

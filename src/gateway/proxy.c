@@ -43,6 +43,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,6 +54,7 @@
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/list.h"
+#include "lib/prom.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "model/engine.h"
@@ -74,7 +76,78 @@ struct proxy {
     struct list relays;
     unsigned active;
     bool draining;
+    /* metrics (proxy_metrics) */
+    struct prom_family *m_requests;     /* model, route, status */
+    struct prom_family *m_duration;     /* model */
+    struct prom_family *m_ttfb;         /* model */
+    struct prom_family *m_tokens_in;    /* model */
+    struct prom_family *m_tokens_out;   /* model */
+    struct prom_family *m_fallbacks;    /* model: to the model's next engine */
+    struct prom_family *m_passed_over;  /* route, model: to the route's next model */
+    struct prom_family *m_escalations;  /* route, model: an answer that failed its check */
 };
+
+/* Where the relay's output goes: the client, or a filter (proxy_filter). */
+struct sink {
+    struct http_req *req;
+    const struct proxy_filter *f;
+    void *arg;
+};
+
+/* Takes body. */
+static void sink_respond(const struct sink *s, int status, const char *ct, char *body, size_t len)
+{
+    if (!s->f) {
+        http_respond(s->req, status, ct, body, len);
+        return;
+    }
+    s->f->respond(s->req, status, ct, body, len, s->arg);
+    free(body);
+}
+
+__attribute__((format(printf, 5, 6))) static void sink_error(const struct sink *s, int status,
+                                                             const char *type, const char *code,
+                                                             const char *fmt, ...)
+{
+    struct buf msg = BUF_INIT, body = BUF_INIT;
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vaddf(&msg, fmt, ap);
+    va_end(ap);
+    if (!s->f) {
+        http_respond_error(s->req, status, type, code, "%s", buf_cstr(&msg));
+    } else {
+        http_error_json(&body, type, code, buf_cstr(&msg));
+        size_t len;
+        char *p = buf_detach(&body, &len);
+        sink_respond(s, status, "application/json", p, len);
+    }
+    buf_release(&msg);
+}
+
+static void sink_stream_begin(const struct sink *s, int status, const char *ct)
+{
+    if (s->f)
+        s->f->stream_begin(s->req, s->arg);
+    else
+        http_stream_begin(s->req, status, ct);
+}
+
+static void sink_stream_write(const struct sink *s, const char *p, size_t n)
+{
+    if (s->f)
+        s->f->stream_write(s->req, p, n, s->arg);
+    else
+        http_stream_write(s->req, p, n);
+}
+
+static void sink_stream_end(const struct sink *s, bool ok)
+{
+    if (s->f)
+        s->f->stream_end(s->req, ok, s->arg);
+    else
+        http_stream_end(s->req, ok);
+}
 
 enum relay_state {
     RELAY_ROUTING,
@@ -122,6 +195,9 @@ struct relay {
     struct proxy *px;
     const struct config *cfg;     /* the config this request started under */
     struct http_req *req;
+    struct sink sink;             /* where the answer goes */
+    char *in_body;                /* a filtered request's OpenAI body (owned), or NULL: req's */
+    size_t in_len;
     const char *endpoint;
     enum relay_state state;
     enum body_kind body_kind;
@@ -149,6 +225,9 @@ struct relay {
     struct sse_rename rename;
     uv_timer_t *ka;               /* keepalive comments; closed async */
     uint64_t ttfb_ns;
+    struct buf uline;             /* a streamed event line that may carry usage */
+    bool uline_skip;              /* the current line is not one */
+    int64_t tokens_in, tokens_out; /* from the answer's usage; -1 = not said */
     int status;                   /* what we answered, for the log */
     char *engine_id;              /* the engine that answered, for the log */
     unsigned attempts;            /* engines tried over all tickets */
@@ -251,18 +330,18 @@ static void fail(struct relay *r, int status, const char *type, const char *code
         buf_addstr(&ev, "data: ");
         http_error_json(&ev, type, code, msg);
         buf_addstr(&ev, "\n\n");
-        http_stream_write(r->req, ev.data, ev.len);
-        http_stream_end(r->req, true);
+        sink_stream_write(&r->sink, ev.data, ev.len);
+        sink_stream_end(&r->sink, true);
         buf_release(&ev);
         return;
     }
     if (http_req_responded(r->req)) {
         /* A binary answer cut short: all the client can be told. */
         log_warn("answer cut short path=%s model=%s: %s", r->endpoint, r->client_model, msg);
-        http_stream_end(r->req, false);
+        sink_stream_end(&r->sink, false);
         return;
     }
-    http_respond_error(r->req, status, type, code, "%s", msg);
+    sink_error(&r->sink, status, type, code, "%s", msg);
 }
 
 static void begin_sse(struct relay *r)
@@ -272,7 +351,7 @@ static void begin_sse(struct relay *r)
     r->sse_begun = true;
     r->status = 200;
     add_route_headers(r);
-    http_stream_begin(r->req, 200, "text/event-stream");
+    sink_stream_begin(&r->sink, 200, "text/event-stream");
 }
 
 static void ka_cb(uv_timer_t *t)
@@ -288,7 +367,7 @@ static void ka_cb(uv_timer_t *t)
     else
         sched_ticket_status(r->ticket, &line);
     buf_addstr(&line, "\n\n");
-    http_stream_write(r->req, line.data, line.len);
+    sink_stream_write(&r->sink, line.data, line.len);
     buf_release(&line);
     uv_timer_start(t, ka_cb, r->cfg->keepalive_ms, 0);
 }
@@ -320,6 +399,79 @@ static bool ct_is_json(const char *ct)
            (n >= 5 && !strncasecmp(ct + n - 5, "+json", 5));
 }
 
+/*
+ * The token counts of an OpenAI answer or stream chunk, when it says.
+ * Only the usage object is parsed, not the answer around it: the last
+ * `"usage"` followed by a colon and an object is the key (inside a string
+ * every quote is escaped, and OpenAI servers put usage last), and jansson
+ * reads that object and stops there.
+ */
+static const char *skip_space(const char *v, const char *end)
+{
+    while (v < end && (*v == ' ' || *v == '\t' || *v == '\r' || *v == '\n'))
+        v++;
+    return v;
+}
+
+static void take_usage(struct relay *r, const char *p, size_t n)
+{
+    const char *end = p + n, *v = NULL;
+    for (const char *q = p; (q = memmem(q, (size_t)(end - q), "\"usage\"", 7)); q += 7) {
+        const char *c = skip_space(q + 7, end);
+        if (c < end && *c == ':') {
+            c = skip_space(c + 1, end);
+            if (c < end && *c == '{')
+                v = c;
+        }
+    }
+    if (!v)
+        return;
+    json_t *u = json_loadb(v, (size_t)(end - v), JSON_DISABLE_EOF_CHECK, NULL);
+    json_t *in = json_object_get(u, "prompt_tokens");
+    json_t *out = json_object_get(u, "completion_tokens");
+    if (json_is_integer(in) && json_integer_value(in) >= 0)
+        r->tokens_in = json_integer_value(in);
+    if (json_is_integer(out) && json_integer_value(out) >= 0)
+        r->tokens_out = json_integer_value(out);
+    json_decref(u);
+}
+
+/* Longest event line looked at for usage; longer ones are content. */
+#define USAGE_LINE_MAX (64u << 10)
+
+/*
+ * Streams: usage comes in a chunk of its own at the end, when the client
+ * asked for it (stream_options.include_usage). Each event line is kept
+ * until its end (at most USAGE_LINE_MAX), and one that mentions "usage"
+ * with a value other than null is parsed. Lines are short and the check is
+ * a memmem, so this costs a copy of the stream's bytes.
+ */
+static void scan_usage(struct relay *r, const char *p, size_t n)
+{
+    while (n) {
+        const char *nl = memchr(p, '\n', n);
+        size_t k = nl ? (size_t)(nl - p) : n;
+        if (!r->uline_skip) {
+            if (r->uline.len + k > USAGE_LINE_MAX) {
+                r->uline_skip = true;
+                buf_reset(&r->uline);
+            } else {
+                buf_add(&r->uline, p, k);
+            }
+        }
+        if (!nl)
+            return;
+        if (!r->uline_skip && r->uline.len > 6 && !memcmp(r->uline.data, "data:", 5) &&
+            memmem(r->uline.data, r->uline.len, "\"usage\"", 7) &&
+            !memmem(r->uline.data, r->uline.len, "\"usage\":null", 12))
+            take_usage(r, r->uline.data + 5, r->uline.len - 5);
+        buf_reset(&r->uline);
+        r->uline_skip = false;
+        p += k + 1;
+        n -= k + 1;
+    }
+}
+
 static void on_head(struct upstream_req *u, long status, void *arg)
 {
     struct relay *r = arg;
@@ -342,13 +494,13 @@ static void on_head(struct upstream_req *u, long status, void *arg)
         } else {
             struct buf line = BUF_INIT;
             buf_addf(&line, ": hermod: ready, answered by %s\n\n", r->engine_id);
-            http_stream_write(r->req, line.data, line.len);
+            sink_stream_write(&r->sink, line.data, line.len);
             buf_release(&line);
         }
         return;
     }
     if (status >= 200 && status < 300 && ct && !sse && !ct_is_json(ct) && !r->spec &&
-        !r->sse_begun) {
+        !r->sse_begun && !r->sink.f) {
         /* Audio, images, files: the client gets them as they come, with
          * the engine's status and type. */
         set_state(r, RELAY_STREAMING);
@@ -372,12 +524,13 @@ static int on_data(struct upstream_req *u, const char *p, size_t n, void *arg)
             r->ttfb_ns = clock_mono_ns();
         if (r->stream_kind == STREAM_SSE) {
             sse_scan_feed(&r->scan, p, n);
+            scan_usage(r, p, n);
             buf_reset(&r->out);
             sse_rename_feed(&r->rename, p, n, &r->out);
             if (r->out.len)
-                http_stream_write(r->req, r->out.data, r->out.len);
+                sink_stream_write(&r->sink, r->out.data, r->out.len);
         } else {
-            http_stream_write(r->req, p, n);
+            sink_stream_write(&r->sink, p, n);
         }
         r->sent = true;
         return 0;
@@ -433,6 +586,7 @@ static void fall_back(struct relay *r, const char *reason, bool cooldown)
     r->fresh_retry = false;
     buf_reset(&r->resp);
     sse_scan_init(&r->scan);
+    prom_add(r->px->m_fallbacks, (const char *[]){sched_model_config(r->model)->name}, 1);
     sched_engine_failed(r->ticket, reason, cooldown);
     r->engine = NULL;
     if (r->stream)
@@ -481,9 +635,11 @@ static void respond_best(struct relay *r, bool ok)
     snprintf(n, sizeof(n), "%u", r->answers);
     http_req_add_header(r->req, "X-Hermod-Answers", n);
     r->status = 200;
+    r->ttfb_ns = clock_mono_ns();
+    take_usage(r, r->best, r->best_len);
     char *body = r->best;
     r->best = NULL;
-    http_respond(r->req, 200, "application/json", body, r->best_len);
+    sink_respond(&r->sink, 200, "application/json", body, r->best_len);
 }
 
 /* Keeps the answer in r->resp as the best so far if it beats the one kept. */
@@ -566,6 +722,7 @@ static bool escalate(struct relay *r)
     }
     /* Once more, the same model or the next one. */
     set_state(r, RELAY_ESCALATING);
+    prom_add(r->px->m_escalations, (const char *[]){rt->name, model}, 1);
     r->up_status = 0;
     r->fresh_retry = false;
     buf_reset(&r->resp);
@@ -587,6 +744,9 @@ static void respond_collected(struct relay *r)
 {
     set_state(r, RELAY_DONE);
     r->status = (int)r->up_status;
+    r->ttfb_ns = clock_mono_ns();
+    if (r->up_status == 200 && ct_is_json(r->up_ct) && r->resp.len)
+        take_usage(r, r->resp.data, r->resp.len);
     add_route_headers(r);
     if (r->up_retry_after)
         http_req_add_header(r->req, "Retry-After", r->up_retry_after);
@@ -601,7 +761,7 @@ static void respond_collected(struct relay *r)
     }
     size_t len;
     char *p = buf_detach(&body, &len);
-    http_respond(r->req, (int)r->up_status, ct, p, len);
+    sink_respond(&r->sink, (int)r->up_status, ct, p, len);
 }
 
 static void finish_collected(struct relay *r)
@@ -636,8 +796,8 @@ static void finish_collected(struct relay *r)
             buf_addstr(&ev, "\n\ndata: [DONE]");
         }
         buf_addstr(&ev, "\n\n");
-        http_stream_write(r->req, ev.data, ev.len);
-        http_stream_end(r->req, true);
+        sink_stream_write(&r->sink, ev.data, ev.len);
+        sink_stream_end(&r->sink, true);
         buf_release(&ev);
         r->status = 200;
         return;
@@ -732,9 +892,9 @@ static void on_done(struct upstream_req *u, int rc, const char *msg, void *arg)
             buf_reset(&r->out);
             sse_rename_flush(&r->rename, &r->out);
             if (r->out.len)
-                http_stream_write(r->req, r->out.data, r->out.len);
+                sink_stream_write(&r->sink, r->out.data, r->out.len);
         }
-        http_stream_end(r->req, true);
+        sink_stream_end(&r->sink, true);
         return;
     default:
         BUG("relay: upstream done in state %s", state_names[r->state]);
@@ -747,8 +907,8 @@ static void on_done(struct upstream_req *u, int rc, const char *msg, void *arg)
  * the JSON with the engine's model id. A form goes as it came. */
 static void build_up_body(struct relay *r)
 {
-    size_t in_len;
-    const char *in = http_req_body(r->req, &in_len);
+    size_t in_len = r->in_len;
+    const char *in = r->in_body ? r->in_body : http_req_body(r->req, &in_len);
     const char *um = engine_upstream_model(r->engine);
     const char *cm = r->body ? json_string_value(json_object_get(r->body, "model")) : NULL;
     if (r->body_kind == BODY_FORM || (!r->body_changed && cm && !strcmp(cm, um))) {
@@ -832,6 +992,7 @@ static void next_candidate(struct relay *r, int rc, const char *msg)
         buf_addstr(&r->tried, "; ");
     buf_addf(&r->tried, "%s: %s", from->name, msg);
     r->nospc |= rc == -ENOSPC;
+    prom_add(r->px->m_passed_over, (const char *[]){r->dec.route->name, from->name}, 1);
     log_info("route candidate cannot serve, trying the next route=%s model=%s next=%s",
              r->dec.route->name, from->name, r->dec.cands[r->cand + 1]->name);
     r->cand++;
@@ -903,6 +1064,28 @@ static void ka_close_cb(uv_handle_t *h)
     free(h);
 }
 
+/* The relay's metrics for one request that is over. */
+static void count(struct relay *r, bool aborted, uint64_t took_ns)
+{
+    struct proxy *px = r->px;
+    const char *model = sched_model_config(r->model)->name;
+    char st[16];
+    if (r->status)
+        snprintf(st, sizeof(st), "%d", r->status);
+    else
+        snprintf(st, sizeof(st), "%s", aborted ? "client_gone" : "0");
+    prom_add(px->m_requests,
+             (const char *[]){model, r->routed ? r->dec.route->name : "", st}, 1);
+    prom_observe(px->m_duration, (const char *[]){model}, (double)took_ns / 1e9);
+    if (r->ttfb_ns)
+        prom_observe(px->m_ttfb, (const char *[]){model},
+                     (double)(r->ttfb_ns - http_req_start_ns(r->req)) / 1e9);
+    if (r->tokens_in >= 0)
+        prom_add(px->m_tokens_in, (const char *[]){model}, (double)r->tokens_in);
+    if (r->tokens_out >= 0)
+        prom_add(px->m_tokens_out, (const char *[]){model}, (double)r->tokens_out);
+}
+
 /* The one place a relay ends, whatever its state: the client has its
  * answer, or went away. */
 static void on_close(struct http_req *req, bool aborted, void *owner)
@@ -915,10 +1098,10 @@ static void on_close(struct http_req *req, bool aborted, void *owner)
         upstream_abort(r->up);
         r->up = NULL;
     }
+    uint64_t now = clock_mono_ns();
+    uint64_t t0 = http_req_start_ns(req);
     if (log_enabled(LOG_INFO)) {
         /* On every request's path: built without printf. */
-        uint64_t now = clock_mono_ns();
-        uint64_t t0 = http_req_start_ns(req);
         struct buf l = BUF_INIT;
         buf_grow(&l, 256);
         buf_addstrs(&l, "request path=", r->endpoint, " model=",
@@ -937,6 +1120,7 @@ static void on_close(struct http_req *req, bool aborted, void *owner)
         log_text(LOG_INFO, l.data, l.len);
         buf_release(&l);
     }
+    count(r, aborted, now - t0);
     if (r->ka) {
         uv_timer_stop(r->ka);
         uv_close((uv_handle_t *)r->ka, ka_close_cb);
@@ -958,6 +1142,10 @@ static void on_close(struct http_req *req, bool aborted, void *owner)
     buf_release(&r->resp);
     buf_release(&r->out);
     sse_rename_release(&r->rename);
+    buf_release(&r->uline);
+    free(r->in_body);
+    if (r->sink.f)
+        r->sink.f->free(r->sink.arg);
     list_del(&r->link);
     px->active--;
     free(r);
@@ -1021,56 +1209,67 @@ static void list_names(struct proxy *px, const struct http_req *req, struct buf 
     }
 }
 
-static void unknown_model(struct proxy *px, struct http_req *req, const char *model,
+static void unknown_model(struct proxy *px, const struct sink *sk, const char *model,
                           const char *why)
 {
     struct buf names = BUF_INIT;
-    list_names(px, req, &names);
+    list_names(px, sk->req, &names);
     if (model)
-        http_respond_error(req, 404, "invalid_request_error", "model_not_found",
+        sink_error(sk, 404, "invalid_request_error", "model_not_found",
                            "the model '%s' does not exist; available models: %s", model,
                            buf_cstr(&names));
     else
-        http_respond_error(req, 404, "invalid_request_error", "model_not_found",
+        sink_error(sk, 404, "invalid_request_error", "model_not_found",
                            "%s; available models: %s", why, buf_cstr(&names));
     buf_release(&names);
 }
 
 /* Reads the JSON body. Returns it, or NULL having answered. */
-static json_t *read_json(struct http_req *req)
+static json_t *read_json(const struct sink *sk, const char *text, size_t len)
 {
-    size_t len;
-    const char *text = http_req_body(req, &len);
     json_error_t jerr;
     if (!len) {
-        http_respond_error(req, 400, "invalid_request_error", "missing_body",
+        sink_error(sk, 400, "invalid_request_error", "missing_body",
                            "the request needs a JSON body");
         return NULL;
     }
     json_t *body = json_loadb(text, len, 0, &jerr);
     if (!body) {
-        http_respond_error(req, 400, "invalid_request_error", "invalid_json",
+        sink_error(sk, 400, "invalid_request_error", "invalid_json",
                            "the body is not valid JSON: %s (line %d, column %d)", jerr.text,
                            jerr.line, jerr.column);
         return NULL;
     }
     if (!json_is_object(body)) {
         json_decref(body);
-        http_respond_error(req, 400, "invalid_request_error", "invalid_json",
+        sink_error(sk, 400, "invalid_request_error", "invalid_json",
                            "the body must be a JSON object");
         return NULL;
     }
     return body;
 }
 
-void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
+/* Counts a request refused before it had a relay. */
+static void count_refused(struct proxy *px, int status)
+{
+    char st[16];
+    snprintf(st, sizeof(st), "%d", status);
+    prom_add(px->m_requests, (const char *[]){"", "", st}, 1);
+}
+
+/* proxy_handle and proxy_handle_filtered. in_body (taken) is the filtered
+ * request's body, or NULL. Returns whether a relay took the request; if
+ * not, it was answered. */
+static bool handle(struct proxy *px, struct http_req *req, const char *endpoint, char *in_body,
+                   size_t in_len, const struct sink *sk)
 {
     const char *ct = http_req_header(req, "Content-Type");
-    enum body_kind kind = is_form(ct) ? BODY_FORM : BODY_JSON;
+    enum body_kind kind = !in_body && is_form(ct) ? BODY_FORM : BODY_JSON;
     json_t *body = NULL;
     char *model = NULL;
     struct route_request rq;
     bool have_rq = false;
+    int st = 400; /* the status of a refusal */
 
     if (kind == BODY_FORM) {
         struct form_scan f = {.endpoint = endpoint};
@@ -1078,19 +1277,20 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
         if (rc || f.too_long) {
             buf_release(&f.model);
             if (rc)
-                http_respond_error(req, 400, "invalid_request_error", "invalid_form",
+                sink_error(sk, 400, "invalid_request_error", "invalid_form",
                                    "the body does not parse as the form its Content-Type "
                                    "says (%s)", ct);
             else
-                http_respond_error(req, 400, "invalid_request_error", "invalid_form",
+                sink_error(sk, 400, "invalid_request_error", "invalid_form",
                                    "the form's model field is longer than %d bytes",
                                    FORM_MODEL_MAX);
-            return;
+            goto refuse;
         }
         if (!f.has_model) {
             buf_release(&f.model);
-            unknown_model(px, req, NULL, "the form has no 'model' field");
-            return;
+            unknown_model(px, sk, NULL, "the form has no 'model' field");
+            st = 404;
+            goto refuse;
         }
         model = buf_detach(&f.model, NULL);
         router_features_text("", 0, &rq);
@@ -1099,24 +1299,24 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
             rq.modality = CONFIG_MOD_AUDIO;
         rq.audios = f.audio;
     } else {
-        body = read_json(req);
+        size_t len = in_len;
+        const char *text = in_body ? in_body : http_req_body(req, &len);
+        body = read_json(sk, text, len);
         if (!body)
-            return;
+            goto refuse;
         json_t *jm = json_object_get(body, "model");
         if (!json_is_string(jm)) {
-            unknown_model(px, req, NULL,
+            unknown_model(px, sk, NULL,
                           jm ? "\"model\" must be a string" : "the request names no model");
-            json_decref(body);
-            return;
+            st = 404;
+            goto refuse;
         }
         model = xstrdup(json_string_value(jm));
         json_t *js = json_object_get(body, "stream");
         if (js && !json_is_boolean(js) && !json_is_null(js)) {
-            json_decref(body);
-            free(model);
-            http_respond_error(req, 400, "invalid_request_error", "invalid_stream",
+            sink_error(sk, 400, "invalid_request_error", "invalid_stream",
                                "\"stream\" must be true or false");
-            return;
+            goto refuse;
         }
     }
 
@@ -1124,12 +1324,13 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
     const struct config_route *route = !m ? config_find_route(px->cfg, model) : NULL;
     if ((!m && !route) || !auth_allows(px->cfg, req, model)) {
         /* A model outside the API key's list does not exist for it. */
-        unknown_model(px, req, model, NULL);
+        unknown_model(px, sk, model, NULL);
+        st = 404;
         goto refuse;
     }
     if (px->cfg->log_prompts && body) {
-        size_t len;
-        const char *text = http_req_body(req, &len);
+        size_t len = in_len;
+        const char *text = in_body ? in_body : http_req_body(req, &len);
         log_debug("request body path=%s body=%.*s", endpoint, (int)len, text);
     }
 
@@ -1144,9 +1345,10 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
         }
         int rc = router_decide(px->cfg, route, &rq, model_state, px, &dec);
         if (rc) {
-            http_respond_error(req, 503, "service_unavailable", "no_route", "%s",
+            sink_error(sk, 503, "service_unavailable", "no_route", "%s",
                                buf_cstr(&dec.why));
             route_decision_release(&dec);
+            st = 503;
             goto refuse;
         }
         m = sched_find_model(px->sched, dec.cands[0]->name);
@@ -1163,7 +1365,7 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
                                       media ? 0 : rq.user_text_len, media ? 0 : route->coverage,
                                       &spec, &err);
             if (src) {
-                http_respond_error(req, 400, "invalid_request_error", "invalid_response_format",
+                sink_error(sk, 400, "invalid_request_error", "invalid_response_format",
                                    "response_format: %s", buf_cstr(&err));
                 buf_release(&err);
                 route_decision_release(&dec);
@@ -1180,7 +1382,7 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
             if (router_model_modalities(mc) & CONFIG_MOD_AUDIO)
                 buf_addf(&names, "%s%s", names.len ? ", " : "", mc->name);
         }
-        http_respond_error(req, 400, "invalid_request_error", "unsupported_modality",
+        sink_error(sk, 400, "invalid_request_error", "unsupported_modality",
                            "the model '%s' does not take audio; models that do: %s", model,
                            names.len ? buf_cstr(&names) : "none configured");
         buf_release(&names);
@@ -1204,6 +1406,10 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
     r->px = px;
     r->cfg = px->cfg;
     r->req = req;
+    r->sink = *sk;
+    r->in_body = in_body;
+    r->in_len = in_len;
+    r->tokens_in = r->tokens_out = -1;
     r->endpoint = endpoint;
     r->body_kind = kind;
     r->body = body;
@@ -1225,13 +1431,30 @@ void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
         uv_timer_start(r->ka, ka_cb, r->cfg->keepalive_ms, 0);
     }
     acquire(r);
-    return;
+    return true;
 
 refuse:
+    count_refused(px, st);
     if (have_rq)
         router_request_release(&rq);
     json_decref(body);
     free(model);
+    free(in_body);
+    return false;
+}
+
+void proxy_handle(struct proxy *px, struct http_req *req, const char *endpoint)
+{
+    struct sink sk = {.req = req};
+    handle(px, req, endpoint, NULL, 0, &sk);
+}
+
+void proxy_handle_filtered(struct proxy *px, struct http_req *req, const char *endpoint,
+                           char *body, size_t len, const struct proxy_filter *f, void *arg)
+{
+    struct sink sk = {.req = req, .f = f, .arg = arg};
+    if (!handle(px, req, endpoint, body, len, &sk))
+        f->free(arg);
 }
 
 void proxy_drain(struct proxy *px)
@@ -1262,7 +1485,57 @@ struct proxy *proxy_new(uv_loop_t *loop, const struct config *cfg, struct sched 
     p->sched = sched;
     p->up = up;
     list_init(&p->relays);
+    /* Seconds: a cached answer in milliseconds, a long generation in minutes. */
+    static const double dur[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
+    p->m_requests = prom_family_new(PROM_COUNTER, "hermod_requests_total",
+                                    "Requests relayed to a model, by the model that served (empty "
+                                    "when none did), the route that chose it and the HTTP status "
+                                    "answered (client_gone: the client left first).",
+                                    "model,route,status", NULL, 0);
+    p->m_duration = prom_family_new(PROM_HISTOGRAM, "hermod_request_duration_seconds",
+                                    "Time from a request's first byte to the end of its answer.",
+                                    "model", dur, ARRAY_SIZE(dur));
+    p->m_ttfb = prom_family_new(PROM_HISTOGRAM, "hermod_time_to_first_byte_seconds",
+                                "Time from a request's first byte to the first byte of the "
+                                "model's answer sent on (a stream's first event, or the whole "
+                                "answer), cold starts included.",
+                                "model", dur, ARRAY_SIZE(dur));
+    p->m_tokens_in = prom_family_new(PROM_COUNTER, "hermod_prompt_tokens_total",
+                                     "Prompt tokens (in), from the answers' usage; streams count "
+                                     "when their chunks carry usage.",
+                                     "model", NULL, 0);
+    p->m_tokens_out = prom_family_new(PROM_COUNTER, "hermod_completion_tokens_total",
+                                      "Completion tokens (out), from the answers' usage; streams "
+                                      "count when their chunks carry usage.",
+                                      "model", NULL, 0);
+    p->m_fallbacks = prom_family_new(PROM_COUNTER, "hermod_fallbacks_total",
+                                     "Requests moved to the model's next engine after a failure "
+                                     "that the client did not see.",
+                                     "model", NULL, 0);
+    p->m_passed_over = prom_family_new(PROM_COUNTER, "hermod_route_fallbacks_total",
+                                       "Requests a route moved from this model to its next "
+                                       "candidate (no engine, no memory, queue full, or a "
+                                       "failed answer).",
+                                       "route,model", NULL, 0);
+    p->m_escalations = prom_family_new(PROM_COUNTER, "hermod_escalations_total",
+                                       "Structured answers of this model that failed their check "
+                                       "and were asked again (same model or the next).",
+                                       "route,model", NULL, 0);
     return p;
+}
+
+void proxy_metrics(const struct proxy *p, struct buf *out)
+{
+    prom_write_single(out, PROM_GAUGE, "hermod_relays_active", "Requests being relayed now.",
+                      p->active);
+    prom_family_write(p->m_requests, out);
+    prom_family_write(p->m_duration, out);
+    prom_family_write(p->m_ttfb, out);
+    prom_family_write(p->m_tokens_in, out);
+    prom_family_write(p->m_tokens_out, out);
+    prom_family_write(p->m_fallbacks, out);
+    prom_family_write(p->m_passed_over, out);
+    prom_family_write(p->m_escalations, out);
 }
 
 void proxy_free(struct proxy *p)
@@ -1270,6 +1543,14 @@ void proxy_free(struct proxy *p)
     if (!p)
         return;
     ASSERT(list_empty(&p->relays));
+    prom_family_free(p->m_requests);
+    prom_family_free(p->m_duration);
+    prom_family_free(p->m_ttfb);
+    prom_family_free(p->m_tokens_in);
+    prom_family_free(p->m_tokens_out);
+    prom_family_free(p->m_fallbacks);
+    prom_family_free(p->m_passed_over);
+    prom_family_free(p->m_escalations);
     free(p);
 }
 

@@ -42,6 +42,53 @@ void proxy_free(struct proxy *p);
  * every case. */
 void proxy_handle(struct proxy *p, struct http_req *req, const char *endpoint);
 
+/*
+ * A response filter: lets another API on the same port (gateway/ollama.c)
+ * speak through the relay. The caller turns its request into an OpenAI
+ * one; everything the relay would send the client goes to the filter
+ * instead, which writes the client's answer on req itself:
+ *
+ *   respond       a complete answer: the engine's (JSON, status as the
+ *                 engine gave it) or the relay's own error, an OpenAI
+ *                 error object with status >= 400. body is borrowed.
+ *   stream_begin  the relay starts an event stream (the engine's, or
+ *                 keepalive comments during a cold start).
+ *   stream_write  SSE bytes as the relay would send them: the engine's
+ *                 events (model renamed), ": hermod: ..." comments, a
+ *                 final `data: {"error": ...}` event. Cut anywhere.
+ *   stream_end    the stream is over; ok false: cut, no clean end.
+ *   free          the request is over (or was refused); called once.
+ *
+ * A non-SSE 2xx answer (audio) is collected and handed to respond, never
+ * streamed raw. Back-pressure works as for any stream: the relay watches
+ * http_stream_pending(req), so a filter must write what it makes to req
+ * at once.
+ */
+struct proxy_filter {
+    void (*respond)(struct http_req *req, int status, const char *content_type,
+                    const char *body, size_t len, void *arg);
+    void (*stream_begin)(struct http_req *req, void *arg);
+    void (*stream_write)(struct http_req *req, const char *p, size_t n, void *arg);
+    void (*stream_end)(struct http_req *req, bool ok, void *arg);
+    void (*free)(void *arg);
+};
+
+/*
+ * proxy_handle() for a request whose OpenAI body the caller made: body
+ * (malloc'd, JSON, taken in every case) stands for req's own, and f
+ * (borrowed, static) gets the answer with arg (taken: f->free(arg) is
+ * called once, when the request is over, or before this returns when it
+ * is refused).
+ */
+void proxy_handle_filtered(struct proxy *p, struct http_req *req, const char *endpoint,
+                           char *body, size_t len, const struct proxy_filter *f, void *arg);
+
+/* Appends the relay's metrics (requests by model, route and status;
+ * request duration and time to first byte; tokens in and out; fallbacks
+ * and escalations; relays active) in the Prometheus text format. */
+struct buf;
+void proxy_metrics(const struct proxy *p, struct buf *out);
+
 /* Shutting down: requests still waiting for an engine that is not ready
  * (a cold start) are answered 503 with the reason now, and so is every
  * later one that would need a start. Requests already on an engine run

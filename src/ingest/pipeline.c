@@ -616,15 +616,16 @@ void pipeline_metrics(const struct pipeline *p, struct buf *b)
 {
     unsigned active = (unsigned)list_count(&p->jobs);
     buf_addf(b,
+             "# HELP hermod_ingest_total Items ingested, by how they ended.\n"
              "# TYPE hermod_ingest_total counter\n"
              "hermod_ingest_total{result=\"done\"} %llu\n"
              "hermod_ingest_total{result=\"duplicate\"} %llu\n"
              "hermod_ingest_total{result=\"pending\"} %llu\n"
              "hermod_ingest_total{result=\"failed\"} %llu\n"
              "hermod_ingest_total{result=\"refused\"} %llu\n"
-             "# TYPE hermod_ingest_retries_total counter\nhermod_ingest_retries_total %llu\n"
-             "# TYPE hermod_ingest_active gauge\nhermod_ingest_active %u\n"
-             "# TYPE hermod_store_up gauge\nhermod_store_up %d\n",
+             "# HELP hermod_ingest_retries_total Pending episodes retried.\n# TYPE hermod_ingest_retries_total counter\nhermod_ingest_retries_total %llu\n"
+             "# HELP hermod_ingest_active Ingest jobs in progress.\n# TYPE hermod_ingest_active gauge\nhermod_ingest_active %u\n"
+             "# HELP hermod_store_up 1 when the memory store is open.\n# TYPE hermod_store_up gauge\nhermod_store_up %d\n",
              (unsigned long long)p->done, (unsigned long long)p->duplicates,
              (unsigned long long)p->pending, (unsigned long long)p->failed,
              (unsigned long long)p->refused, (unsigned long long)p->retried, active,

@@ -573,6 +573,7 @@ static void start_probe(struct engine *e, int kind)
         .auth_bearer = e->cfg->api_key,
         .connect_timeout_ms = 2000,
         .total_timeout_ms = 5000,
+        .probe = true,
         .on_head = probe_head,
         .on_data = probe_data,
         .on_done = probe_done,

@@ -117,6 +117,16 @@ static void finish(struct upstream_req *r, int rc, const char *msg);
 static void req_free(struct upstream_req *r);
 static void feed(struct conn *c, const char *p, size_t n);
 
+/* Health checks are counted apart: an engine that is down (or an unmanaged
+ * one not started yet) is no failure of a request. */
+static void count_failure(struct upstream_req *r)
+{
+    if (r->o.probe)
+        r->u->st.probe_failures++;
+    else
+        r->u->st.failures++;
+}
+
 /* ---- timers ------------------------------------------------------------------ */
 
 static void timer_close_cb(uv_handle_t *h)
@@ -127,7 +137,7 @@ static void timer_close_cb(uv_handle_t *h)
 static void timeout_cb(uv_timer_t *t)
 {
     struct upstream_req *r = t->data;
-    r->u->st.failures++;
+    count_failure(r);
     const char *m = !r->c || !r->c->connected ? "could not connect in time (connect_timeout)"
                     : r->head_done ? "engine stalled: no data within the stall timeout"
                                    : "engine sent no response within the first-byte timeout";
@@ -387,7 +397,7 @@ static void feed(struct conn *c, const char *p, size_t n)
     if (e != HPE_OK && e != HPE_PAUSED) {
         struct buf m = BUF_INIT;
         buf_addf(&m, "the engine's answer is not HTTP: %s", http_errno_description(e));
-        r->u->st.failures++;
+        count_failure(r);
         c->closing = true;
         finish(r, -EPROTO, buf_cstr(&m));
         buf_release(&m);
@@ -454,7 +464,7 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b)
             }
         }
         c->closing = true;
-        r->u->st.failures++;
+        count_failure(r);
         finish(r, -ECONNRESET,
                r->head_done ? "the engine closed the connection in the middle of its answer"
                             : "the engine closed the connection without answering");
@@ -471,7 +481,7 @@ static void write_cb(uv_write_t *w, int status)
     if (status == UV_ECANCELED || !r || r->finished)
         return;
     if (status < 0) {
-        r->u->st.failures++;
+        count_failure(r);
         if (r->c)
             r->c->closing = true;
         finish(r, -ECONNRESET, "the engine closed the connection as the request was sent");
@@ -492,7 +502,7 @@ static void send_request(struct upstream_req *r)
     if (n == UV_EAGAIN || n == UV_ENOSYS)
         n = 0;
     if (n < 0) {
-        r->u->st.failures++;
+        count_failure(r);
         c->closing = true;
         finish(r, r->reused ? -ECONNRESET : -ECONNREFUSED, uv_strerror(n));
         return;
@@ -520,7 +530,7 @@ static void connect_cb(uv_connect_t *cr, int status)
     if (status == UV_ECANCELED || !r)
         return;
     if (status < 0) {
-        r->u->st.failures++;
+        count_failure(r);
         struct buf m = BUF_INIT;
         buf_addf(&m, "cannot connect to %s: %s", r->key, uv_strerror(status));
         c->closing = true;
@@ -551,7 +561,7 @@ static void open_conn(struct upstream_req *r, const struct sockaddr *sa)
     arm(r, r->o.connect_timeout_ms);
     int rc = uv_tcp_connect(&c->connect, &c->tcp, sa, connect_cb);
     if (rc < 0) {
-        u->st.failures++;
+        count_failure(r);
         struct buf m = BUF_INIT;
         buf_addf(&m, "cannot connect to %s: %s", r->key, uv_strerror(rc));
         c->closing = true;
@@ -571,7 +581,7 @@ static void resolved_cb(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
     }
     r->lookup = NULL;
     if (status < 0 || !res) {
-        r->u->st.failures++;
+        count_failure(r);
         struct buf m = BUF_INIT;
         buf_addf(&m, "cannot resolve %s: %s", r->host, uv_strerror(status));
         finish(r, -ECONNREFUSED, buf_cstr(&m));
@@ -666,7 +676,10 @@ struct upstream_req *upstream_start(struct upstream *u, const struct upstream_op
     r->url = xstrdup(o->url);
     r->o.url = r->url;
     list_add_tail(&u->reqs, &r->link);
-    u->st.requests++;
+    if (o->probe)
+        u->st.probes++;
+    else
+        u->st.requests++;
     u->st.active++;
     if (o->total_timeout_ms)
         r->total_deadline = uv_now(u->loop) + o->total_timeout_ms;

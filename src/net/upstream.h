@@ -62,6 +62,7 @@ struct upstream_opts {
     uint64_t total_timeout_ms;      /* 0 = none */
     bool fresh_connect;             /* do not reuse a kept-alive connection */
     bool keep_headers;              /* keep every response header for upstream_req_header() */
+    bool probe;                     /* a health check: counted as one, not as a request */
     upstream_head_cb *on_head;      /* may be NULL */
     upstream_data_cb *on_data;      /* may be NULL: the body is dropped */
     upstream_done_cb *on_done;      /* required */
@@ -103,9 +104,13 @@ const char *upstream_req_header(const struct upstream_req *r, const char *name);
 int upstream_fetch(const struct upstream_opts *o, long *status, struct buf *out, size_t max,
                    struct buf *err);
 
-/* Counts for /metrics. */
+/* Counts for /metrics. requests and failures are the requests' (relay,
+ * pipeline, unload); probes and probe_failures the health checks'. A
+ * failure is a transfer that ended without a whole response (refused,
+ * reset, timed out); an HTTP error status is not one. */
 struct upstream_stats {
     uint64_t requests, failures, retries_fresh;
+    uint64_t probes, probe_failures;
     unsigned active;
 };
 void upstream_get_stats(const struct upstream *u, struct upstream_stats *st);

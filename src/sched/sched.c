@@ -26,6 +26,7 @@
 
 #include "core/log.h"
 #include "lib/clock.h"
+#include "lib/prom.h"
 #include "lib/xalloc.h"
 #include "sched/sched_int.h"
 
@@ -187,6 +188,9 @@ static void on_engine_event(struct engine *e, enum engine_event ev, const char *
     struct sched *s = se->m->s;
     switch (ev) {
     case ENGINE_EV_READY: {
+        if (engine_managed(e) && engine_pid(e) && engine_start_ms(e))
+            prom_observe(s->m_cold_start, (const char *[]){se->m->cfg->name},
+                         (double)engine_start_ms(e) / 1000.0);
         se->turn_start_ms = clock_mono_ms();
         se->last_used_mono_ms = se->turn_start_ms;
         sched__recharge(se);
@@ -387,6 +391,12 @@ struct sched *sched_new(uv_loop_t *loop, struct upstream *up, const struct confi
     for (size_t i = 0; i < cfg->nmodels; i++)
         s->live[i] = model_new(s, &cfg->models[i], cfg);
     sched__mem_init(s);
+    /* Seconds: a small model from page cache in one, a large one from disk in minutes. */
+    static const double cold[] = {0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600};
+    s->m_cold_start = prom_family_new(PROM_HISTOGRAM, "hermod_cold_start_seconds",
+                                      "Time from spawning a managed engine to its first "
+                                      "successful readiness check.",
+                                      "model", cold, ARRAY_SIZE(cold));
     return s;
 }
 
@@ -518,6 +528,7 @@ void sched_free(struct sched *s)
     }
     free(s->models);
     free(s->live);
+    prom_family_free(s->m_cold_start);
     engine_fini_loop();
     free(s);
 }

@@ -130,6 +130,12 @@ struct sched_pool_info {
 /* The memory pools and what engines hold in each. Returns the count. */
 size_t sched_pools(const struct sched *s, struct sched_pool_info *out, size_t max);
 
+/* Appends the scheduler's metrics in the Prometheus text format: cold
+ * starts (a histogram), engines (up, in flight, requests, failures,
+ * memory), models (waiting, in flight) and the memory budget by pool
+ * (sched_metrics.c). */
+void sched_metrics(struct sched *s, struct buf *out);
+
 /* Stops the engines of a model (NULL: all) once their requests finish.
  * Returns how many engines are stopping. */
 unsigned sched_unload(struct sched *s, struct sched_model *m);

@@ -19,6 +19,8 @@
 #include "sched/budget.h"
 #include "sched/sched.h"
 
+struct prom_family;
+
 enum drain_reason {
     DRAIN_NONE,
     DRAIN_UNLOAD,   /* asked to unload: stop once idle */
@@ -89,6 +91,7 @@ struct sched {
     struct sched_model **live;
     size_t nlive;
     bool shutting_down;
+    struct prom_family *m_cold_start; /* model: managed engines' start to ready */
     void (*shutdown_done)(void *);
     void *shutdown_arg;
 

@@ -69,6 +69,7 @@ static struct {
     long ollama_mib;        /* serve Ollama's /api/tags and /api/ps for a model of this size */
     long ollama_keep_ms;    /* ... which /api/ps shows loaded this long after a request */
     const char *save;       /* write each audio request's body to this file */
+    const char *save_json;  /* write each completion request's body to this file */
     long speech_bytes;      /* size of a /v1/audio/speech answer */
 } opt = {
     .host = "127.0.0.1", .model = "fake-model", .chunks = 5, .crash_after = -1,
@@ -139,6 +140,7 @@ struct req {
     long sent;              /* chunks sent */
     bool done_sent;
     bool base64;            /* embeddings: encoding_format base64 */
+    bool usage;             /* stream_options.include_usage: a usage chunk at the end */
     int fd;
     long id;
 };
@@ -270,10 +272,17 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
         free(j);
     } else if (q->sent == opt.chunks) {
         char *j = chunk_json(q, q->sent, true);
+        char u[256] = "";
+        if (q->usage)
+            snprintf(u, sizeof(u),
+                     "data: {\"id\":\"cmpl-fake\",\"object\":\"chat.completion.chunk\","
+                     "\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":%ld,"
+                     "\"total_tokens\":%ld}}\n\n",
+                     opt.chunks, 3 + opt.chunks);
         if (opt.no_done)
-            n = (size_t)snprintf(buf, max, "data: %s\n\n", j);
+            n = (size_t)snprintf(buf, max, "data: %s\n\n%s", j, u);
         else
-            n = (size_t)snprintf(buf, max, "data: %s\n\ndata: [DONE]\n\n", j);
+            n = (size_t)snprintf(buf, max, "data: %s\n\n%sdata: [DONE]\n\n", j, u);
         free(j);
         q->done_sent = true;
     } else {
@@ -454,6 +463,15 @@ static enum MHD_Result completion(struct MHD_Connection *c, struct req *q)
     q->stream = json_is_true(json_object_get(body, "stream")) && q->kind != K_EMBED;
     const char *ef = json_string_value(json_object_get(body, "encoding_format"));
     q->base64 = ef && !strcmp(ef, "base64");
+    q->usage = json_is_true(json_object_get(json_object_get(body, "stream_options"),
+                                            "include_usage"));
+    if (opt.save_json) {
+        FILE *f = fopen(opt.save_json, "wb");
+        if (f) {
+            fwrite(q->body ? q->body : "", 1, q->len, f);
+            fclose(f);
+        }
+    }
     char keys[256] = "";
     const char *key;
     json_t *val;
@@ -737,6 +755,7 @@ static void usage(void)
             "  --ollama-mib N        also serve Ollama's /api/tags and /api/ps for a model of N MiB\n"
             "  --ollama-keep MS      /api/ps shows it loaded for MS after each request (300000)\n"
             "  --save FILE           write each audio request's body to FILE\n"
+            "  --save-json FILE      write each completion request's body to FILE\n"
             "  --speech-bytes N      size of a /v1/audio/speech answer (4096)\n"
             "  --look                decode the JPEGs of a request, record size and corner colours\n"
             "  -m, --model FILE      model file (must exist); llama-server flags are ignored\n");
@@ -801,6 +820,7 @@ int main(int argc, char **argv)
         NUM("--ollama-mib", ollama_mib)
         NUM("--ollama-keep", ollama_keep_ms)
         STR("--save", save)
+        STR("--save-json", save_json)
         NUM("--speech-bytes", speech_bytes)
         if (!strcmp(a, "--ignore-sigterm")) {
             opt.ignore_sigterm = 1;
