@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Hermod, HERMOD, FAKE, managed, oneModel, tmpdir, waitFor, SLOW } from './lib.mjs';
+import { Hermod, HERMOD, FAKE, ASAN, managed, oneModel, tmpdir, waitFor, SLOW } from './lib.mjs';
 
 const run = (args, opts = {}) => spawnSync(HERMOD, args, { encoding: 'utf8', timeout: 30000 * SLOW, ...opts });
 
@@ -218,4 +218,24 @@ groups:
   assert.equal(bad.status, 1);
   assert.match(bad.stderr, /no 'models' mapping; is this a llama-swap config\.yaml\?/);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('make install PREFIX= DESTDIR= lays out the binary, man pages, completion and unit', { skip: ASAN && 'the layout is checked once, with the normal build' }, () => {
+  const dest = tmpdir();
+  const r = spawnSync('make', ['-s', 'install', `DESTDIR=${dest}`, 'PREFIX=/opt/hermod', `INSTALL_BIN=${HERMOD}`], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  const root = path.join(dest, 'opt/hermod');
+  for (const f of ['bin/hermod', 'share/man/man1/hermod.1', 'share/man/man5/hermod.yaml.5',
+    'share/bash-completion/completions/hermod', 'lib/systemd/system/hermod.service', 'share/doc/hermod/hermod.yaml.example'])
+    assert.ok(fs.existsSync(path.join(root, f)), `${f} installed`);
+  assert.match(spawnSync(path.join(root, 'bin/hermod'), ['version'], { encoding: 'utf8' }).stdout, /^hermod \d/);
+  const unit = fs.readFileSync(path.join(root, 'lib/systemd/system/hermod.service'), 'utf8');
+  assert.match(unit, /^ExecStart=\/opt\/hermod\/bin\/hermod serve --config \/etc\/hermod\/hermod\.yaml$/m);
+  assert.match(unit, /^NoNewPrivileges=yes$/m);
+  assert.match(unit, /^ProtectSystem=strict$/m);
+  const man5 = fs.readFileSync(path.join(root, 'share/man/man5/hermod.yaml.5'), 'utf8');
+  assert.match(man5, /^\.TH HERMOD\.YAML 5/);
+  assert.match(man5, /^\\fBdrain_timeout\\fR \(default: \\fB30s\\fR\)$/m, 'the keys of docs/config.md');
+  assert.equal(spawnSync('bash', ['-n', path.join(root, 'share/bash-completion/completions/hermod')]).status, 0);
+  fs.rmSync(dest, { recursive: true, force: true });
 });
