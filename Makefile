@@ -71,6 +71,7 @@ build/asan/obj/%.o: src/%.S
 
 # The default config is compiled into the binary.
 build/obj/core/default_config.o build/asan/obj/core/default_config.o: etc/hermod.yaml
+build/obj/gateway/dashboard_html.o build/asan/obj/gateway/dashboard_html.o: src/gateway/dashboard.html
 
 build/libhermod.a: $(OBJ)
 	@rm -f $@

@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "gateway/dashboard.h"
 #include "gateway/proxy.h"
 #include "ingest/pipeline.h"
 #include "lib/clock.h"
@@ -34,6 +35,7 @@ struct api {
     struct upstream *up;
     uint64_t started_wall_ms;
     uint64_t requests;
+    struct dashboard *dash; /* GET /, /hermod/events, /hermod/route */
 };
 
 /* Answers with j, which it takes. */
@@ -471,6 +473,8 @@ void api_handle(struct http_req *req, void *arg)
             return;
         }
     }
+    if (dashboard_handle(a->dash, req, method, path))
+        return;
     if (a->pipeline && str_starts_with(path, "/hermod/") && pipeline_handle(a->pipeline, req))
         return;
     if (!strcmp(method, "GET") && str_starts_with(path, "/v1/models/")) {
@@ -505,12 +509,14 @@ struct api *api_new(uv_loop_t *loop, const struct config *cfg, struct sched *sch
     a->proxy = proxy;
     a->up = up;
     a->started_wall_ms = clock_wall_ms();
+    a->dash = dashboard_new(loop, cfg, sched);
     return a;
 }
 
 void api_set_config(struct api *a, const struct config *cfg)
 {
     a->cfg = cfg;
+    dashboard_set_config(a->dash, cfg);
 }
 
 void api_set_pipeline(struct api *a, struct pipeline *p)
@@ -520,5 +526,7 @@ void api_set_pipeline(struct api *a, struct pipeline *p)
 
 void api_free(struct api *a)
 {
+    if (a)
+        dashboard_free(a->dash);
     free(a);
 }
