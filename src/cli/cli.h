@@ -108,7 +108,7 @@ int models_main(int argc, char **argv);
 
 /*
  * Clients of a running daemon, found by --url, $HERMOD_URL or the
- * config's listen (cli_int.h): `hermod ps [--all] [--json]`, `hermod
+ * config's listen (cli/client.h): `hermod ps [--all] [--json]`, `hermod
  * unload MODEL|all`, `hermod logs MODEL|ENGINE [-f]`, `hermod chat -m
  * MODEL [TEXT...]` (streams to stdout, cold-start progress on stderr).
  * argv[0] is the subcommand. Return 0, 1 (the daemon is unreachable or

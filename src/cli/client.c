@@ -1,13 +1,13 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * client.c: the CLI's blocking HTTP calls to a running daemon, on hermod's
- * own client (net/upstream.c) and a private uv loop. See cli_int.h.
+ * own client (net/upstream.c) and a private uv loop. See client.h.
  *
  * DESIGN: one loop per call, created and closed here; nothing outlives the
  * call. The data callback may ask to stop (a follower that saw enough);
  * the request is then aborted and the call returns 0.
  */
-#include "cli/cli_int.h"
+#include "cli/client.h"
 
 #include <errno.h>
 #include <jansson.h>

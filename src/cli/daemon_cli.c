@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli/cli_int.h"
+#include "cli/client.h"
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"

@@ -1,15 +1,15 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * cli_int.h: what the files of cli/ share and main.c does not see: the
+ * client: what the files of cli/ share and main.c does not see: the
  * blocking HTTP client the daemon-facing subcommands (ps, unload, logs,
- * chat, ingest) use, and how they find the daemon.
+ * chat) use, and how they find the daemon.
  *
  * DESIGN: a call runs hermod's own client (net/upstream.h) on a private
  * uv loop that lives for the call, so the CLI needs no second HTTP stack.
  * Nothing here is used by the daemon.
  */
-#ifndef HERMOD_CLI_INT_H
-#define HERMOD_CLI_INT_H
+#ifndef HERMOD_CLIENT_H
+#define HERMOD_CLIENT_H
 
 #include <stddef.h>
 #include <stdint.h>
