@@ -118,8 +118,8 @@ int cli_http(const struct cli_call *c, long *status, struct buf *resp, struct bu
     rc = k.stopped ? 0 : k.rc;
     if (rc == -ECONNREFUSED)
         buf_addf(err,
-                 "nothing answers at %s; is hermod running? Start it with 'hermod serve', "
-                 "or point to it with --url URL or HERMOD_URL",
+                 "cannot reach hermod at %s: nothing answers there; is hermod running? "
+                 "Start it with 'hermod serve', or point to it with --url URL or HERMOD_URL",
                  c->url);
     else if (rc == -ETIMEDOUT)
         buf_addf(err, "%s did not answer in time (%s); check 'hermod logs' or try again",

@@ -150,7 +150,7 @@ test('ps, chat, logs and unload against a running daemon via HERMOD_URL', async 
   // the daemon gone: the message says what to do next
   const gone = await runAsync(['ps'], env);
   assert.equal(gone.status, 1);
-  assert.match(gone.stderr, /nothing answers at .*; is hermod running\? Start it with 'hermod serve'/);
+  assert.match(gone.stderr, /cannot reach hermod at .*: nothing answers there; is hermod running\? Start it with 'hermod serve'/);
 });
 
 test('the daemon is found from the config\'s listen', async (t) => {
