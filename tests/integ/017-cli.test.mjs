@@ -85,6 +85,20 @@ test('check-config names every missing program and model file, with the next ste
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('search and export take --config and use its store', () => {
+  const dir = tmpdir();
+  const f = path.join(dir, 'c.yaml');
+  fs.mkdirSync(path.join(dir, 'sub'));
+  fs.writeFileSync(f, `store: ${dir}/sub/mem.db\nmodels:\n  - name: a\n    engines:\n      - url: http://127.0.0.1:1\n`);
+  const r = run(['search', '--config', f, '--json', 'restaurant']);
+  assert.equal(r.status, 0, r.stderr);
+  assert.deepEqual(JSON.parse(r.stdout).results, []);
+  assert.ok(fs.existsSync(path.join(dir, 'sub/mem.db')), 'the config\'s store was opened');
+  const e = run(['export', '--config', f]);
+  assert.equal(e.status, 0, e.stderr);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test('hermod config prints the effective config, which loads to the same thing', () => {
   const dir = tmpdir();
   const f = path.join(dir, 'c.yaml');
