@@ -9,6 +9,8 @@
 #   make check-asan the same tests on build/asan/hermod
 #   make bench      benchmarks (see bench/README.md)
 #   make lint       cppcheck, the layer order of the includes, self-contained headers
+#   make install    PREFIX=/usr/local DESTDIR=: the binary, hermod(1), hermod.yaml(5),
+#                   bash completion, the systemd unit and the example config
 
 CC      ?= cc
 PKGS    := libuv jansson yaml-0.1 sqlite3 \
@@ -46,7 +48,7 @@ ASAN_UNIT_BIN := $(addprefix build/asan/tests/,$(basename $(notdir $(UNIT_SRC)))
 FAKES_SRC := $(wildcard tests/fakes/*.c)
 FAKES := $(patsubst tests/fakes/%.c,build/%,$(FAKES_SRC))
 
-.PHONY: all asan check check-asan test run deps test-deps bench lint clean fakes unit
+.PHONY: all asan check check-asan test run deps test-deps bench lint clean fakes unit install
 all: build/hermod $(FAKES) build/gguf-gen
 
 deps:
@@ -69,6 +71,7 @@ build/asan/obj/%.o: src/%.S
 
 # The default config is compiled into the binary.
 build/obj/core/default_config.o build/asan/obj/core/default_config.o: etc/hermod.yaml
+build/obj/gateway/dashboard_html.o build/asan/obj/gateway/dashboard_html.o: src/gateway/dashboard.html
 
 build/libhermod.a: $(OBJ)
 	@rm -f $@
@@ -218,3 +221,19 @@ fuzz: $(FUZZ_BINS)
 	@scripts/fuzz $(FUZZ_SECONDS) $(FUZZ_NAMES)
 
 -include $(wildcard build/fuzz/obj/*/*.d build/fuzz/*.d)
+
+# --- install: make install PREFIX=/usr/local [DESTDIR=...] [INSTALL_BIN=build/hermod]
+PREFIX ?= /usr/local
+INSTALL_BIN ?= build/hermod
+build/man/hermod.yaml.5: docs/config.md scripts/md2man
+	@mkdir -p $(dir $@)
+	awk -f scripts/md2man -v date="$$(date -u -r docs/config.md +%Y-%m)" $< > $@
+install: $(INSTALL_BIN) build/man/hermod.yaml.5
+	install -Dm755 $(INSTALL_BIN) $(DESTDIR)$(PREFIX)/bin/hermod
+	install -Dm644 docs/man/hermod.1 $(DESTDIR)$(PREFIX)/share/man/man1/hermod.1
+	install -Dm644 build/man/hermod.yaml.5 $(DESTDIR)$(PREFIX)/share/man/man5/hermod.yaml.5
+	install -Dm644 etc/completion/hermod.bash $(DESTDIR)$(PREFIX)/share/bash-completion/completions/hermod
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system
+	sed 's|@BINDIR@|$(PREFIX)/bin|g' etc/systemd/hermod.service.in \
+	    > $(DESTDIR)$(PREFIX)/lib/systemd/system/hermod.service
+	install -Dm644 etc/hermod.yaml $(DESTDIR)$(PREFIX)/share/doc/hermod/hermod.yaml.example

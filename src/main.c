@@ -4,9 +4,7 @@
  * wires the modules together and runs the loop.
  *
  *   hermod serve [--config FILE] [--listen HOST:PORT] [--log-level L]
- *   hermod check-config FILE
- *   hermod models [--config FILE]
- *   hermod config --default
+ *   hermod COMMAND ...   every other command is in cli/ (cli.h)
  */
 #include <errno.h>
 #include <signal.h>
@@ -48,13 +46,15 @@ static void usage(FILE *f)
             "commands:\n"
             "  serve [--config FILE] [--listen HOST:PORT] [--log-level LEVEL]\n"
             "                        run the gateway (default config when no --config)\n"
-            "  check-config FILE     validate a config file without starting anything\n"
+            "  check-config [FILE]   every problem in a config, files and programs included\n"
+            "  config [--config FILE]\n"
+            "                        the effective config, every default filled in\n"
             "  models [--config FILE]\n"
             "                        list the configured models and their engines\n"
             "  models --catalog [--json]\n"
             "                        the built-in catalog of the seed's models\n"
             "  langid                language and script of each stdin line, as JSON lines\n"
-            "  route --explain [--config FILE] [FILE]\n"
+            "  route --explain [--config FILE] TEXT|FILE|-\n"
             "                        the routing decision for a request body or text\n"
             "  plan [--config FILE] [--budget SIZE] [--seed]\n"
             "                        the memory plan: sizes, what fits together, what is left\n"
@@ -66,9 +66,28 @@ static void usage(FILE *f)
             "                        send photos, videos, transcripts to a running hermod\n"
             "  export [--store PATH] [--out FILE]\n"
             "                        the memory store as JSON Lines (Graphiti/Neo4j import)\n"
+            "  ps [--all]            what the running daemon is doing: models, engines, memory\n"
+            "  unload MODEL|all      stop a model's engines in the running daemon\n"
+            "  logs MODEL [-f]       an engine's output, followed with -f\n"
+            "  chat -m MODEL [TEXT]  ask a model; the answer streams to stdout\n"
+            "  import llama-swap FILE\n"
+            "                        a llama-swap config as a hermod config\n"
             "  config --default      print the built-in default config\n"
-            "  version               print the version\n");
+            "  version               print the version\n"
+            "\n"
+            "Each command explains itself: hermod COMMAND --help. Commands that talk to a\n"
+            "running daemon find it by --url, else $HERMOD_URL, else the config's listen.\n");
 }
+
+static const char serve_usage[] =
+    "usage: hermod serve [--config FILE] [--listen HOST:PORT] [--log-level LEVEL]\n"
+    "  Runs the gateway: one OpenAI-compatible API (and a dashboard at /) in\n"
+    "  front of the configured engines, started and stopped within the memory\n"
+    "  budget. Without --config it runs the built-in config (hermod config\n"
+    "  --default prints it). SIGHUP re-reads the config; SIGTERM drains.\n"
+    "  --config FILE        the YAML config (check it first: hermod check-config FILE)\n"
+    "  --listen HOST:PORT   overrides the config's listen\n"
+    "  --log-level LEVEL    error, warn, info or debug\n";
 
 static int parse_opts(int argc, char **argv, int first, struct opts *o)
 {
@@ -82,11 +101,10 @@ static int parse_opts(int argc, char **argv, int first, struct opts *o)
         else if (!strcmp(a, "--log-level"))
             dst = &o->log_level;
         else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            usage(stdout);
+            fputs(serve_usage, stdout);
             exit(0);
         } else {
-            fprintf(stderr, "hermod: unknown option '%s'\n", a);
-            usage(stderr);
+            fprintf(stderr, "hermod serve: unknown option '%s'\n%s", a, serve_usage);
             return -EINVAL;
         }
         if (i + 1 >= argc) {
@@ -397,47 +415,6 @@ static int cmd_serve(struct opts *o)
     return 0;
 }
 
-/* ---- small commands ------------------------------------------------------------------ */
-
-static int cmd_check_config(int argc, char **argv)
-{
-    if (argc != 3) {
-        fprintf(stderr, "usage: hermod check-config FILE\n");
-        return 2;
-    }
-    struct config *cfg = load_config(argv[2]);
-    if (!cfg)
-        return 1;
-    size_t engines = 0;
-    for (size_t i = 0; i < cfg->nmodels; i++)
-        engines += cfg->models[i].nengines;
-    printf("%s: ok (%zu models, %zu engines, listen %s:%d)\n", argv[2], cfg->nmodels, engines,
-           cfg->listen_host, cfg->listen_port);
-    config_free(cfg);
-    return 0;
-}
-
-static int cmd_models(struct opts *o)
-{
-    struct config *cfg = load_config(o->config);
-    if (!cfg)
-        return 1;
-    for (size_t i = 0; i < cfg->nmodels; i++) {
-        const struct config_model *m = &cfg->models[i];
-        printf("%s", m->name);
-        for (size_t k = 0; m->aliases[k]; k++)
-            printf("%s%s", k ? ", " : " (aliases: ", m->aliases[k]);
-        printf("%s\n", m->aliases[0] ? ")" : "");
-        for (size_t k = 0; k < m->nengines; k++) {
-            const struct config_engine *e = &m->engines[k];
-            printf("  %zu. %-12s %s%s\n", k + 1, engine_kind_name(e->kind),
-                   e->cmd ? "managed: " : "", e->cmd ? e->cmd[0] : e->url);
-        }
-    }
-    config_free(cfg);
-    return 0;
-}
-
 int main(int argc, char **argv)
 {
     struct opts o = {0};
@@ -451,35 +428,22 @@ int main(int argc, char **argv)
             return 2;
         return cmd_serve(&o);
     }
-    if (!strcmp(cmd, "check-config"))
-        return cmd_check_config(argc, argv);
-    if (!strcmp(cmd, "models") && argc >= 3 && !strcmp(argv[2], "--catalog"))
-        return catalog_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "langid"))
-        return langid_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "route"))
-        return router_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "plan"))
-        return plan_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "estimate"))
-        return estimate_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "search"))
-        return store_search_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "export"))
-        return store_export_main(argc - 1, argv + 1);
-    if (!strcmp(argv[1], "ingest"))
-        return pipeline_ingest_main(argc - 1, argv + 1);
-    if (!strcmp(cmd, "models")) {
-        if (parse_opts(argc, argv, 2, &o))
-            return 2;
-        return cmd_models(&o);
-    }
-    if (!strcmp(cmd, "config") && argc == 3 && !strcmp(argv[2], "--default")) {
-        size_t len;
-        const char *t = config_default_text(&len);
-        fwrite(t, 1, len, stdout);
-        return 0;
-    }
+    static const struct {
+        const char *name;
+        int (*fn)(int argc, char **argv);
+    } cmds[] = {
+        {"check-config", check_config_main}, {"config", config_main},
+        {"models", models_main},             {"langid", langid_main},
+        {"route", router_main},              {"plan", plan_main},
+        {"estimate", estimate_main},         {"search", store_search_main},
+        {"export", store_export_main},       {"ingest", pipeline_ingest_main},
+        {"ps", ps_main},                     {"unload", unload_main},
+        {"logs", logs_main},                 {"chat", chat_main},
+        {"import", import_main},
+    };
+    for (size_t i = 0; i < sizeof(cmds) / sizeof(cmds[0]); i++)
+        if (!strcmp(cmd, cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
     if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
         printf("hermod %s\n", HERMOD_VERSION);
         return 0;

@@ -94,4 +94,35 @@ int store_search_main(int argc, char **argv);
 /* `hermod export [--store PATH] [--out FILE]`; as store_search_main. */
 int store_export_main(int argc, char **argv);
 
+/* ---- cli/config_cli.c -------------------------------------------------- */
+
+/* `hermod check-config [FILE] [--no-files]`: every problem of a config
+ * (0 none, 1 problems, 2 usage). */
+int check_config_main(int argc, char **argv);
+/* `hermod config [--config FILE] | --default`: the effective config as YAML. */
+int config_main(int argc, char **argv);
+/* `hermod models [--config FILE] | --catalog [--json]`. */
+int models_main(int argc, char **argv);
+
+/* ---- cli/daemon_cli.c -------------------------------------------------- */
+
+/*
+ * Clients of a running daemon, found by --url, $HERMOD_URL or the
+ * config's listen (cli/client.h): `hermod ps [--all] [--json]`, `hermod
+ * unload MODEL|all`, `hermod logs MODEL|ENGINE [-f]`, `hermod chat -m
+ * MODEL [TEXT...]` (streams to stdout, cold-start progress on stderr).
+ * argv[0] is the subcommand. Return 0, 1 (the daemon is unreachable or
+ * said no; the message says what to do) or 2 (usage).
+ */
+int ps_main(int argc, char **argv);
+int unload_main(int argc, char **argv);
+int logs_main(int argc, char **argv);
+int chat_main(int argc, char **argv);
+
+/* ---- cli/import_cli.c -------------------------------------------------- */
+
+/* `hermod import llama-swap FILE [--out FILE]`: a llama-swap config
+ * rewritten as a hermod config (stdout by default). Returns 0, 1 or 2. */
+int import_main(int argc, char **argv);
+
 #endif

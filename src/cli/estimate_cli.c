@@ -18,6 +18,7 @@
 #include "lib/str.h"
 #include "lib/xalloc.h"
 #include "model/estimate.h"
+#include "model/sysmem.h"
 
 #define MIB (1024ull * 1024ull)
 
@@ -180,7 +181,8 @@ static void estimate_usage(FILE *f)
                "  --parallel N     slots / sequences (-np), default 1\n"
                "  --kv-type T      KV cache type, default f16\n"
                "  --ubatch N       physical batch (-ub), default 512\n"
-               "  --gpu-layers N   layers offloaded (-ngl), default all\n"
+               "  --gpu-layers N   layers offloaded (-ngl), default all (none when this\n"
+               "                   machine has no GPU)\n"
                "  --no-flash-attn  attention without flash attention (-fa off)\n"
                "  --ctx-per-slot   --ctx is per slot (Ollama's num_ctx): cells = ctx x parallel\n"
                "  --json           one JSON object\n");
@@ -193,6 +195,7 @@ int estimate_main(int argc, char **argv)
     bool json = false;
     uint64_t v;
 
+    bool gpu_given = false;
     estimate_params_init(&p);
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -236,6 +239,7 @@ int estimate_main(int argc, char **argv)
             ok = !str_parse_uint(val, 1, 1u << 20, &v);
             p.ubatch = (uint32_t)v;
         } else if (!strcmp(a, "--gpu-layers")) {
+            gpu_given = true;
             if (!strcmp(val, "all"))
                 p.gpu_layers = -1;
             else if ((ok = !str_parse_uint(val, 0, 100000, &v)))
@@ -259,6 +263,17 @@ int estimate_main(int argc, char **argv)
     if (!path) {
         estimate_usage(stderr);
         return 2;
+    }
+    if (!gpu_given) {
+        /* Estimate for the machine it runs on: without a GPU, llama.cpp
+         * keeps every layer on the CPU. */
+        struct sysmem_info si;
+        sysmem_probe(&si);
+        if (!si.ngpus && !si.unified) {
+            p.gpu_layers = 0;
+            fprintf(stderr, "hermod estimate: no GPU found here, so this is for the CPU; "
+                            "--gpu-layers all estimates for a GPU\n");
+        }
     }
     struct estimate e;
     struct buf err = BUF_INIT;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/catalog.h"
 #include "core/config.h"
@@ -31,9 +32,11 @@ static int read_all(FILE *f, struct buf *out)
 static void usage(FILE *f)
 {
     fprintf(f, "usage: hermod route --explain [--config FILE] [--route NAME] [--task T] "
-               "[--json] [FILE]\n"
-               "Reads a request body (an OpenAI chat/completions JSON) or plain text from FILE\n"
-               "or stdin and prints the routing decision: language and script, modality,\n"
+               "[--json] TEXT|FILE|-\n"
+               "Reads a request body (an OpenAI chat/completions JSON) or plain text: TEXT\n"
+               "given on the command line (several words are joined), or the FILE of that\n"
+               "name, or stdin (- or nothing), and prints the routing decision: language\n"
+               "and script, modality,\n"
                "estimated tokens, the rule that matched, the candidates in order and why\n"
                "others were passed over. No engine is called.\n");
 }
@@ -41,6 +44,7 @@ static void usage(FILE *f)
 int router_main(int argc, char **argv)
 {
     const char *config = NULL, *route = NULL, *task = NULL, *file = NULL;
+    struct buf words = BUF_INIT; /* TEXT on the command line */
     bool json_out = false;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--explain"))
@@ -61,7 +65,16 @@ int router_main(int argc, char **argv)
             usage(stderr);
             return 2;
         } else {
-            file = argv[i];
+            /* A word that names a readable file is the file, as before;
+             * anything else is the text itself. */
+            if (!file && !words.len && (!strcmp(argv[i], "-") || !access(argv[i], R_OK)))
+                file = argv[i];
+            else {
+                if (file && strcmp(file, "-"))
+                    buf_addf(&words, "%s", file);
+                file = NULL;
+                buf_addf(&words, "%s%s", words.len ? " " : "", argv[i]);
+            }
         }
     }
     struct config *cfg = NULL;
@@ -70,21 +83,25 @@ int router_main(int argc, char **argv)
     if (rc) {
         fprintf(stderr, "hermod: %s\n", buf_cstr(&err));
         buf_release(&err);
+        buf_release(&words);
         return 1;
     }
-    FILE *f = file && strcmp(file, "-") ? fopen(file, "rb") : stdin;
-    if (!f) {
+    FILE *f = NULL;
+    if (words.len)
+        buf_add(&in, words.data, words.len);
+    else if (!(f = file && strcmp(file, "-") ? fopen(file, "rb") : stdin)) {
         fprintf(stderr, "hermod route: %s: %s\n", file, strerror(errno));
         config_free(cfg);
         return 1;
     }
-    rc = read_all(f, &in);
-    if (f != stdin)
+    rc = f ? read_all(f, &in) : 0;
+    if (f && f != stdin)
         fclose(f);
     if (rc) {
         fprintf(stderr, "hermod route: cannot read the input: %s\n", strerror(-rc));
         config_free(cfg);
         buf_release(&in);
+        buf_release(&words);
         return 1;
     }
     struct route_request rq;
@@ -180,6 +197,7 @@ int router_main(int argc, char **argv)
     json_decref(body);
     router_request_release(&rq);
     buf_release(&in);
+    buf_release(&words);
     buf_release(&err);
     config_free(cfg);
     return status;

@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 
+#include "core/config.h"
 #include "lib/buf.h"
 #include "lib/clock.h"
 #include "lib/str.h"
@@ -26,25 +27,40 @@
 
 static const char search_usage[] =
     "usage: hermod search WORDS... [--since T] [--until T] [--kind K[,K...]]\n"
-    "                     [--entity NAME] [--limit N] [--json] [--tz +05:30] [--store PATH]\n"
+    "                     [--entity NAME] [--limit N] [--json] [--tz +05:30]\n"
+    "                     [--store PATH | --config FILE]\n"
     "\n"
     "Searches what hermod remembers, in Kannada script or Latin letters. Time words in\n"
     "WORDS (yesterday, last week, ninne, kaLeda vaara, on monday, 3 days ago) narrow the\n"
     "search. T is a date (2026-11-20), a time (2026-11-20T10:00:00+05:30), a span back\n"
     "from now (7d, 12h, 2w) or time words. Kinds: photo screenshot receipt document\n"
-    "whiteboard lab_report meal video transcript other.\n";
+    "whiteboard lab_report meal video transcript other. The store is --store PATH,\n"
+    "else the config's store (--config FILE), else the default path.\n";
 
 static const char export_usage[] =
-    "usage: hermod export [--out FILE] [--store PATH]\n"
+    "usage: hermod export [--out FILE] [--store PATH | --config FILE]\n"
     "\n"
     "Writes episodes, entities, mentions and relations as JSON Lines (Graphiti/Neo4j\n"
     "shape, see docs/internals/store.md) to FILE or standard output.\n";
 
-/* Opens --store PATH or the default store; prints the error. */
-static struct store *open_store(const char *path)
+/* Opens --store PATH, else the store of --config FILE, else the default
+ * store; prints the error. */
+static struct store *open_store(const char *path, const char *config)
 {
     struct buf p = BUF_INIT, err = BUF_INIT;
     struct store *st = NULL;
+    if (!path && config) {
+        struct config *cfg = NULL;
+        if (config_load_file(config, &cfg, &err)) {
+            fprintf(stderr, "hermod: %s\n", buf_cstr(&err));
+            goto out;
+        }
+        if (cfg->store_path) {
+            buf_addstr(&p, cfg->store_path);
+            path = p.data;
+        }
+        config_free(cfg);
+    }
     if (!path) {
         if (store_default_path(&p, &err)) {
             fprintf(stderr, "hermod: %s\n", buf_cstr(&err));
@@ -131,9 +147,10 @@ int store_search_main(int argc, char **argv)
         {"kind", required_argument, NULL, 'k'},  {"entity", required_argument, NULL, 'e'},
         {"store", required_argument, NULL, 'S'}, {"json", no_argument, NULL, 'j'},
         {"limit", required_argument, NULL, 'n'}, {"tz", required_argument, NULL, 'z'},
-        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
+        {"config", required_argument, NULL, 'c'}, {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
-    const char *since = NULL, *until = NULL, *path = NULL;
+    const char *since = NULL, *until = NULL, *path = NULL, *config = NULL;
     struct store_query q = {.since = STORE_TIME_NONE, .until = STORE_TIME_NONE};
     struct buf text = BUF_INIT, err = BUF_INIT;
     struct store_hits hits = {0};
@@ -164,6 +181,9 @@ int store_search_main(int argc, char **argv)
             break;
         case 'S':
             path = optarg;
+            break;
+        case 'c':
+            config = optarg;
             break;
         case 'j':
             json = true;
@@ -205,7 +225,7 @@ int store_search_main(int argc, char **argv)
     q.text = text.len ? text.data : NULL;
 
     ret = 1;
-    st = open_store(path);
+    st = open_store(path, config);
     if (!st)
         goto out;
     if (store_search(st, &q, &hits, &err)) {
@@ -230,10 +250,11 @@ int store_export_main(int argc, char **argv)
     static const struct option opts[] = {
         {"store", required_argument, NULL, 'S'},
         {"out", required_argument, NULL, 'o'},
+        {"config", required_argument, NULL, 'c'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
-    const char *path = NULL, *outpath = NULL;
+    const char *path = NULL, *outpath = NULL, *config = NULL;
     struct buf err = BUF_INIT, tmp = BUF_INIT;
     struct store *st = NULL;
     FILE *f = NULL;
@@ -248,6 +269,9 @@ int store_export_main(int argc, char **argv)
             break;
         case 'o':
             outpath = optarg;
+            break;
+        case 'c':
+            config = optarg;
             break;
         case 'h':
             fputs(export_usage, stdout);
@@ -264,7 +288,7 @@ int store_export_main(int argc, char **argv)
         goto out;
     }
     ret = 1;
-    st = open_store(path);
+    st = open_store(path, config);
     if (!st)
         goto out;
     if (outpath && strcmp(outpath, "-")) {

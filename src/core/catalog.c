@@ -670,7 +670,7 @@ int catalog_print(FILE *f, bool json)
     }
     json_object_set_new(root, "models", models);
     json_object_set_new(root, "budget", b);
-    int rc = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    int rc = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     json_decref(root);
     fputc('\n', f);
     return rc || ferror(f) ? -EIO : 0;

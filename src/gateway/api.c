@@ -17,6 +17,7 @@
 #include "core/log.h"
 #include "gateway/auth.h"
 #include "gateway/ollama.h"
+#include "gateway/dashboard.h"
 #include "gateway/proxy.h"
 #include "ingest/pipeline.h"
 #include "lib/clock.h"
@@ -39,6 +40,7 @@ struct api {
     struct ollama *ollama;        /* Ollama's API on the same port */
     uint64_t started_wall_ms;
     uint64_t requests;
+    struct dashboard *dash; /* GET /, /hermod/events, /hermod/route */
 };
 
 /* Answers with j, which it takes. */
@@ -489,6 +491,8 @@ void api_handle(struct http_req *req, void *arg)
             return;
         }
     }
+    if (dashboard_handle(a->dash, req, method, path))
+        return;
     if (a->pipeline && str_starts_with(path, "/hermod/") && pipeline_handle(a->pipeline, req))
         return;
     if (!strcmp(method, "GET") && str_starts_with(path, "/v1/models/")) {
@@ -525,6 +529,7 @@ struct api *api_new(uv_loop_t *loop, const struct config *cfg, struct sched *sch
     a->auth = auth_new(cfg);
     a->started_wall_ms = clock_wall_ms();
     a->ollama = ollama_new(cfg, sched, proxy, a->started_wall_ms);
+    a->dash = dashboard_new(loop, cfg, sched);
     return a;
 }
 
@@ -533,6 +538,7 @@ void api_set_config(struct api *a, const struct config *cfg)
     a->cfg = cfg;
     auth_set_config(a->auth, cfg);
     ollama_set_config(a->ollama, cfg);
+    dashboard_set_config(a->dash, cfg);
 }
 
 const char *api_internal_key(const struct api *a)
@@ -549,6 +555,7 @@ void api_free(struct api *a)
 {
     if (!a)
         return;
+    dashboard_free(a->dash);
     ollama_free(a->ollama);
     auth_free(a->auth);
     free(a);
