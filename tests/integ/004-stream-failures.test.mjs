@@ -108,8 +108,7 @@ test('client disconnect mid-stream aborts the engine request at once', async (t)
   const { req, res } = await openStream(h, { model: 'm', stream: true, messages: [] });
   let got = 0;
   res.on('data', (d) => (got += d.length));
-  await waitFor(() => got > 0, { what: 'first bytes' });
-  await sleep(200);
+  await waitFor(() => readRecord(rec).filter((e) => e.ev === 'chunk').length >= 3, { what: 'a few chunks' });
   const closedAt = Date.now();
   req.destroy();
   res.destroy();
@@ -120,10 +119,10 @@ test('client disconnect mid-stream aborts the engine request at once', async (t)
   assert.ok(ev.t * 1000 - closedAt < 1000 * SLOW, `abort took ${ev.t * 1000 - closedAt} ms`);
   const sent = Number(ev.fields.after);
   assert.ok(sent < 100, `the engine stopped generating (sent ${sent} chunks)`);
-  await sleep(300);
+  // client-closed is the engine's last word on the request (its handler
+  // has returned): every chunk it recorded was sent before the close.
   const chunks = readRecord(rec).filter((e) => e.ev === 'chunk').length;
-  await sleep(300);
-  assert.equal(readRecord(rec).filter((e) => e.ev === 'chunk').length, chunks, 'no chunks after the abort');
+  assert.ok(chunks <= sent + 1, `no chunks after the abort (${chunks} recorded, ${sent} sent)`);
   // The request is gone from hermod's books.
   const eng = await h.engine('m@llama-server');
   assert.equal(eng.in_flight, 0);

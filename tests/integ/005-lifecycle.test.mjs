@@ -66,8 +66,7 @@ test('ttl: an idle engine is stopped, and started again on demand', async (t) =>
   let r = await h.post('/v1/chat/completions', { model: 'm', messages: [] });
   assert.equal(r.status, 200);
   const pid = (await h.running()).engines[0].pid;
-  await sleep(400);
-  assert.equal((await h.running()).engines.length, 1, 'still there before the ttl');
+  assert.equal((await h.running()).engines.length, 1, 'still there right after its request');
   await waitFor(async () => (await h.running()).engines.length === 0, { timeout: 4000 * SLOW, what: 'ttl unload' });
   await waitFor(() => !pidAlive(pid), { what: 'process gone' });
   r = await h.post('/v1/chat/completions', { model: 'm', messages: [] });
@@ -94,7 +93,7 @@ test('unload: one model, all, and an engine busy with a request drains first', a
   // b is busy with a long stream: unload waits for it to finish.
   const sp = h.post('/v1/chat/completions', { model: 'b', stream: true, messages: [] });
   const s = await sp;
-  await sleep(100);
+  await waitFor(async () => (await h.engine('b@llama-server'))?.in_flight === 1, { what: 'b streaming' });
   u = await h.post('/hermod/unload', { model: 'all' });
   assert.equal((await u.json()).stopping, 1);
   const data = dataEvents((await readSSE(s)).events);

@@ -31,7 +31,9 @@ test('eviction by bytes: the idle engine goes, the new one starts', async (t) =>
   for (const m of ['a', 'b']) assert.equal((await h.post('/v1/chat/completions', { model: m, messages: [] })).status, 200);
   assert.deepEqual(await running(h), ['a', 'b'], 'both fit: 240 of 300 MiB');
   // c needs 200: the least recently used (a) goes, b stays? 120+200 > 300, so both go.
-  await sleep(20);
+  // (Last use is kept in ms: the clock must move on before b's request.)
+  const t0 = Date.now();
+  await waitFor(() => Date.now() > t0 + 2, { interval: 1, what: 'the clock to move' });
   await (await h.post('/v1/chat/completions', { model: 'b', messages: [] })).text(); // b more recent
   const r = await h.post('/v1/chat/completions', { model: 'c', messages: [] });
   assert.equal(r.status, 200);
@@ -89,11 +91,12 @@ test('a load waits while a busy engine holds the memory, then takes its place', 
   t.after(() => h.cleanup());
   await h.start();
   const sa = await h.post('/v1/chat/completions', { model: 'a', stream: true, messages: [] });
-  await sleep(100);
+  await waitFor(async () => (await h.engine('a@llama-server'))?.in_flight === 1, { what: 'a streaming' });
   const pb = h.post('/v1/chat/completions', { model: 'b', messages: [] });
-  await sleep(150);
-  const mid = (await h.json('/hermod/budget')).engines.find((e) => e.id === 'b@llama-server');
-  assert.equal(mid.queued_for_load, true, 'b waits for memory');
+  await waitFor(
+    async () => (await h.json('/hermod/budget')).engines.find((e) => e.id === 'b@llama-server')?.queued_for_load,
+    { what: 'b waiting for memory' },
+  );
   const da = dataEvents((await readSSE(sa)).events);
   assert.equal(da.at(-1), '[DONE]', 'a finished its stream undisturbed');
   const rb = await pb;
