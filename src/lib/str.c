@@ -197,3 +197,33 @@ void str_url_escape(struct buf *out, const char *s)
         }
     }
 }
+
+int str_hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+char *str_url_unescape(const char *p, size_t n)
+{
+    char *out = xmalloc(n + 1), *o = out;
+    for (size_t i = 0; i < n; i++) {
+        int hi, lo;
+        if (p[i] == '+') {
+            *o++ = ' ';
+        } else if (p[i] == '%' && i + 2 < n && (hi = str_hex_digit(p[i + 1])) >= 0 &&
+                   (lo = str_hex_digit(p[i + 2])) >= 0) {
+            *o++ = (char)(hi << 4 | lo);
+            i += 2;
+        } else {
+            *o++ = p[i];
+        }
+    }
+    *o = '\0';
+    return out;
+}

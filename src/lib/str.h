@@ -57,6 +57,11 @@ int str_parse_hostport(const char *s, char **host, int *port);
 /* Appends s to out percent-encoded for a URL's query (RFC 3986: letters,
  * digits and -._~ stay as they are). */
 void str_url_escape(struct buf *out, const char *s);
+/* The reverse, for a query's names and values (application/x-www-form-
+ * urlencoded: %XX and '+'); n bytes of p. Caller frees. */
+char *str_url_unescape(const char *p, size_t n);
+/* The value of a hex digit, or -1. */
+int str_hex_digit(char c);
 
 /* Levenshtein distance, capped at 255; for "did you mean" hints. */
 unsigned str_edit_distance(const char *a, const char *b);

@@ -48,6 +48,7 @@
 #include "net/form.h"
 #include "lib/clock.h"
 #include "lib/list.h"
+#include "lib/str.h"
 #include "lib/xalloc.h"
 
 #define READ_BUF (64 * 1024)
@@ -986,37 +987,6 @@ const char *http_req_path(const struct http_req *r)
     return r->path;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
-/* application/x-www-form-urlencoded decoding of one name or value. */
-static char *url_decode(const char *p, size_t n)
-{
-    char *out = xmalloc(n + 1), *o = out;
-    for (size_t i = 0; i < n; i++) {
-        int hi, lo;
-        if (p[i] == '+') {
-            *o++ = ' ';
-        } else if (p[i] == '%' && i + 2 < n && (hi = hexval(p[i + 1])) >= 0 &&
-                   (lo = hexval(p[i + 2])) >= 0) {
-            *o++ = (char)(hi << 4 | lo);
-            i += 2;
-        } else {
-            *o++ = p[i];
-        }
-    }
-    *o = '\0';
-    return out;
-}
-
 const char *http_req_query(const struct http_req *cr, const char *name)
 {
     struct http_req *r = (struct http_req *)(uintptr_t)cr; /* decoded once, on first use */
@@ -1031,8 +1001,8 @@ const char *http_req_query(const struct http_req *cr, const char *name)
             if (len) {
                 ALLOC_GROW(r->args, r->nargs + 1, cap);
                 size_t kl = eq ? (size_t)(eq - q) : len;
-                r->args[r->nargs].name = url_decode(q, kl);
-                r->args[r->nargs].value = eq ? url_decode(eq + 1, len - kl - 1) : xstrdup("");
+                r->args[r->nargs].name = str_url_unescape(q, kl);
+                r->args[r->nargs].value = eq ? str_url_unescape(eq + 1, len - kl - 1) : xstrdup("");
                 r->nargs++;
             }
             q = amp ? amp + 1 : NULL;

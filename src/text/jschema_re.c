@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "lib/str.h"
 #include "lib/utf8.h"
 #include "lib/xalloc.h"
 
@@ -58,17 +59,6 @@ static void utf8_enc(struct buf *out, uint32_t cp)
     buf_add(out, b, utf8_encode(cp, b));
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Reads ndig hex digits at p (n bytes left). Returns the value or -1. */
 static long hexn(const char *p, size_t n, size_t ndig)
 {
@@ -76,7 +66,7 @@ static long hexn(const char *p, size_t n, size_t ndig)
     if (n < ndig)
         return -1;
     for (size_t i = 0; i < ndig; i++) {
-        int h = hexval(p[i]);
+        int h = str_hex_digit(p[i]);
         if (h < 0)
             return -1;
         v = v * 16 + h;
@@ -660,7 +650,7 @@ static bool is_uuid(const char *s, size_t n)
         return false;
     for (size_t i = 0; i < n; i++) {
         bool dash = i == 8 || i == 13 || i == 18 || i == 23;
-        if (dash ? s[i] != '-' : hexval(s[i]) < 0)
+        if (dash ? s[i] != '-' : str_hex_digit(s[i]) < 0)
             return false;
     }
     return true;

@@ -215,6 +215,27 @@ static void test_sse_rename(void **state)
     buf_release(&big);
 }
 
+static void test_url_escape(void **state)
+{
+    const char *in[] = {"", "plain-text_1.2~", "a b&c=d/e?f", "ಮೈಸೂರು 2026-11-20T18:30+05:30", "%+"};
+    for (size_t i = 0; i < ARRAY_SIZE(in); i++) {
+        struct buf b = BUF_INIT;
+        str_url_escape(&b, in[i]);
+        for (size_t k = 0; k < b.len; k++)
+            assert_true(strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%",
+                               b.data[k]) != NULL);
+        char *back = str_url_unescape(b.data ? b.data : "", b.len);
+        assert_string_equal(back, in[i]);
+        free(back);
+        buf_release(&b);
+    }
+    char *s = str_url_unescape("a+b%20c%zz%4", 12);
+    assert_string_equal(s, "a b c%zz%4"); /* a bad escape stays as it came */
+    free(s);
+    assert_int_equal(str_hex_digit('f'), 15);
+    assert_int_equal(str_hex_digit('G'), -1);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -222,7 +243,7 @@ int main(void)
         cmocka_unit_test(test_parse_size),    cmocka_unit_test(test_parse_duration),
         cmocka_unit_test(test_hostport),      cmocka_unit_test(test_edit_distance),
         cmocka_unit_test(test_sse_done),      cmocka_unit_test(test_sse_not_fooled),
-        cmocka_unit_test(test_sse_rename),
+        cmocka_unit_test(test_sse_rename),    cmocka_unit_test(test_url_escape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
