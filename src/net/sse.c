@@ -70,7 +70,8 @@ void sse_rename_init(struct sse_rename *s, const char *name)
     memset(s, 0, sizeof(*s));
     s->value = buf_detach(&b, NULL);
     s->prev = '{';
-    s->held = xmalloc(SSE_RENAME_HOLD);
+    /* held is allocated when a key is first cut by a read boundary: most
+     * answers never need it. */
 }
 
 void sse_rename_release(struct sse_rename *s)
@@ -213,12 +214,15 @@ void sse_rename_feed(struct sse_rename *s, const char *p, size_t n, struct buf *
             sse_rename_feed(s, stop + 1, (size_t)(end - stop - 1), out);
             return;
         }
+        if (!s->held)
+            s->held = xmalloc(SSE_RENAME_HOLD);
         memcpy(s->held, stop, s->nheld);
     }
 }
 
 void sse_rename_flush(struct sse_rename *s, struct buf *out)
 {
-    buf_add(out, s->held, s->nheld);
+    if (s->nheld)
+        buf_add(out, s->held, s->nheld);
     s->nheld = 0;
 }
