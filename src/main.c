@@ -332,6 +332,9 @@ static int cmd_serve(struct opts *o)
     buf_release(&aerr);
     auth_warn_readable(d.cfg);
     signal(SIGPIPE, SIG_IGN);
+    /* A file size limit (RLIMIT_FSIZE) makes a write fail with EFBIG, which
+     * the store reports, instead of killing the daemon. */
+    signal(SIGXFSZ, SIG_IGN);
     d.loop = uv_default_loop();
     d.up = upstream_new(d.loop);
     d.sched = sched_new(d.loop, d.up, d.cfg);

@@ -94,10 +94,12 @@ export function processesMentioning(dir) {
 }
 
 export class Hermod {
-  constructor(config, { args = [], env = {} } = {}) {
+  // wrap: a command hermod runs under, e.g. ['prlimit', '--fsize=N', '--'].
+  constructor(config, { args = [], env = {}, wrap = [] } = {}) {
     this.dir = tmpdir();
     this.config = config;
     this.args = args;
+    this.wrap = wrap;
     this.env = env;
     this.stderr = '';
     this.exited = null;
@@ -109,7 +111,8 @@ export class Hermod {
     const text = this.config.replaceAll('@DIR@', this.dir).replaceAll('@LISTEN@', `127.0.0.1:${this.port}`);
     this.configPath = path.join(this.dir, 'hermod.yaml');
     fs.writeFileSync(this.configPath, text.includes('listen:') ? text : `listen: 127.0.0.1:${this.port}\n${text}`);
-    this.proc = spawn(HERMOD, ['serve', '--config', this.configPath, ...this.args], {
+    const argv = [...this.wrap, HERMOD, 'serve', '--config', this.configPath, ...this.args];
+    this.proc = spawn(argv[0], argv.slice(1), {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
