@@ -3,12 +3,13 @@
 // ends with. Not a test file (node --test runs *.test.mjs only).
 import fs from 'node:fs';
 import assert from 'node:assert/strict';
-import { ASAN, waitFor, unmanaged } from './lib.mjs';
+import { ASAN, TSAN, waitFor, unmanaged } from './lib.mjs';
 
 // RSS may grow by this much over a batch of faults. Under ASan the
 // allocator keeps freed memory in quarantine (256 MB), so RSS says nothing
-// there and LeakSanitizer, at exit, is the check instead.
-export const RSS_SLACK_KB = ASAN ? 0 : 4096;
+// there and LeakSanitizer, at exit, is the check instead; TSan's shadow
+// memory grows with what it has seen.
+export const RSS_SLACK_KB = ASAN || TSAN ? 0 : 4096;
 
 export function procStats(pid) {
   const fds = fs.readdirSync(`/proc/${pid}/fd`).length;

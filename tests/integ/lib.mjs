@@ -15,8 +15,9 @@ import assert from 'node:assert/strict';
 export const HERMOD = process.env.HERMOD_BIN || path.resolve('build/hermod');
 export const FAKE = process.env.FAKE_ENGINE || path.resolve('build/fake-engine');
 export const ASAN = /asan/.test(process.env.HERMOD_BUILD || HERMOD);
+export const TSAN = /tsan/.test(process.env.HERMOD_BUILD || HERMOD);
 // Sanitizer builds are slower; timing bounds scale with this.
-export const SLOW = ASAN ? 3 : 1;
+export const SLOW = ASAN ? 3 : TSAN ? 5 : 1;
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -183,7 +184,7 @@ export class Hermod {
   }
 
   checkSanitizers() {
-    const bad = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|hermod: BUG at)/;
+    const bad = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|runtime error:|hermod: BUG at)/;
     assert.ok(!bad.test(this.stderr), `sanitizer or BUG report from hermod:\n${this.stderr.slice(-6000)}`);
   }
 
