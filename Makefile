@@ -149,15 +149,23 @@ check-asan: build/asan/hermod $(FAKES) $(ASAN_UNIT_BIN)
 # worker pool and back: ingest (decode, store, OCR), sizing of models
 # (estimate on the pool), and the store faults. tests/tsan.supp lists the
 # library internals judged benign, each with its reason.
-TSAN_TESTS ?= 009-budget 012-pipeline 016-ocr 019-faults-store 013-gateway-core
+TSAN_TESTS ?= 009-budget 012-pipeline 016-ocr 019-faults-store
 .PHONY: tsan
-tsan: build/tsan/hermod $(FAKES)
+tsan: build/tsan/hermod $(FAKES) build/gguf-gen
 	@TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=0 second_deadlock_stack=1 $(TSAN_OPTIONS)" \
 	    HERMOD_BIN=$(CURDIR)/build/tsan/hermod FAKE_ENGINE=$(CURDIR)/build/fake-engine HERMOD_BUILD=build/tsan \
 	    node --test --test-timeout=300000 --test-concurrency=1 --test-reporter=spec \
 	    $(foreach t,$(TSAN_TESTS),tests/integ/$(t).test.mjs) >build/tsan/integ.log 2>&1; \
 	    rc=$$?; grep -E '^(✔|✖|ℹ)' build/tsan/integ.log; \
 	    [ $$rc -eq 0 ] || tail -n 80 build/tsan/integ.log; exit $$rc
+
+# kill -9 at random points during ingest, 50 trials: every acknowledged
+# ingest survives and PRAGMA integrity_check passes (bench/kill9.mjs; CI).
+DURABILITY_TRIALS ?= 50
+.PHONY: durability
+durability: build/hermod $(FAKES)
+	@HERMOD_BIN=$(CURDIR)/build/hermod FAKE_ENGINE=$(CURDIR)/build/fake-engine \
+	    node bench/kill9.mjs $(DURABILITY_TRIALS)
 
 # What the README's test command and .ci/run do.
 test: test-deps
