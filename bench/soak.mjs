@@ -2,8 +2,9 @@
 // 5 s (issue 11: an hour with flat RSS). CONC clients loop over a mix:
 // chat answers, streams, streams the client abandons half way, requests to
 // a model whose engine answers 500, /v1/models and /metrics, and
-// transcripts to /hermod/ingest (into a store). The verdict compares RSS
-// after the first quarter (warm: pools and caches filled) with the end.
+// transcripts to /hermod/ingest (into a store). The verdict compares the
+// 2nd quarter of the run (warm) with the last: the floor (min) and the
+// median of the RSS samples in each.
 //
 //   node bench/soak.mjs [DURATION=3600 s, or 5m / 1h] [CONC=16]   HERMOD_BIN FAKE_ENGINE
 import fs from 'node:fs';
@@ -89,14 +90,19 @@ const timer = setInterval(sample, 5000);
 await Promise.all(Array.from({ length: CONC }, (_, k) => client(k)));
 clearInterval(timer);
 sample();
-const warm = samples.find((s) => s.t * 1000 >= DURATION / 4) || samples[0];
-const last = samples.at(-1);
-const max = Math.max(...samples.map((s) => s.kb));
+// Per quarter: floor (min), median and peak. One sample is noise (a burst
+// of requests in flight); a leak lifts the floor quarter after quarter.
+const q = Math.max(1, Math.floor(samples.length / 4));
+const quarters = [0, 1, 2, 3].map((i) => samples.slice(i * q, i === 3 ? samples.length : (i + 1) * q).map((s) => s.kb / 1024).sort((a, b) => a - b));
+const stat = (w) => ({ min: w[0], med: w[Math.floor(w.length / 2)], max: w.at(-1) });
+const qs = quarters.map(stat);
 const total = Object.values(counts).reduce((a, b) => a + b, 0) - counts.errors;
 console.log(`hermod soak — ${new Date().toISOString()}, ${(DURATION / 1000).toFixed(0)} s, ${CONC} clients, ${total} requests (${JSON.stringify(counts)})`);
 console.log(`RSS MiB every 5 s: ${samples.map((s) => (s.kb / 1024).toFixed(1)).join(' ')}`);
-console.log(`RSS: start ${(samples[0].kb / 1024).toFixed(1)} MiB, at ${warm.t.toFixed(0)} s ${(warm.kb / 1024).toFixed(1)} MiB, end ${(last.kb / 1024).toFixed(1)} MiB, max ${(max / 1024).toFixed(1)} MiB; ` +
-  `growth after warm-up ${((last.kb - warm.kb) / 1024).toFixed(2)} MiB: ${last.kb - warm.kb < 2048 ? 'flat' : 'GROWING'}`);
+console.log(`RSS MiB per quarter (min/median/max): ${qs.map((x) => `${x.min.toFixed(1)}/${x.med.toFixed(1)}/${x.max.toFixed(1)}`).join(', ')}`);
+const floor = qs[3].min - qs[1].min;
+const med = qs[3].med - qs[1].med;
+console.log(`from the 2nd quarter to the last: floor ${floor >= 0 ? '+' : ''}${floor.toFixed(2)} MiB, median ${med >= 0 ? '+' : ''}${med.toFixed(2)} MiB: ${floor < 1 && med < 2 ? 'flat' : 'GROWING'}`);
 await h.stop();
 h.cleanup();
 good.stop();
