@@ -7,6 +7,8 @@
 #   make check      unit + integration tests on build/hermod
 #   make asan       build/asan/hermod with AddressSanitizer + UBSan
 #   make check-asan the same tests on build/asan/hermod
+#   make tsan       build/tsan/hermod with ThreadSanitizer, and the integration
+#                   tests over the worker-pool hand-offs on it (TSAN_TESTS)
 #   make bench      benchmarks (see bench/README.md)
 #   make lint       cppcheck, the layer order of the includes, self-contained headers
 #   make install    PREFIX=/usr/local DESTDIR=: the binary, hermod(1), hermod.yaml(5),
@@ -30,6 +32,8 @@ LIBS := $(PKG_LIBS) -lhttp_parser -lpthread -lm -ldl
 OPT_CFLAGS  := -O2
 ASAN_CFLAGS := -O1 -fsanitize=address,undefined -fno-sanitize-recover=undefined
 ASAN_LDFLAGS := -fsanitize=address,undefined
+TSAN_CFLAGS := -O1 -fsanitize=thread
+TSAN_LDFLAGS := -fsanitize=thread
 
 # Module folders by layer (HACKING.md); main.c sits above them in src/.
 SRC  := $(wildcard src/*.c src/*/*.c)
@@ -39,6 +43,7 @@ LIBSRC := $(filter-out $(MAIN),$(SRC))
 
 OBJ      := $(patsubst src/%.c,build/obj/%.o,$(LIBSRC)) $(patsubst src/%.S,build/obj/%.o,$(ASM))
 ASAN_OBJ := $(patsubst src/%.c,build/asan/obj/%.o,$(LIBSRC)) $(patsubst src/%.S,build/asan/obj/%.o,$(ASM))
+TSAN_OBJ := $(patsubst src/%.c,build/tsan/obj/%.o,$(LIBSRC)) $(patsubst src/%.S,build/tsan/obj/%.o,$(ASM))
 
 # tests/unit/<folder>/test_<module>.c mirrors src/; the binaries stay flat
 # (build/tests/test_<module>), so test names are unique across folders.
@@ -69,9 +74,16 @@ build/asan/obj/%.o: src/%.S
 	@mkdir -p $(dir $@)
 	$(CC) -Ibuild/gen -I. -c $< -o $@
 
+build/tsan/obj/%.o: src/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(BASE_CFLAGS) $(TSAN_CFLAGS) -MMD -MP -c $< -o $@
+build/tsan/obj/%.o: src/%.S
+	@mkdir -p $(dir $@)
+	$(CC) -Ibuild/gen -I. -c $< -o $@
+
 # The default config is compiled into the binary.
-build/obj/core/default_config.o build/asan/obj/core/default_config.o: etc/hermod.yaml
-build/obj/gateway/dashboard_html.o build/asan/obj/gateway/dashboard_html.o: src/gateway/dashboard.html
+build/obj/core/default_config.o build/asan/obj/core/default_config.o build/tsan/obj/core/default_config.o: etc/hermod.yaml
+build/obj/gateway/dashboard_html.o build/asan/obj/gateway/dashboard_html.o build/tsan/obj/gateway/dashboard_html.o: src/gateway/dashboard.html
 
 build/libhermod.a: $(OBJ)
 	@rm -f $@
@@ -79,6 +91,12 @@ build/libhermod.a: $(OBJ)
 build/asan/libhermod.a: $(ASAN_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
+
+build/tsan/libhermod.a: $(TSAN_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+build/tsan/hermod: build/tsan/obj/main.o build/tsan/libhermod.a
+	$(CC) $(TSAN_LDFLAGS) -o $@ $^ $(LIBS)
 
 build/hermod: build/obj/main.o build/libhermod.a
 	$(CC) -o $@ $^ $(LIBS)
@@ -130,6 +148,28 @@ check: build/hermod $(FAKES) $(UNIT_BIN)
 check-asan: build/asan/hermod $(FAKES) $(ASAN_UNIT_BIN)
 	@tests/run build/asan
 
+# ThreadSanitizer over the integration tests whose work crosses to libuv's
+# worker pool and back: ingest (decode, store, OCR), sizing of models
+# (estimate on the pool), and the store faults. tests/tsan.supp lists the
+# library internals judged benign, each with its reason.
+TSAN_TESTS ?= 009-budget 012-pipeline 016-ocr 023-faults-store
+.PHONY: tsan
+tsan: build/tsan/hermod $(FAKES) build/gguf-gen
+	@TSAN_OPTIONS="suppressions=$(CURDIR)/tests/tsan.supp halt_on_error=0 second_deadlock_stack=1 $(TSAN_OPTIONS)" \
+	    HERMOD_BIN=$(CURDIR)/build/tsan/hermod FAKE_ENGINE=$(CURDIR)/build/fake-engine HERMOD_BUILD=build/tsan \
+	    node --test --test-timeout=300000 --test-concurrency=1 --test-reporter=spec \
+	    $(foreach t,$(TSAN_TESTS),tests/integ/$(t).test.mjs) >build/tsan/integ.log 2>&1; \
+	    rc=$$?; grep -E '^(✔|✖|ℹ)' build/tsan/integ.log; \
+	    [ $$rc -eq 0 ] || tail -n 80 build/tsan/integ.log; exit $$rc
+
+# kill -9 at random points during ingest, 50 trials: every acknowledged
+# ingest survives and PRAGMA integrity_check passes (bench/kill9.mjs; CI).
+DURABILITY_TRIALS ?= 50
+.PHONY: durability
+durability: build/hermod $(FAKES)
+	@HERMOD_BIN=$(CURDIR)/build/hermod FAKE_ENGINE=$(CURDIR)/build/fake-engine \
+	    node bench/kill9.mjs $(DURABILITY_TRIALS)
+
 # What the README's test command and .ci/run do.
 test: test-deps
 	@$(MAKE) --no-print-directory -j2 all asan $(UNIT_BIN) $(ASAN_UNIT_BIN)
@@ -169,6 +209,7 @@ clean:
 	rm -rf build
 
 -include $(wildcard build/obj/*.d build/obj/*/*.d build/asan/obj/*.d build/asan/obj/*/*.d \
+                    build/tsan/obj/*.d build/tsan/obj/*/*.d \
                     build/tests/*.d build/asan/tests/*.d)
 
 # Benchmark clients (see bench/README.md).
@@ -207,6 +248,7 @@ build/fuzz/obj/%.o: src/%.S
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) -Ibuild/gen -I. -c $< -o $@
 build/fuzz/obj/core/default_config.o: etc/hermod.yaml
+build/fuzz/obj/gateway/dashboard_html.o: src/gateway/dashboard.html
 build/fuzz/libhermod.a: $(FUZZ_OBJ)
 	@rm -f $@
 	ar rcs $@ $^

@@ -8,6 +8,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -250,6 +251,22 @@ static void drain_cb(uv_timer_t *t)
     stop_engines(d);
 }
 
+/* Every client connection and engine connection is a descriptor: the
+ * soft RLIMIT_NOFILE (often 1024) is raised to the hard one (often
+ * 524288), as nginx's worker_rlimit_nofile does, so that max_connections
+ * is the limit that bites and not EMFILE at accept. */
+static void raise_nofile(void)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rlim_t was = rl.rlim_cur;
+        rl.rlim_cur = rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
+            log_debug("open files limit raised from %llu to %llu", (unsigned long long)was,
+                      (unsigned long long)rl.rlim_max);
+    }
+}
+
 /*
  * SIGHUP re-reads the config file. An invalid file is named with its line
  * and the running config stays. A valid one applies at once: unchanged
@@ -350,6 +367,10 @@ static int cmd_serve(struct opts *o)
     buf_release(&aerr);
     auth_warn_readable(d.cfg);
     signal(SIGPIPE, SIG_IGN);
+    /* A file size limit (RLIMIT_FSIZE) makes a write fail with EFBIG, which
+     * the store reports, instead of killing the daemon. */
+    signal(SIGXFSZ, SIG_IGN);
+    raise_nofile();
     d.loop = uv_default_loop();
     d.up = upstream_new(d.loop);
     d.sched = sched_new(d.loop, d.up, d.cfg);
@@ -372,6 +393,7 @@ static int cmd_serve(struct opts *o)
                              d.api, &err);
     if (!d.http)
         fatal("%s", buf_cstr(&err));
+    http_server_set_cors(d.http, (const char *const *)d.cfg->cors_origins);
     buf_release(&err);
     uv_signal_init(d.loop, &d.sigint);
     uv_signal_init(d.loop, &d.sigterm);

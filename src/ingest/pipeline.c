@@ -269,7 +269,9 @@ static void after_work(uv_work_t *w, int status)
         struct list *pos;
         list_for_each(pos, &p->jobs) {
             struct job *o = container_of(pos, struct job, link);
-            if (o != j && o->id == j->id && o->stage >= ST_CALL && o->stage != ST_FOLLOW) {
+            /* The stage first: a job still in ST_PREPARE is on the worker
+             * pool, which writes its id (a data race found by make tsan). */
+            if (o != j && o->stage >= ST_CALL && o->stage != ST_FOLLOW && o->id == j->id) {
                 j->stage = ST_FOLLOW;
                 list_add_tail(&o->followers, &j->follow_link);
                 return;

@@ -73,6 +73,7 @@ struct http_server {
     bool draining;
     bool closing;
     unsigned handles;           /* listener, timer and connections not yet closed */
+    const char *const *cors;    /* origins allowed (borrowed, NULL-terminated), or NULL */
 };
 
 struct conn {
@@ -632,6 +633,21 @@ static int on_message_complete(http_parser *p)
 }
 
 /* A request that cannot be read: an error answer, then the close. */
+/* An error this module answers itself (408, 413, 431, 503) is read by a
+ * browser only with CORS headers: they are added when the request's Origin,
+ * if it was read, is one the gateway allows (http_server_set_cors). */
+static void own_error_cors(struct http_req *r)
+{
+    const char *origin = http_req_header(r, "Origin");
+    for (size_t i = 0; origin && r->s->cors && r->s->cors[i]; i++) {
+        if (!strcmp(r->s->cors[i], "*") || !strcasecmp(r->s->cors[i], origin)) {
+            http_req_add_header(r, "Access-Control-Allow-Origin", origin);
+            http_req_add_header(r, "Vary", "Origin");
+            return;
+        }
+    }
+}
+
 static void refuse(struct conn *c, int status, const char *code, const char *msg)
 {
     if (!c->req)
@@ -643,6 +659,7 @@ static void refuse(struct conn *c, int status, const char *code, const char *msg
         r->method = "GET";
     if (!r->path)
         r->path = xstrdup("");
+    own_error_cors(r);
     http_respond_error(r, status, "invalid_request_error", code, "%s", msg);
 }
 
@@ -687,6 +704,7 @@ static void dispatch(struct conn *c)
         uv_read_stop((uv_stream_t *)&c->tcp); /* enough waits; read the rest later */
     if (r->too_big) {
         r->keep_alive = false;
+        own_error_cors(r);
         http_respond_error(r, 413, "invalid_request_error", "request_too_large",
                            "request body is larger than the limit of %llu bytes (max_body)",
                            (unsigned long long)s->lim.max_body);
@@ -695,6 +713,7 @@ static void dispatch(struct conn *c)
     if (s->draining) {
         /* A request on a connection kept alive from before the shutdown. */
         http_req_add_header(r, "Retry-After", "5");
+        own_error_cors(r);
         http_respond_error(r, 503, "service_unavailable", "shutting_down",
                            "hermod is shutting down; retry in a moment");
         return;
@@ -963,6 +982,11 @@ void http_server_free(struct http_server *s)
     uv_close((uv_handle_t *)&s->sweep, listener_closed_cb);
     uv_idle_stop(&s->ender);
     uv_close((uv_handle_t *)&s->ender, listener_closed_cb);
+}
+
+void http_server_set_cors(struct http_server *s, const char *const *origins)
+{
+    s->cors = origins;
 }
 
 int http_server_port(const struct http_server *s)

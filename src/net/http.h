@@ -57,6 +57,12 @@ struct http_server *http_server_new(uv_loop_t *loop, const char *host, int port,
 /* Stops listening and ends every connection (owners get close_cb). */
 void http_server_free(struct http_server *s);
 int http_server_port(const struct http_server *s);
+/* The web origins whose requests get CORS headers on the errors this module
+ * answers itself (408, 413, 431, and 503 while draining; not the canned 503
+ * of max_connections, written before any request is read). origins is a
+ * NULL-terminated list, "*" for any, borrowed: it must outlive s. NULL (the
+ * default) adds none. The gateway's own answers have their CORS from auth. */
+void http_server_set_cors(struct http_server *s, const char *const *origins);
 /* Shutting down: stops accepting connections (the port is closed at once),
  * answers requests that still arrive on open connections with 503, and
  * closes each connection after its answer. Requests in flight go on. */

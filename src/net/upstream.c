@@ -762,11 +762,15 @@ void upstream_resume(struct upstream_req *r)
     r->held = NULL;
     r->nheld = 0;
     if (held) {
+        /* As inside the parser: an abort from the callback only marks r,
+         * which is ended here (r freed by an abort would be read after). */
+        c->busy++;
         int rc = r->o.on_data(r, held, nheld, r->o.arg);
-        if (r->aborted || r->finished) {
+        c->busy--;
+        if (r->aborted) {
             free(held);
-            if (!r->finished)
-                upstream_abort(r);
+            c->closing = true;
+            finish(r, -ECANCELED, "aborted");
             return;
         }
         if (rc == UPSTREAM_PAUSE) {
@@ -789,7 +793,10 @@ void upstream_resume(struct upstream_req *r)
     if (nrest) {
         feed(c, rest, nrest);
         free(rest);
-        if (r->finished || r->paused || r->c != c)
+        /* feed() may have ended r (the answer complete, broken or aborted),
+         * and then r is freed: only c, closed asynchronously, may be read.
+         * Found by tests/fuzz/fuzz_upstream.c. */
+        if (c->req != r || r->paused)
             return;
     }
     uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
@@ -812,8 +819,12 @@ const char *upstream_req_content_type(const struct upstream_req *r)
 
 const char *upstream_req_header(const struct upstream_req *r, const char *name)
 {
+    /* No header kept: data is NULL, and NULL + 0 is undefined (found by
+     * tests/fuzz/fuzz_upstream.c). */
+    if (!r->headers.len)
+        return NULL;
     const char *p = r->headers.data, *end = p + r->headers.len;
-    while (p && p < end) {
+    while (p < end) {
         const char *v = p + strlen(p) + 1;
         if (!strcasecmp(p, name))
             return v;

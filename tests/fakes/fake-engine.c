@@ -71,6 +71,10 @@ static struct {
     const char *save;       /* write each audio request's body to this file */
     const char *save_json;  /* write each completion request's body to this file */
     long speech_bytes;      /* size of a /v1/audio/speech answer */
+    long huge_headers;      /* answer completions with a header this many bytes long */
+    const char *wrong_model;/* answer completions naming this model */
+    bool garbage_bytes;     /* answer completions with bytes that are not HTTP */
+    bool hang_mid_body;     /* non-streamed: send half the JSON body, then hang */
 } opt = {
     .host = "127.0.0.1", .model = "fake-model", .chunks = 5, .crash_after = -1,
     .hang_after = -1, .fail_after = -1, .embed_dim = 8, .record_every = 1,
@@ -448,6 +452,73 @@ static void look_at_images(const json_t *body)
     }
 }
 
+/* Writes bytes straight to the connection's socket, past libmicrohttpd,
+ * for answers no HTTP library would send (the fault matrix). */
+static void raw_write(int fd, const char *p, size_t n)
+{
+    while (n) {
+        ssize_t w = send(fd, p, n, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            return;
+        p += w;
+        n -= (size_t)w;
+    }
+}
+
+/* --garbage-bytes and --huge-headers: a raw answer, then the connection
+ * is dropped (MHD_NO). */
+static enum MHD_Result raw_answer(struct req *q)
+{
+    if (opt.garbage_bytes) {
+        static const char junk[] = "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03 not http at all \r\n\r\n\xff\xfe";
+        record("garbage-bytes id=%ld", q->id);
+        raw_write(q->fd, junk, sizeof(junk) - 1);
+    } else {
+        size_t n = (size_t)opt.huge_headers;
+        char *h = malloc(n + 256);
+        int o = snprintf(h, 256, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Huge: ");
+        memset(h + o, 'a', n);
+        static const char tail[] = "\r\nContent-Length: 2\r\n\r\n{}";
+        memcpy(h + o + n, tail, sizeof(tail) - 1);
+        record("huge-headers id=%ld bytes=%zu", q->id, n);
+        raw_write(q->fd, h, (size_t)o + n + sizeof(tail) - 1);
+        free(h);
+    }
+    shutdown(q->fd, SHUT_WR);
+    return MHD_NO;
+}
+
+/* --hang-mid-body: a JSON answer with its length, of which half is sent. */
+struct half {
+    struct req *q;
+    char *s;
+    size_t n;
+};
+
+static ssize_t half_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    struct half *hb = cls;
+    if (pos >= hb->n / 2) {
+        hang_here(hb->q);
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    }
+    size_t n = hb->n / 2 - (size_t)pos;
+    if (n > max)
+        n = max;
+    memcpy(buf, hb->s + pos, n);
+    hb->q->sent++;
+    return (ssize_t)n;
+}
+
+static void half_free(void *cls)
+{
+    struct half *hb = cls;
+    free(hb->s);
+    free(hb);
+}
+
 static enum MHD_Result completion(struct MHD_Connection *c, struct req *q)
 {
     long n = __atomic_add_fetch(&requests, 1, __ATOMIC_SEQ_CST);
@@ -493,6 +564,10 @@ static enum MHD_Result completion(struct MHD_Connection *c, struct req *q)
         hang_here(q);
         return MHD_NO;
     }
+    if (opt.garbage_bytes || opt.huge_headers > 0)
+        return raw_answer(q);
+    if (opt.wrong_model)
+        snprintf(q->model, sizeof(q->model), "%s", opt.wrong_model);
     int status = opt.status;
     if (opt.fail_after >= 0 && n > opt.fail_after)
         status = 500;
@@ -608,6 +683,17 @@ static enum MHD_Result completion(struct MHD_Connection *c, struct req *q)
                           "total_tokens", 3 + (int)opt.chunks);
     char *s = json_dumps(j, JSON_COMPACT);
     json_decref(j);
+    if (opt.hang_mid_body) {
+        struct half *hb = malloc(sizeof(*hb));
+        *hb = (struct half){.q = q, .s = s, .n = strlen(s)};
+        record("half-body id=%ld bytes=%zu", q->id, hb->n / 2);
+        struct MHD_Response *r =
+            MHD_create_response_from_callback(hb->n, 4096, half_reader, hb, half_free);
+        MHD_add_response_header(r, "Content-Type", "application/json");
+        enum MHD_Result rc = MHD_queue_response(c, 200, r);
+        MHD_destroy_response(r);
+        return rc;
+    }
     enum MHD_Result rc = reply(c, 200, "application/json", s);
     free(s);
     return rc;
@@ -757,6 +843,10 @@ static void usage(void)
             "  --save FILE           write each audio request's body to FILE\n"
             "  --save-json FILE      write each completion request's body to FILE\n"
             "  --speech-bytes N      size of a /v1/audio/speech answer (4096)\n"
+            "  --huge-headers N      answer completions with a header of N bytes, then close\n"
+            "  --garbage-bytes       answer completions with bytes that are not HTTP, then close\n"
+            "  --wrong-model ID      answers name model ID, not the one asked for\n"
+            "  --hang-mid-body       non-streamed answers: send half the body, then hang\n"
             "  --look                decode the JPEGs of a request, record size and corner colours\n"
             "  -m, --model FILE      model file (must exist); llama-server flags are ignored\n");
 }
@@ -822,6 +912,10 @@ int main(int argc, char **argv)
         STR("--save", save)
         STR("--save-json", save_json)
         NUM("--speech-bytes", speech_bytes)
+        NUM("--huge-headers", huge_headers)
+        STR("--wrong-model", wrong_model)
+        FLAG("--garbage-bytes", garbage_bytes)
+        FLAG("--hang-mid-body", hang_mid_body)
         if (!strcmp(a, "--ignore-sigterm")) {
             opt.ignore_sigterm = 1;
             continue;

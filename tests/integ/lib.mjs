@@ -15,8 +15,9 @@ import assert from 'node:assert/strict';
 export const HERMOD = process.env.HERMOD_BIN || path.resolve('build/hermod');
 export const FAKE = process.env.FAKE_ENGINE || path.resolve('build/fake-engine');
 export const ASAN = /asan/.test(process.env.HERMOD_BUILD || HERMOD);
+export const TSAN = /tsan/.test(process.env.HERMOD_BUILD || HERMOD);
 // Sanitizer builds are slower; timing bounds scale with this.
-export const SLOW = ASAN ? 3 : 1;
+export const SLOW = ASAN ? 3 : TSAN ? 5 : 1;
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -94,10 +95,12 @@ export function processesMentioning(dir) {
 }
 
 export class Hermod {
-  constructor(config, { args = [], env = {} } = {}) {
+  // wrap: a command hermod runs under, e.g. ['prlimit', '--fsize=N', '--'].
+  constructor(config, { args = [], env = {}, wrap = [] } = {}) {
     this.dir = tmpdir();
     this.config = config;
     this.args = args;
+    this.wrap = wrap;
     this.env = env;
     this.stderr = '';
     this.exited = null;
@@ -109,7 +112,8 @@ export class Hermod {
     const text = this.config.replaceAll('@DIR@', this.dir).replaceAll('@LISTEN@', `127.0.0.1:${this.port}`);
     this.configPath = path.join(this.dir, 'hermod.yaml');
     fs.writeFileSync(this.configPath, text.includes('listen:') ? text : `listen: 127.0.0.1:${this.port}\n${text}`);
-    this.proc = spawn(HERMOD, ['serve', '--config', this.configPath, ...this.args], {
+    const argv = [...this.wrap, HERMOD, 'serve', '--config', this.configPath, ...this.args];
+    this.proc = spawn(argv[0], argv.slice(1), {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
@@ -180,7 +184,7 @@ export class Hermod {
   }
 
   checkSanitizers() {
-    const bad = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|runtime error:|hermod: BUG at)/;
+    const bad = /(ERROR: AddressSanitizer|ERROR: LeakSanitizer|WARNING: ThreadSanitizer|runtime error:|hermod: BUG at)/;
     assert.ok(!bad.test(this.stderr), `sanitizer or BUG report from hermod:\n${this.stderr.slice(-6000)}`);
   }
 
