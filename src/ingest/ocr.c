@@ -102,14 +102,24 @@ static bool sym_in(void *h, const char *so, const char *name, void **slot)
 
 static void load(void)
 {
-    /* Tesseract's LSTM runs OpenMP teams inside one recognition; on the
+    /*
+     * Tesseract's LSTM runs OpenMP teams inside one recognition; on the
      * worker pool, several recognitions at once each spawning a team
-     * oversubscribe the cores (and libgomp's spinning threads stay). One
-     * thread per recognition: libgomp reads this once, when it is loaded,
-     * which is by the dlopen below. An operator's own setting wins. */
-    setenv("OMP_THREAD_LIMIT", "1", 0);
+     * oversubscribe the cores, and libgomp's threads spin-wait between
+     * teams (bench/ocr.sh on 2 busy cores: 200-300 ms a picture with
+     * teams, 60 without). One thread per recognition: libgomp reads
+     * OMP_THREAD_LIMIT once, when it is loaded, which is by the dlopen
+     * below; then the variable goes again, so that engines started later
+     * (llama-server's OpenMP) do not inherit it. An operator's own setting
+     * is left alone.
+     */
+    bool limit = !getenv("OMP_THREAD_LIMIT");
+    if (limit)
+        setenv("OMP_THREAD_LIMIT", "1", 1);
     /* RTLD_LOCAL: its symbols (and leptonica's) stay out of ours. */
     void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (limit)
+        unsetenv("OMP_THREAD_LIMIT");
     if (!h) {
         snprintf(lib_error, sizeof(lib_error), "%s", dlerror());
         return;
