@@ -252,7 +252,7 @@ static inline void letter(struct scan *s, uint32_t sym)
  * model sees (the lowercased letter, or the Devanagari code point; 0 for a
  * Devanagari sign that is not part of words). The twin of char_class().
  */
-static enum cclass class_of(uint32_t cp, uint32_t *sym)
+static inline __attribute__((always_inline)) enum cclass class_of(uint32_t cp, uint32_t *sym)
 {
     *sym = 0;
     if (cp < 0x250) {
@@ -449,6 +449,14 @@ static inline __attribute__((always_inline)) void scan_text(struct scan *s, cons
             cp = *p++;
             cls = ASCII_CLASS(cp);
             sym = cp | 0x20; /* only used for letters */
+        } else if (*p >= 0xE0 && *p <= 0xEF && end - p >= 3 &&
+                   p[1] >= (*p == 0xE0 ? 0xA0u : 0x80u) &&
+                   p[1] <= (*p == 0xED ? 0x9Fu : 0xBFu) && (p[2] & 0xC0) == 0x80) {
+            /* A well-formed three-byte sequence (all of Kannada and
+             * Devanagari), decoded here: utf8_next()'s checks, unrolled. */
+            cp = (uint32_t)(p[0] & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+            p += 3;
+            cls = class_of(cp, &sym);
         } else {
             p += utf8_next(p, (size_t)(end - p), &cp);
             if (cp == CP_INVALID) {
@@ -499,6 +507,17 @@ static inline __attribute__((always_inline)) void scan_text(struct scan *s, cons
             s->prev_at = cp == '@';
             if (cp == '.' || cp == '!' || cp == '?')
                 s->sent_start = true;
+            /* The rest of a run of Kannada letters and joiners: counted,
+             * nothing else (U+0C80..U+0CFF is E0 B2|B3 xx). */
+            if (cls == C_KANNADA) {
+                size_t k = 0;
+                while (end - p >= 3 && p[0] == 0xE0 && (p[1] & 0xFE) == 0xB2 &&
+                       (p[2] & 0xC0) == 0x80) {
+                    p += 3;
+                    k++;
+                }
+                s->kannada += k;
+            }
             continue;
         }
         s->prev_at = false;
