@@ -14,6 +14,10 @@
  * CER = Levenshtein distance in Unicode code points / reference length,
  * both with runs of white space made one space and the ends trimmed,
  * summed over the pictures of a condition (so long sentences weigh more).
+ * CER-zw is the same with U+200C and U+200D (zero-width non-joiner and
+ * joiner) left out of both texts: after a word-final virama they change
+ * nothing on the page ("ನಡಾಲ್" and "ನಡಾಲ್\u200c" print alike), so no reader
+ * can tell them apart, and the sentences use them inconsistently.
  * It prints one row per condition: pictures, CER, the share of pictures
  * read exactly, and the median and mean time per picture (decode + OCR;
  * the first picture's engine initialisation is shown apart).
@@ -31,7 +35,7 @@
 #include "lib/xalloc.h"
 
 /* Code points of s with white space collapsed, into *out (caller frees). */
-static size_t codepoints(const char *s, uint32_t **out)
+static size_t codepoints(const char *s, bool joiners, uint32_t **out)
 {
     size_t n = strlen(s), k = 0;
     uint32_t *cp = xmalloc((n + 1) * sizeof(*cp));
@@ -40,6 +44,8 @@ static size_t codepoints(const char *s, uint32_t **out)
         int32_t d;
         i += utf8_decode((const unsigned char *)s + i, n - i, &d);
         uint32_t u = d < 0 ? 0xfffd : (uint32_t)d;
+        if (!joiners && (u == 0x200c || u == 0x200d))
+            continue;
         bool sp = u == ' ' || u == '\t' || u == '\n' || u == '\r';
         if (sp && space)
             continue;
@@ -79,6 +85,7 @@ static size_t levenshtein(const uint32_t *a, size_t n, const uint32_t *b, size_t
 struct cond {
     char name[32];
     size_t pics, exact, edits, chars;
+    size_t edits_zw, chars_zw; /* zero-width (non-)joiners left out of both texts */
     double *ms;
     size_t nms, capms;
 };
@@ -104,19 +111,30 @@ static int read_file(const char *path, struct buf *out)
 
 int main(int argc, char **argv)
 {
-    bool all = argc > 2 && !strcmp(argv[1], "--all");
-    const char *manifest = argv[argc - 1];
-    if (argc < 2) {
-        fprintf(stderr, "usage: ocr [--all] MANIFEST\n");
+    bool all = false;
+    float word_conf = -1, line_conf = -1;
+    int ai = 1;
+    for (; ai < argc - 1; ai++) {
+        if (!strcmp(argv[ai], "--all"))
+            all = true, word_conf = line_conf = 0;
+        else if (!strcmp(argv[ai], "--word-conf") && ai + 2 < argc)
+            word_conf = strtof(argv[++ai], NULL);
+        else if (!strcmp(argv[ai], "--line-conf") && ai + 2 < argc)
+            line_conf = strtof(argv[++ai], NULL);
+        else
+            break;
+    }
+    if (argc < 2 || ai != argc - 1) {
+        fprintf(stderr, "usage: ocr [--all] [--word-conf N] [--line-conf N] MANIFEST\n");
         return 2;
     }
+    const char *manifest = argv[argc - 1];
     FILE *f = fopen(manifest, "r");
     if (!f) {
         perror(manifest);
         return 2;
     }
-    struct ocr_opts o = {.langs = NULL, .min_word_conf = all ? 0 : -1,
-                         .min_line_conf = all ? 0 : -1};
+    struct ocr_opts o = {.langs = NULL, .min_word_conf = word_conf, .min_line_conf = line_conf};
     struct cond conds[16];
     size_t nconds = 0;
     double first_init = 0;
@@ -166,8 +184,14 @@ int main(int argc, char **argv)
             buf_addstr(&hyp, r.lines[i].text);
         }
         uint32_t *a, *b;
-        size_t n = codepoints(ref, &a), m = codepoints(buf_cstr(&hyp), &b);
+        size_t n = codepoints(ref, true, &a), m = codepoints(buf_cstr(&hyp), true, &b);
         size_t d = levenshtein(a, n, b, m);
+        free(a);
+        free(b);
+        n = codepoints(ref, false, &a);
+        m = codepoints(buf_cstr(&hyp), false, &b);
+        cd->edits_zw += levenshtein(a, n, b, m);
+        cd->chars_zw += n;
         if (verbose && d)
             printf("  %s %s: %zu/%zu\n    ref %s\n    got %s\n", line, path, d, n, ref,
                    buf_cstr(&hyp));
@@ -189,16 +213,17 @@ int main(int argc, char **argv)
     }
     free(line);
     fclose(f);
-    printf("%-14s %6s %8s %7s %10s %10s\n", "condition", "pics", "CER", "exact", "median ms",
-           "mean ms");
+    printf("%-14s %6s %8s %8s %7s %10s %10s\n", "condition", "pics", "CER", "CER-zw", "exact",
+           "median ms", "mean ms");
     for (size_t c = 0; c < nconds; c++) {
         struct cond *cd = &conds[c];
         double sum = 0;
         for (size_t i = 0; i < cd->nms; i++)
             sum += cd->ms[i];
         qsort(cd->ms, cd->nms, sizeof(double), cmp_double);
-        printf("%-14s %6zu %7.2f%% %6.0f%% %10.0f %10.0f\n", cd->name, cd->pics,
+        printf("%-14s %6zu %7.2f%% %7.2f%% %6.0f%% %10.0f %10.0f\n", cd->name, cd->pics,
                cd->chars ? 100.0 * (double)cd->edits / (double)cd->chars : 0.0,
+               cd->chars_zw ? 100.0 * (double)cd->edits_zw / (double)cd->chars_zw : 0.0,
                cd->pics ? 100.0 * (double)cd->exact / (double)cd->pics : 0.0,
                cd->nms ? cd->ms[cd->nms / 2] : 0.0, cd->nms ? sum / (double)cd->nms : 0.0);
         free(cd->ms);

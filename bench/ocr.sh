@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# bench/ocr.sh [N] [DATA_DIR]: character error rate and time per picture of
+# bench/ocr.sh [N] [DATA_DIR] [SET]: character error rate and time per picture of
 # the Kannada OCR fallback (src/ingest/ocr.c, Tesseract kan+eng), on Kannada
 # sentences rendered with Debian's Kannada fonts.
 #
 # Sentences: the first N (40) lines labelled kn in DATA_DIR/dev.tsv
 # (../shared/langid; FLORES-style news sentences) that are Kannada script
-# only (no Latin letters), at most 90 characters. Each is rendered by
+# only (no Latin letters), at most 270 bytes (31 such). SET "train" takes
+# them from DATA_DIR/train.tsv instead: a second set, for checking that
+# what was tuned on the dev pictures holds on others (OCR learns nothing
+# from either). Each is rendered by
 # pango-view (HarfBuzz shaping; Noto Sans Kannada, Noto Serif Kannada and
 # Lohit Kannada in turn, 22 to 30 pt, wrapped at 900 px) into a JPEG, then
 # degraded with ffmpeg:
@@ -24,12 +27,20 @@ set -eu
 cd "$(dirname "$0")/.."
 n=${1:-40}
 data=${2:-../shared/langid}
-out=build/bench/ocr-pics
+set_=${3:-dev}
+case $set_ in
+dev) out=build/bench/ocr-pics ;;
+train) out=build/bench/ocr-pics-train ;;
+*)
+    echo "ocr: SET is dev or train, not $set_" >&2
+    exit 2
+    ;;
+esac
 mkdir -p "$out"
 make -j2 --no-print-directory build/bench/ocr >/dev/null
 
-if [ ! -f "$data/dev.tsv" ]; then
-    echo "ocr: $data/dev.tsv not found (the Kannada sentences)" >&2
+if [ ! -f "$data/$set_.tsv" ]; then
+    echo "ocr: $data/$set_.tsv not found (the Kannada sentences)" >&2
     exit 2
 fi
 echo "## machine"
@@ -37,7 +48,7 @@ echo "$(nproc) cores, $(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | 
 echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo
 
-awk -F'\t' '$1 == "kn" && $2 !~ /[A-Za-z]/ && length($2) <= 270 { print $2 }' "$data/dev.tsv" |
+awk -F'\t' '$1 == "kn" && $2 !~ /[A-Za-z]/ && length($2) <= 270 { print $2 }' "$data/$set_.tsv" |
     awk 'length($0) > 0' | head -n "$n" >"$out/sentences.txt"
 
 fonts=("Noto Sans Kannada" "Noto Serif Kannada" "Lohit Kannada")

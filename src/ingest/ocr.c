@@ -15,6 +15,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include <leptonica/allheaders.h>
 #include <tesseract/capi.h>
 #include <tesseract/version.h>
 
@@ -36,7 +37,7 @@ static const char soname[] = "libtesseract.so." STR(TESSERACT_MAJOR_VERSION);
     X(TessBaseAPIInit3)                                                                       \
     X(TessBaseAPISetVariable)                                                                 \
     X(TessBaseAPISetPageSegMode)                                                              \
-    X(TessBaseAPISetImage)                                                                    \
+    X(TessBaseAPISetImage2)                                                                   \
     X(TessBaseAPISetSourceResolution)                                                         \
     X(TessBaseAPIRecognize)                                                                   \
     X(TessBaseAPIGetIterator)                                                                 \
@@ -50,16 +51,28 @@ static const char soname[] = "libtesseract.so." STR(TESSERACT_MAJOR_VERSION);
     X(TessPageIteratorBoundingBox)                                                            \
     X(TessDeleteText)
 
+/* X(function) for every Leptonica function hermod calls (libtesseract's own
+ * Leptonica, already loaded with it). */
+#define LEPT_FUNCS(X)                                                                         \
+    X(pixCreate)                                                                              \
+    X(pixDestroy)                                                                             \
+    X(pixGetData)                                                                             \
+    X(pixGetWpl)                                                                              \
+    X(pixDeskewGeneral)                                                                       \
+    X(setMsgSeverity)
+
 #define OCR_FIELD(fn) __typeof__(&fn) fn;
 static struct {
     OCR_FUNCS(OCR_FIELD)
+    LEPT_FUNCS(OCR_FIELD)
     /* Declared without a prototype in capi.h: typed here. */
     const char *(*TessVersion)(void);
     TessBaseAPI *(*TessBaseAPICreate)(void);
 } T;
 #undef OCR_FIELD
 
-static void *lib;
+static void *lib, *lept;
+static const char lept_soname[] = "liblept.so.5";
 static bool lib_ok;
 static char lib_error[512];
 static char version[48];
@@ -74,13 +87,13 @@ static struct cached {
 } cache[CACHE_MAX];
 static size_t ncached;
 
-static bool sym(const char *name, void **slot)
+static bool sym_in(void *h, const char *so, const char *name, void **slot)
 {
     dlerror();
-    *slot = dlsym(lib, name);
+    *slot = dlsym(h, name);
     if (!*slot) {
         const char *e = dlerror();
-        snprintf(lib_error, sizeof(lib_error), "%s has no %s: %s", soname, name,
+        snprintf(lib_error, sizeof(lib_error), "%s has no %s: %s", so, name,
                  e ? e : "null symbol");
         return false;
     }
@@ -89,22 +102,51 @@ static bool sym(const char *name, void **slot)
 
 static void load(void)
 {
+    /*
+     * Tesseract's LSTM runs OpenMP teams inside one recognition; on the
+     * worker pool, several recognitions at once each spawning a team
+     * oversubscribe the cores, and libgomp's threads spin-wait between
+     * teams (bench/ocr.sh on 2 busy cores: 200-300 ms a picture with
+     * teams, 60 without). One thread per recognition: libgomp reads
+     * OMP_THREAD_LIMIT once, when it is loaded, which is by the dlopen
+     * below; then the variable goes again, so that engines started later
+     * (llama-server's OpenMP) do not inherit it. An operator's own setting
+     * is left alone.
+     */
+    bool limit = !getenv("OMP_THREAD_LIMIT");
+    if (limit)
+        setenv("OMP_THREAD_LIMIT", "1", 1);
     /* RTLD_LOCAL: its symbols (and leptonica's) stay out of ours. */
     void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+    if (limit)
+        unsetenv("OMP_THREAD_LIMIT");
     if (!h) {
         snprintf(lib_error, sizeof(lib_error), "%s", dlerror());
         return;
     }
     lib = h;
+    /* Its Leptonica, loaded with it: another reference, not another copy. */
+    lept = dlopen(lept_soname, RTLD_NOW | RTLD_LOCAL);
+    if (!lept) {
+        snprintf(lib_error, sizeof(lib_error), "%s", dlerror());
+        return;
+    }
     /* Object and function pointers are interchangeable wherever hermod
      * runs (POSIX requires it of dlsym). */
 #define OCR_SYM(fn)                                                                           \
-    if (!sym(#fn, (void **)(void *)&T.fn))                                                    \
+    if (!sym_in(lib, soname, #fn, (void **)(void *)&T.fn))                                    \
+        return;
+#define LEPT_SYM(fn)                                                                          \
+    if (!sym_in(lept, lept_soname, #fn, (void **)(void *)&T.fn))                              \
         return;
     OCR_FUNCS(OCR_SYM)
     OCR_SYM(TessVersion)
     OCR_SYM(TessBaseAPICreate)
+    LEPT_FUNCS(LEPT_SYM)
 #undef OCR_SYM
+#undef LEPT_SYM
+    /* Leptonica's warnings go to stderr, which is hermod's log. */
+    T.setMsgSeverity(L_SEVERITY_NONE);
     snprintf(version, sizeof(version), "tesseract %s", T.TessVersion());
     __atomic_store_n(&lib_ok, true, __ATOMIC_RELEASE);
 }
@@ -236,6 +278,163 @@ static void line_flush(struct line_acc *a, const struct ocr_opts *o, struct ocr_
     a->nwords = 0;
 }
 
+/* An 8-bit Leptonica picture of px (Leptonica keeps 4 pixels a 32-bit
+ * word, the first in the high byte). */
+static PIX *to_pix(const unsigned char *px, unsigned w, unsigned h, unsigned stride)
+{
+    PIX *pix = T.pixCreate((l_int32)w, (l_int32)h, 8);
+    if (!pix)
+        return NULL;
+    l_uint32 *data = T.pixGetData(pix);
+    size_t wpl = (size_t)T.pixGetWpl(pix);
+    for (unsigned y = 0; y < h; y++) {
+        l_uint32 *row = data + y * wpl;
+        const unsigned char *s = px + (size_t)y * stride;
+        unsigned x = 0;
+        for (; x + 4 <= w; x += 4)
+            row[x / 4] = (l_uint32)s[x] << 24 | (l_uint32)s[x + 1] << 16 |
+                         (l_uint32)s[x + 2] << 8 | s[x + 3];
+        if (x < w) {
+            l_uint32 v = 0;
+            for (unsigned k = 0; k < 4; k++)
+                v = v << 8 | (x + k < w ? s[x + k] : 255u);
+            row[x / 4] = v;
+        }
+    }
+    return pix;
+}
+
+/* Otsu's threshold of px: the grey level that best splits ink from
+ * paper (a dark or washed-out photo has neither at 128). */
+static int otsu(const unsigned char *px, unsigned w, unsigned h, unsigned stride)
+{
+    uint64_t hist[256] = {0}, n = (uint64_t)w * h, sum = 0;
+    for (unsigned y = 0; y < h; y++)
+        for (unsigned x = 0; x < w; x++)
+            hist[px[(size_t)y * stride + x]]++;
+    for (unsigned i = 0; i < 256; i++)
+        sum += i * hist[i];
+    uint64_t wb = 0, sb = 0;
+    double best = -1;
+    int t = 128;
+    for (unsigned i = 0; i < 255; i++) {
+        wb += hist[i];
+        sb += i * hist[i];
+        if (!wb || wb == n)
+            continue;
+        double mb = (double)sb / (double)wb, mf = (double)(sum - sb) / (double)(n - wb);
+        double between = (double)wb * (double)(n - wb) * (mb - mf) * (mb - mf);
+        if (between > best) {
+            best = between;
+            t = (int)i + 1;
+        }
+    }
+    return t;
+}
+
+/*
+ * pix turned level when its text lines lean (a hand-held photo of a page
+ * or a sign): Tesseract finds the lines of a leaning page, but its line
+ * recogniser loses the words at their ends. Leptonica's projection-profile
+ * search (+-7 degrees) on the picture thresholded at Otsu's level; NULL
+ * when it finds no confident angle or the angle is too small to matter.
+ */
+static PIX *deskew(PIX *pix, const unsigned char *px, unsigned w, unsigned h,
+                   unsigned stride, float *angle_out)
+{
+    l_float32 angle = 0, conf = 0;
+    PIX *d = T.pixDeskewGeneral(pix, 0, 0.0f, 0.0f, 0, otsu(px, w, h, stride), &angle, &conf);
+    *angle_out = 0;
+    if (!d)
+        return NULL;
+    if (d == pix) { /* a clone: no turn */
+        T.pixDestroy(&d);
+        return NULL;
+    }
+    *angle_out = angle;
+    return d;
+}
+
+/* Appends word to line, each Kannada digit zero that follows a Kannada
+ * letter or sign made an anusvara: the two are one glyph (a small circle)
+ * in most Kannada fonts, and Tesseract reads either for either, but a digit
+ * cannot end a syllable ("ಕಾ೦ಡ" is "ಕಾಂಡ"; "೧೦" stays). */
+static void add_word(struct buf *line, const char *word)
+{
+    static const char zero[] = "\xe0\xb3\xa6"; /* U+0CE6 */
+    const char *p = word, *z;
+    while ((z = strstr(p, zero))) {
+        buf_add(line, p, (size_t)(z - p));
+        bool after_letter = false;
+        if (z - word >= 3) {
+            const unsigned char *q = (const unsigned char *)z - 3;
+            unsigned cp = (unsigned)(q[0] & 0x0f) << 12 | (unsigned)(q[1] & 0x3f) << 6 |
+                          (q[2] & 0x3f);
+            after_letter = q[0] == 0xe0 && cp >= 0x0c80 && cp <= 0x0cdf;
+        }
+        buf_addstr(line, after_letter ? "\xe0\xb2\x82" /* U+0C82 */ : zero);
+        p = z + 3;
+    }
+    buf_addstr(line, p);
+}
+
+/* One recognition of the picture set in api into *out; *score is the
+ * confidence-weighted count of the characters kept, to compare passes. */
+static int recognize(TessBaseAPI *api, const struct ocr_opts *o, struct ocr_result *out,
+                     double *score, struct buf *err)
+{
+    *score = 0;
+    if (T.TessBaseAPIRecognize(api, NULL)) {
+        buf_addstr(err, "OCR: tesseract could not read the picture");
+        return -EPROTO;
+    }
+    TessResultIterator *ri = T.TessBaseAPIGetIterator(api);
+    struct line_acc a = {.text = BUF_INIT};
+    size_t cap = 0;
+    if (ri) {
+        const TessPageIterator *pi = T.TessResultIteratorGetPageIteratorConst(ri);
+        do {
+            if (T.TessPageIteratorIsAtBeginningOf(pi, RIL_TEXTLINE))
+                line_flush(&a, o, out, &cap);
+            char *word = T.TessResultIteratorGetUTF8Text(ri, RIL_WORD);
+            if (!word)
+                continue;
+            float conf = T.TessResultIteratorConfidence(ri, RIL_WORD);
+            int x0, y0, x1, y1;
+            out->words++;
+            /* A word with a letter stays whatever its confidence: in a
+             * line that passes the line floor it is a real word read
+             * imperfectly (dropping it loses all of it; bench/ocr.sh, the
+             * photographed screens: 8.5% CER with a floor of 10, 4.1%
+             * without). Textures read as symbols ("|| ~ ;") go. */
+            if ((conf < o->min_word_conf && !has_letter(word)) || !*word ||
+                !T.TessPageIteratorBoundingBox(pi, RIL_WORD, &x0, &y0, &x1, &y1)) {
+                out->words_dropped++;
+                T.TessDeleteText(word);
+                continue;
+            }
+            if (!a.nwords) {
+                a.x0 = x0, a.y0 = y0, a.x1 = x1, a.y1 = y1;
+            } else {
+                a.x0 = x0 < a.x0 ? x0 : a.x0;
+                a.y0 = y0 < a.y0 ? y0 : a.y0;
+                a.x1 = x1 > a.x1 ? x1 : a.x1;
+                a.y1 = y1 > a.y1 ? y1 : a.y1;
+                buf_addch(&a.text, ' ');
+            }
+            add_word(&a.text, word);
+            a.conf_sum += conf;
+            a.nwords++;
+            *score += conf / 100.0 * (double)strlen(word);
+            T.TessDeleteText(word);
+        } while (T.TessResultIteratorNext(ri, RIL_WORD));
+        line_flush(&a, o, out, &cap);
+        T.TessResultIteratorDelete(ri);
+    }
+    buf_release(&a.text);
+    return 0;
+}
+
 int ocr_read_gray(const unsigned char *px, unsigned w, unsigned h, unsigned stride,
                   const struct ocr_opts *opts, struct ocr_result *out, struct buf *err)
 {
@@ -259,60 +458,68 @@ int ocr_read_gray(const unsigned char *px, unsigned w, unsigned h, unsigned stri
     if (!api)
         return -ENOTSUP;
     uint64_t t0 = clock_mono_ns();
+    double init_ms = out->init_ms;
+    int rc = 0;
+    float skew = 0;
+    PIX *pix = to_pix(px, w, h, stride);
+    if (!pix) {
+        buf_addf(err, "OCR: no memory for a %ux%u picture", w, h);
+        rc = -ENOMEM;
+        goto out;
+    }
+    PIX *level = deskew(pix, px, w, h, stride, &skew);
+    if (level) {
+        T.pixDestroy(&pix);
+        pix = level;
+    }
     /* Automatic page segmentation without orientation detection: a photo
      * is upright by now (EXIF applied), and OSD costs a second pass. */
     T.TessBaseAPISetPageSegMode(api, PSM_AUTO);
-    T.TessBaseAPISetImage(api, px, (int)w, (int)h, 1, (int)stride);
-    /* A phone picture has no meaningful DPI; 300 stops Tesseract guessing
-     * (and saying so on stderr) and matches what its models were trained at. */
-    T.TessBaseAPISetSourceResolution(api, 300);
-    int rc = 0;
-    if (T.TessBaseAPIRecognize(api, NULL)) {
-        buf_addstr(err, "OCR: tesseract could not read the picture");
-        rc = -EPROTO;
-        goto out;
+    /*
+     * Two readings, one per thresholding, and the one with more
+     * confidence-weighted characters kept wins. Tesseract's global Otsu
+     * reads clean and evenly lit text best; Sauvola's local threshold
+     * reads what Otsu cannot (moire and vignetting of a photographed
+     * screen, uneven light, blur), and on clean text now and then loses a
+     * word or a whole block that Otsu keeps. Neither alone reaches the
+     * targets; together they do (bench/README-ocr.md).
+     */
+    static const char *const methods[] = {"0", "2"}; /* Otsu, Sauvola */
+    double best = -1;
+    for (size_t m = 0; m < ARRAY_SIZE(methods); m++) {
+        struct ocr_result r = {0};
+        double score;
+        T.TessBaseAPISetVariable(api, "thresholding_method", methods[m]);
+        /* Again for each pass: a new image drops the last pass's layout. */
+        T.TessBaseAPISetImage2(api, pix);
+        /* A phone picture has no meaningful DPI; 300 stops Tesseract
+         * guessing (and saying so on stderr) and matches what its models
+         * were trained at. */
+        T.TessBaseAPISetSourceResolution(api, 300);
+        struct buf scratch = BUF_INIT;
+        rc = recognize(api, &o, &r, &score, m ? &scratch : err);
+        buf_release(&scratch);
+        if (rc) {
+            ocr_result_release(&r);
+            if (m) /* the first reading stands */
+                rc = 0;
+            break;
+        }
+        if (score > best) {
+            ocr_result_release(out);
+            *out = r;
+            best = score;
+        } else {
+            ocr_result_release(&r);
+        }
     }
-    TessResultIterator *ri = T.TessBaseAPIGetIterator(api);
-    struct line_acc a = {.text = BUF_INIT};
-    size_t cap = 0;
-    if (ri) {
-        const TessPageIterator *pi = T.TessResultIteratorGetPageIteratorConst(ri);
-        do {
-            if (T.TessPageIteratorIsAtBeginningOf(pi, RIL_TEXTLINE))
-                line_flush(&a, &o, out, &cap);
-            char *word = T.TessResultIteratorGetUTF8Text(ri, RIL_WORD);
-            if (!word)
-                continue;
-            float conf = T.TessResultIteratorConfidence(ri, RIL_WORD);
-            int x0, y0, x1, y1;
-            out->words++;
-            if (conf < o.min_word_conf || !*word ||
-                !T.TessPageIteratorBoundingBox(pi, RIL_WORD, &x0, &y0, &x1, &y1)) {
-                out->words_dropped++;
-                T.TessDeleteText(word);
-                continue;
-            }
-            if (!a.nwords) {
-                a.x0 = x0, a.y0 = y0, a.x1 = x1, a.y1 = y1;
-            } else {
-                a.x0 = x0 < a.x0 ? x0 : a.x0;
-                a.y0 = y0 < a.y0 ? y0 : a.y0;
-                a.x1 = x1 > a.x1 ? x1 : a.x1;
-                a.y1 = y1 > a.y1 ? y1 : a.y1;
-                buf_addch(&a.text, ' ');
-            }
-            buf_addstr(&a.text, word);
-            a.conf_sum += conf;
-            a.nwords++;
-            T.TessDeleteText(word);
-        } while (T.TessResultIteratorNext(ri, RIL_WORD));
-        line_flush(&a, &o, out, &cap);
-        T.TessResultIteratorDelete(ri);
-    }
-    buf_release(&a.text);
 out:
+    out->init_ms = init_ms;
+    out->skew = skew;
     out->ms = (double)(clock_mono_ns() - t0) / 1e6;
     engine_put(api, o.langs);
+    if (pix)
+        T.pixDestroy(&pix);
     return rc;
 }
 

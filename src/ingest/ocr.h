@@ -46,9 +46,10 @@
 
 /* The languages read by default: Tesseract's traineddata names. */
 #define OCR_DEFAULT_LANGS "kan+eng"
-/* Words below this confidence (0..100) are dropped, and so are lines whose
- * words average below OCR_MIN_LINE_CONF: a photo's textures read as
- * low-confidence junk ("|| ~ ;"). Measured in bench/ocr.sh. */
+/* Words of symbols alone (no letter) below this confidence (0..100) are
+ * dropped, and so are lines whose words average below OCR_MIN_LINE_CONF:
+ * a photo's textures read as low-confidence junk ("|| ~ ;"). A word with
+ * a letter in a line that passes stays. Measured in bench/ocr.sh. */
 #define OCR_MIN_WORD_CONF 30.0f
 #define OCR_MIN_LINE_CONF 50.0f
 
@@ -71,6 +72,7 @@ struct ocr_result {
     unsigned words, words_dropped; /* read, and dropped for low confidence */
     double ms;                     /* recognition, not counting the decode */
     double init_ms;                /* making an engine, 0 when a cached one was used */
+    float skew;                    /* degrees the picture was turned to level its lines */
 };
 
 /*

@@ -76,9 +76,14 @@ struct scan {
     /* Sum of the weight bytes per lane, and how many features were added. */
     int64_t lane[LANGID_NLANES];
     int64_t nfeat;
+    /* Weight bytes not yet in lane[]: two lanes in the 16-bit halves of
+     * each (kn and other in acc13), for at most PEND_MAX features. */
+    uint32_t acc02, acc13;
+    unsigned pend;
     /* The current word. */
     enum word_kind kind;
     uint32_t hist[LANGID_NGRAM_MAX]; /* newest symbol first; 0 = none */
+    unsigned depth;                  /* symbols in hist */
     uint32_t wh;                     /* whole-word hash so far */
     uint32_t prev_sym;
     int run;
@@ -105,15 +110,43 @@ static inline uint32_t mix(uint32_t h, uint32_t sym)
     return (h ^ sym) * FNV_PRIME;
 }
 
-static inline void add_feature(struct scan *s, uint32_t h)
+/*
+ * The four weight bytes of feature hash h as one word: lane k in byte k.
+ * Adding whole words, two lanes at a time in 16-bit halves, costs a third
+ * of adding four bytes to four sums, and the sums stay in registers for a
+ * symbol's features (byte loads may alias the sums in memory; one word
+ * loaded and added locally does not make the compiler store and reload).
+ */
+static inline uint32_t weights_of(uint32_t h)
 {
     uint32_t b = (h * GOLDEN) >> (32 - LANGID_BITS);
     const unsigned char *w = (const unsigned char *)langid_weights + ((size_t)b << 2);
-    s->lane[0] += w[0];
-    s->lane[1] += w[1];
-    s->lane[2] += w[2];
-    s->lane[3] += w[3];
+    return (uint32_t)w[0] | (uint32_t)w[1] << 8 | (uint32_t)w[2] << 16 | (uint32_t)w[3] << 24;
+}
+
+/* A weight byte is at most 126 (printable), so a 16-bit half holds 520
+ * of them; pending sums go to lane[] before that. */
+#define PEND_MAX 400u
+
+/* Moves the pending sums into lane[]. */
+static inline void flush(struct scan *s)
+{
+    s->lane[0] += s->acc02 & 0xFFFFu;
+    s->lane[2] += s->acc02 >> 16;
+    s->lane[1] += s->acc13 & 0xFFFFu;
+    s->lane[3] += s->acc13 >> 16;
+    s->acc02 = s->acc13 = 0;
+    s->pend = 0;
+}
+
+static inline void add_feature(struct scan *s, uint32_t h)
+{
+    uint32_t v = weights_of(h);
+    s->acc02 += v & 0x00FF00FFu;
+    s->acc13 += (v >> 8) & 0x00FF00FFu;
     s->nfeat++;
+    if (++s->pend >= PEND_MAX)
+        flush(s);
 }
 
 static void scan_init(struct scan *s)
@@ -128,13 +161,24 @@ static inline void push(struct scan *s, uint32_t sym)
     for (int k = LANGID_NGRAM_MAX - 1; k > 0; k--)
         s->hist[k] = s->hist[k - 1];
     s->hist[0] = sym;
+    unsigned depth = s->depth + (s->depth < LANGID_NGRAM_MAX);
+    s->depth = depth;
     if (s->skip)
         return;
-    uint32_t h = mix(SEED_NGRAM, sym);
-    for (int k = 1; k < LANGID_NGRAM_MAX && s->hist[k]; k++) {
+    uint32_t h = mix(SEED_NGRAM, sym), a02 = 0, a13 = 0;
+    unsigned n = depth - 1;
+    for (unsigned k = 1; k < depth; k++) {
         h = mix(h, s->hist[k]);
-        add_feature(s, h);
+        uint32_t v = weights_of(h);
+        a02 += v & 0x00FF00FFu;
+        a13 += (v >> 8) & 0x00FF00FFu;
     }
+    s->acc02 += a02;
+    s->acc13 += a13;
+    s->nfeat += n;
+    s->pend += n;
+    if (s->pend >= PEND_MAX) /* n < LANGID_NGRAM_MAX: no half overflows */
+        flush(s);
 }
 
 static void start_word(struct scan *s, enum word_kind kind)
@@ -156,6 +200,7 @@ static void end_word(struct scan *s)
     push(s, BOUND_END);
     if (!s->skip)
         add_feature(s, mix(s->wh, BOUND_END));
+    flush(s);
     if (s->kind == WORD_LATIN) {
         s->latin_words++;
         if (!s->skip) {
@@ -182,6 +227,7 @@ static void end_word(struct scan *s)
         s->deva_words++;
     s->kind = WORD_NONE;
     memset(s->hist, 0, sizeof(s->hist));
+    s->depth = 0;
     s->prev_sym = 0;
     s->run = 0;
     s->skip = false;
@@ -206,7 +252,7 @@ static inline void letter(struct scan *s, uint32_t sym)
  * model sees (the lowercased letter, or the Devanagari code point; 0 for a
  * Devanagari sign that is not part of words). The twin of char_class().
  */
-static enum cclass class_of(uint32_t cp, uint32_t *sym)
+static inline __attribute__((always_inline)) enum cclass class_of(uint32_t cp, uint32_t *sym)
 {
     *sym = 0;
     if (cp < 0x250) {
@@ -296,6 +342,94 @@ static size_t utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
     return need + 1;
 }
 
+/*
+ * The rest of a run of ASCII letters in the current Latin word, from p:
+ * letter() and push() for each, with the word's state in locals (so in
+ * registers) and written back once at the end of the run. Most text the
+ * router sees is such runs. Returns where the run ends.
+ */
+_Static_assert(LANGID_NGRAM_MAX == 5, "ascii_run() keeps five symbols");
+
+static inline const unsigned char *ascii_run(struct scan *s, const unsigned char *p,
+                                             const unsigned char *end)
+{
+    uint32_t h0 = s->hist[0], h1 = s->hist[1], h2 = s->hist[2], h3 = s->hist[3],
+             h4 = s->hist[4];
+    uint32_t wh = s->wh, prev_sym = s->prev_sym, a02 = s->acc02, a13 = s->acc13;
+    unsigned depth = s->depth, pend = s->pend;
+    int run = s->run;
+    int64_t nfeat = s->nfeat;
+    const unsigned char *start = p;
+    bool cap_rest = s->cap_rest, skip = s->skip;
+
+    while (p < end) {
+        uint32_t c = *p;
+        if ((c | 0x20) - 'a' >= 26u)
+            break;
+        p++;
+        cap_rest |= c - 'A' < 26u;
+        uint32_t sym = c | 0x20;
+        if (sym == prev_sym) {
+            if (++run > MAX_RUN)
+                continue;
+        } else {
+            prev_sym = sym;
+            run = 1;
+        }
+        wh = mix(wh, sym);
+        h4 = h3, h3 = h2, h2 = h1, h1 = h0, h0 = sym;
+        depth += depth < LANGID_NGRAM_MAX;
+        if (skip)
+            continue;
+        /* The n-grams ending here: 2 to depth symbols. */
+        uint32_t h = mix(mix(SEED_NGRAM, sym), h1), v;
+        v = weights_of(h);
+        a02 += v & 0x00FF00FFu;
+        a13 += (v >> 8) & 0x00FF00FFu;
+        if (depth > 2) {
+            h = mix(h, h2);
+            v = weights_of(h);
+            a02 += v & 0x00FF00FFu;
+            a13 += (v >> 8) & 0x00FF00FFu;
+            if (depth > 3) {
+                h = mix(h, h3);
+                v = weights_of(h);
+                a02 += v & 0x00FF00FFu;
+                a13 += (v >> 8) & 0x00FF00FFu;
+                if (depth > 4) {
+                    h = mix(h, h4);
+                    v = weights_of(h);
+                    a02 += v & 0x00FF00FFu;
+                    a13 += (v >> 8) & 0x00FF00FFu;
+                }
+            }
+        }
+        /* depth >= 2 here: the word began with BOUND_START. */
+        nfeat += depth - 1;
+        pend += depth - 1;
+        if (pend >= PEND_MAX) {
+            s->lane[0] += a02 & 0xFFFFu;
+            s->lane[2] += a02 >> 16;
+            s->lane[1] += a13 & 0xFFFFu;
+            s->lane[3] += a13 >> 16;
+            a02 = a13 = 0;
+            pend = 0;
+        }
+    }
+    s->hist[0] = h0, s->hist[1] = h1, s->hist[2] = h2, s->hist[3] = h3, s->hist[4] = h4;
+    s->wh = wh;
+    s->prev_sym = prev_sym;
+    s->run = run;
+    s->acc02 = a02;
+    s->acc13 = a13;
+    s->depth = depth;
+    s->pend = pend;
+    s->nfeat = nfeat;
+    s->cap_rest = cap_rest;
+    s->latin += (size_t)(p - start);
+    return p;
+}
+
 /* The class of an ASCII byte; a letter's symbol is its lowercase form. */
 #define ASCII_CLASS(c)                                                          \
     ((c) >= 'a' && (c) <= 'z'   ? C_LATIN                                       \
@@ -315,6 +449,14 @@ static inline __attribute__((always_inline)) void scan_text(struct scan *s, cons
             cp = *p++;
             cls = ASCII_CLASS(cp);
             sym = cp | 0x20; /* only used for letters */
+        } else if (*p >= 0xE0 && *p <= 0xEF && end - p >= 3 &&
+                   p[1] >= (*p == 0xE0 ? 0xA0u : 0x80u) &&
+                   p[1] <= (*p == 0xED ? 0x9Fu : 0xBFu) && (p[2] & 0xC0) == 0x80) {
+            /* A well-formed three-byte sequence (all of Kannada and
+             * Devanagari), decoded here: utf8_next()'s checks, unrolled. */
+            cp = (uint32_t)(p[0] & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
+            p += 3;
+            cls = class_of(cp, &sym);
         } else {
             p += utf8_next(p, (size_t)(end - p), &cp);
             if (cp == CP_INVALID) {
@@ -365,10 +507,23 @@ static inline __attribute__((always_inline)) void scan_text(struct scan *s, cons
             s->prev_at = cp == '@';
             if (cp == '.' || cp == '!' || cp == '?')
                 s->sent_start = true;
+            /* The rest of a run of Kannada letters and joiners: counted,
+             * nothing else (U+0C80..U+0CFF is E0 B2|B3 xx). */
+            if (cls == C_KANNADA) {
+                size_t k = 0;
+                while (end - p >= 3 && p[0] == 0xE0 && (p[1] & 0xFE) == 0xB2 &&
+                       (p[2] & 0xC0) == 0x80) {
+                    p += 3;
+                    k++;
+                }
+                s->kannada += k;
+            }
             continue;
         }
         s->prev_at = false;
         letter(s, sym);
+        if (wk == WORD_LATIN)
+            p = ascii_run(s, p, end);
     }
     end_word(s);
 }
