@@ -529,7 +529,7 @@ struct api *api_new(uv_loop_t *loop, const struct config *cfg, struct sched *sch
     a->auth = auth_new(cfg);
     a->started_wall_ms = clock_wall_ms();
     a->ollama = ollama_new(cfg, sched, proxy, a->started_wall_ms);
-    a->dash = dashboard_new(loop, cfg, sched);
+    a->dash = dashboard_new(loop, cfg, sched, proxy);
     return a;
 }
 

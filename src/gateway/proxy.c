@@ -68,6 +68,13 @@
 /* A multipart form's `model` field longer than this is refused. */
 #define FORM_MODEL_MAX 1024
 
+/* One entry of the ring: what readers see, and the strings it points to. */
+struct recent {
+    struct proxy_recent pub;
+    char *own[8 + 3 * PROXY_RECENT_CHECKS];
+    size_t nown;
+};
+
 struct proxy {
     uv_loop_t *loop;
     const struct config *cfg;
@@ -85,6 +92,10 @@ struct proxy {
     struct prom_family *m_fallbacks;    /* model: to the model's next engine */
     struct prom_family *m_passed_over;  /* route, model: to the route's next model */
     struct prom_family *m_escalations;  /* route, model: an answer that failed its check */
+    /* recent requests (proxy_recent_at): a ring; each entry owns its strings */
+    struct recent recent[PROXY_RECENT_MAX];
+    size_t recent_next, recent_n;
+    uint64_t recent_seq;
 };
 
 /* Where the relay's output goes: the client, or a filter (proxy_filter). */
@@ -1057,6 +1068,90 @@ static void on_grant(struct sched_ticket *t, struct engine *e, int rc, const cha
     start_upstream(r);
 }
 
+/* ---- recent requests ------------------------------------------------------------ */
+
+/* A copy of s owned by e, cut to PROXY_RECENT_STR bytes (on a UTF-8
+ * boundary), or NULL. */
+static const char *recent_str(struct recent *e, const char *s)
+{
+    if (!s)
+        return NULL;
+    ASSERT(e->nown < ARRAY_SIZE(e->own));
+    size_t n = strlen(s);
+    char *c;
+    if (n <= PROXY_RECENT_STR) {
+        c = xstrdup(s);
+    } else {
+        n = PROXY_RECENT_STR;
+        while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+        c = xmalloc(n + 4);
+        memcpy(c, s, n);
+        memcpy(c + n, "...", 4);
+    }
+    e->own[e->nown++] = c;
+    return c;
+}
+
+static void recent_release(struct recent *e)
+{
+    for (size_t i = 0; i < e->nown; i++)
+        free(e->own[i]);
+    memset(e, 0, sizeof(*e));
+}
+
+/* Puts a request that is over into the ring, in place of the oldest. */
+static void remember(struct relay *r, bool aborted, uint64_t took_ns)
+{
+    struct proxy *px = r->px;
+    struct recent *slot = &px->recent[px->recent_next];
+    recent_release(slot);
+    struct proxy_recent *e = &slot->pub;
+    px->recent_next = (px->recent_next + 1) % PROXY_RECENT_MAX;
+    if (px->recent_n < PROXY_RECENT_MAX)
+        px->recent_n++;
+    e->seq = ++px->recent_seq;
+    e->time_ms = clock_wall_ms();
+    e->ms = took_ns / 1000000;
+    e->path = recent_str(slot, r->endpoint);
+    e->client_model = recent_str(slot, r->client_model);
+    e->model = recent_str(slot, r->best_model ? r->best_model : sched_model_config(r->model)->name);
+    e->engine = recent_str(slot, r->best_engine ? r->best_engine : r->engine_id);
+    if (r->routed) {
+        e->route = recent_str(slot, r->dec.route->name);
+        e->rule = recent_str(slot, r->dec.rule->name);
+        e->reason = recent_str(slot, buf_cstr(&r->dec.why));
+    }
+    if (r->tried.len)
+        e->passed_over = recent_str(slot, buf_cstr(&r->tried));
+    e->status = r->status;
+    e->aborted = aborted;
+    e->stream = r->stream;
+    e->attempts = r->attempts;
+    e->tokens_in = r->tokens_in;
+    e->tokens_out = r->tokens_out;
+    for (size_t i = 0; i < json_array_size(r->report) && i < PROXY_RECENT_CHECKS; i++) {
+        json_t *c = json_array_get(r->report, i);
+        e->checks[i].model = recent_str(slot, json_string_value(json_object_get(c, "model")));
+        e->checks[i].engine = recent_str(slot, json_string_value(json_object_get(c, "engine")));
+        e->checks[i].problems = recent_str(slot, json_string_value(json_object_get(c, "problems")));
+        e->checks[i].ok = json_is_true(json_object_get(c, "ok"));
+        e->nchecks++;
+    }
+}
+
+size_t proxy_recent_count(const struct proxy *p)
+{
+    return p->recent_n;
+}
+
+const struct proxy_recent *proxy_recent_at(const struct proxy *p, size_t i)
+{
+    ASSERT(i < p->recent_n);
+    size_t oldest = (p->recent_next + PROXY_RECENT_MAX - p->recent_n) % PROXY_RECENT_MAX;
+    return &p->recent[(oldest + i) % PROXY_RECENT_MAX].pub;
+}
+
 /* ---- request lifetime ------------------------------------------------------------ */
 
 static void ka_close_cb(uv_handle_t *h)
@@ -1121,6 +1216,7 @@ static void on_close(struct http_req *req, bool aborted, void *owner)
         buf_release(&l);
     }
     count(r, aborted, now - t0);
+    remember(r, aborted, now - t0);
     if (r->ka) {
         uv_timer_stop(r->ka);
         uv_close((uv_handle_t *)r->ka, ka_close_cb);
@@ -1551,6 +1647,8 @@ void proxy_free(struct proxy *p)
     prom_family_free(p->m_fallbacks);
     prom_family_free(p->m_passed_over);
     prom_family_free(p->m_escalations);
+    for (size_t i = 0; i < PROXY_RECENT_MAX; i++)
+        recent_release(&p->recent[i]);
     free(p);
 }
 
