@@ -85,6 +85,49 @@ test('check-config names every missing program and model file, with the next ste
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
+test('check-config lists every mistake in the file, each with FILE:LINE:COL, and exits 1', () => {
+  const dir = tmpdir();
+  const f = path.join(dir, 'c.yaml');
+  fs.writeFileSync(f, `listen: 127.0.0.1:8080
+budgt: 8GiB
+models:
+  - name: a
+    ttl: forever
+    engines:
+      - url: https://127.0.0.1:1
+  - name: b
+    engines:
+      - url: http://127.0.0.1:2
+        memry: 1GiB
+routes:
+  - name: auto
+    rules:
+      - models: [a, nosuch]
+pipeline:
+  timezone: Mars
+`);
+  const r = run(['check-config', f]);
+  assert.equal(r.status, 1);
+  const lines = r.stderr.trim().split('\n');
+  const want = [
+    /c\.yaml:2:1: unknown key 'budgt' in the config \(did you mean 'budget'\?\)/,
+    /c\.yaml:5:10: 'ttl' must be a duration/,
+    /c\.yaml:7:9: 'url' must be http:\/\//,
+    /c\.yaml:11:9: unknown key 'memry' in an engine \(did you mean 'memory'\?\)/,
+    /c\.yaml:15: route 'auto', rule 1: no model 'nosuch'/,
+    /c\.yaml:17: pipeline: timezone must be an offset/,
+    /c\.yaml: 6 problems; fix them and run hermod check-config again/,
+  ];
+  assert.equal(lines.length, want.length, r.stderr);
+  want.forEach((re, i) => assert.match(lines[i], re));
+  // A YAML syntax error stops the reading: that one, with its position.
+  fs.writeFileSync(f, 'models:\n  - name: a\n  bad: [\n');
+  const s = run(['check-config', f]);
+  assert.equal(s.status, 1);
+  assert.match(s.stderr, /c\.yaml:\d+:\d+: .*\n.*c\.yaml: 1 problem; fix it/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
 test('search and export take --config and use its store', () => {
   const dir = tmpdir();
   const f = path.join(dir, 'c.yaml');
