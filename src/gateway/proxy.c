@@ -317,6 +317,24 @@ static void add_route_headers(struct relay *r)
 
 static void respond_best(struct relay *r, bool ok);
 
+/* What to do next, after a refusal's reason: the client (often a person
+ * reading an app's error) gets the step, not only the cause. */
+static void add_next_step(struct buf *m, const char *code, const char *model)
+{
+    if (!strcmp(code, "insufficient_memory"))
+        buf_addf(m, ". Next: free memory (hermod ps lists what runs, hermod unload MODEL "
+                 "stops one) or raise 'budget' in the config, then retry");
+    else if (!strcmp(code, "model_busy"))
+        buf_addf(m, ". Next: retry after Retry-After, or raise '%s''s 'queue' or "
+                 "'concurrency' in the config", model);
+    else if (!strcmp(code, "no_engine_available"))
+        buf_addf(m, ". Next: see why with hermod ps and hermod logs %s (or GET "
+                 "/hermod/running), fix the engine, then retry", model);
+    else if (!strcmp(code, "no_route"))
+        buf_addf(m, ". Next: name a model that can take it, or add one to the route's rules "
+                 "(hermod route --explain TEXT shows the decision)");
+}
+
 /* Ends the request with an error: as JSON or, once the stream is begun,
  * as an SSE error event (a raw stream is cut). An escalation that already
  * holds an answer answers with that instead. */
@@ -1020,6 +1038,7 @@ static void next_candidate(struct relay *r, int rc, const char *msg)
         struct buf e = BUF_INIT;
         buf_addf(&e, "%s; %s: removed by a config reload", buf_cstr(&r->tried),
                  r->dec.cands[r->cand]->name);
+        add_next_step(&e, "no_route", NULL);
         fail(r, 503, "service_unavailable", "no_engine_available", buf_cstr(&e));
         buf_release(&e);
         return;
@@ -1041,20 +1060,26 @@ static void on_grant(struct sched_ticket *t, struct engine *e, int rc, const cha
         next_candidate(r, rc, msg);
         return;
     }
+    const char *name = sched_model_config(r->model)->name;
     if (rc == -EBUSY && !r->nospc) {
         if (!r->sse_begun)
             http_req_add_header(r->req, "Retry-After", "1");
-        fail(r, 429, "rate_limit_exceeded", "model_busy", msg);
+        struct buf m = BUF_INIT;
+        buf_addstr(&m, msg);
+        add_next_step(&m, "model_busy", name);
+        fail(r, 429, "rate_limit_exceeded", "model_busy", buf_cstr(&m));
+        buf_release(&m);
         return;
     }
     if (rc) {
         struct buf m = BUF_INIT;
+        const char *code =
+            rc == -ENOSPC || r->nospc ? "insufficient_memory" : "no_engine_available";
         if (r->tried.len)
             buf_addf(&m, "%s; ", buf_cstr(&r->tried));
         buf_addstr(&m, msg);
-        fail(r, 503, "service_unavailable",
-             rc == -ENOSPC || r->nospc ? "insufficient_memory" : "no_engine_available",
-             buf_cstr(&m));
+        add_next_step(&m, code, name);
+        fail(r, 503, "service_unavailable", code, buf_cstr(&m));
         buf_release(&m);
         return;
     }
@@ -1441,6 +1466,7 @@ static bool handle(struct proxy *px, struct http_req *req, const char *endpoint,
         }
         int rc = router_decide(px->cfg, route, &rq, model_state, px, &dec);
         if (rc) {
+            add_next_step(&dec.why, "no_route", NULL);
             sink_error(sk, 503, "service_unavailable", "no_route", "%s",
                                buf_cstr(&dec.why));
             route_decision_release(&dec);
