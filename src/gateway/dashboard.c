@@ -178,7 +178,7 @@ static json_t *state_json(struct dashboard *d)
 static void state_event(struct dashboard *d, struct buf *b)
 {
     json_t *st = state_json(d);
-    char *s = json_dumps(st, JSON_COMPACT);
+    char *s = json_dumps(st, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(st);
     buf_addf(b, "event: state\ndata: %s\n\n", s);
     free(s);
@@ -298,7 +298,7 @@ static void get_page(struct dashboard *d, struct http_req *req)
     struct buf b = BUF_INIT;
     if (at) {
         json_t *st = state_json(d);
-        char *s = json_dumps(st, JSON_COMPACT | JSON_ESCAPE_SLASH);
+        char *s = json_dumps(st, JSON_COMPACT | JSON_ESCAPE_SLASH | JSON_REAL_PRECISION(10));
         json_decref(st);
         buf_add(&b, html, (size_t)(at - html));
         buf_addstr(&b, s);

@@ -52,6 +52,8 @@ test('route --explain takes the text itself, a file or stdin', () => {
   const c = JSON.parse(run(['route', '--explain', '--json', '-'], { input: 'What is the capital of France?' }).stdout);
   assert.equal(c.language.label, 'en');
   assert.equal(c.model, b.model);
+  // Reals at 10 significant digits, never 0.98536807298660278.
+  assert.doesNotMatch(run(['route', '--explain', '--json', f]).stdout, /\d\.\d{11,}/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
