@@ -56,6 +56,7 @@ static json_t *engine_state_json(struct sched_model *m, size_t i, uint64_t now)
                           "state", engine_state_name(st), "in_flight", info.in_flight,
                           "requests", (json_int_t)info.requests, "failures",
                           (json_int_t)info.failures);
+    json_object_set_new(j, "crashes", json_integer((json_int_t)info.crashes));
     json_object_set_new(j, "pid", engine_pid(e) ? json_integer(engine_pid(e)) : json_null());
     uint64_t since = engine_since(e);
     if (st == ENGINE_STARTING && since && now > since) {
