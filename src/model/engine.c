@@ -667,6 +667,10 @@ static void fail_start(struct engine *e, const char *why)
     struct buf msg = BUF_INIT;
     if (!e->cfg->cmd) {
         /* Not ours to start: it is simply not there (yet). */
+        /* The client's reason often starts with the URL already. */
+        size_t ul = strlen(e->base_url);
+        if (!strncmp(why, e->base_url, ul) && !strncmp(why + ul, ": ", 2))
+            why += ul + 2;
         buf_addf(&msg, "not reachable at %s (%s); is it running? hermod starts only engines "
                  "that have a 'cmd'", e->base_url, why);
         why = buf_cstr(&msg);
