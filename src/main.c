@@ -287,7 +287,16 @@ static void hup_cb(uv_signal_t *h, int signum)
         goto out;
     }
     if (config_load_file(d->cfg->path, &cfg, &err)) {
-        log_err("SIGHUP: %s; the running config stays", buf_cstr(&err));
+        /* One log line: the loader's problems (a line each) joined by "; ". */
+        struct buf one = BUF_INIT;
+        for (size_t i = 0; i < err.len; i++) {
+            if (err.data[i] == '\n')
+                buf_addstr(&one, "; ");
+            else
+                buf_addch(&one, err.data[i]);
+        }
+        log_err("SIGHUP: %s; the running config stays", buf_cstr(&one));
+        buf_release(&one);
         goto out;
     }
     if (auth_listen_check(cfg, d->cfg->listen_host, &err)) {

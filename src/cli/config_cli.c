@@ -3,8 +3,9 @@
  * config_cli.c: `hermod check-config`, `hermod config` and `hermod models`:
  * the config as hermod reads it, without starting anything.
  *
- * DESIGN: the loader (core/config.c) stops at the first syntax or schema
- * problem, with FILE:LINE:COL. Once a file loads, check-config goes on to
+ * DESIGN: the loader (core/config.c) reports every schema problem it can,
+ * a line each with FILE:LINE:COL (a YAML syntax error stops it). Once a
+ * file loads, check-config goes on to
  * what the loader cannot know, and reports all of it: engine programs not
  * found, model files and working directories that do not exist, routes
  * naming no model that can start. Each line says what to do next.
@@ -124,9 +125,11 @@ static unsigned check_files(const struct config *cfg, struct buf *out)
 static const char check_usage[] =
     "usage: hermod check-config [FILE] [--no-files]\n"
     "  Reads FILE (default: the built-in config) as hermod serve would, without\n"
-    "  starting anything, and reports every problem: first a syntax or schema\n"
-    "  error with FILE:LINE:COL, then, for a file that loads, every engine\n"
-    "  program not found, model file missing and working directory absent.\n"
+    "  starting anything, and reports every problem, each with FILE:LINE:COL:\n"
+    "  every unknown key, bad value and name that refers to nothing (a YAML\n"
+    "  syntax error stops the reading there), then, for a file that loads,\n"
+    "  every engine program not found, model file missing and working\n"
+    "  directory absent.\n"
     "  --no-files      check the file only, not what it refers to on this machine\n"
     "exit status: 0 no problem, 1 problems, 2 usage\n";
 
@@ -150,9 +153,21 @@ int check_config_main(int argc, char **argv)
         } else
             file = argv[i];
     }
-    struct config *cfg = load(file, NULL);
-    if (!cfg)
+    struct config *cfg = NULL;
+    struct buf err = BUF_INIT;
+    int rc = file ? config_load_file(file, &cfg, &err) : config_load_default(&cfg, &err);
+    if (rc) {
+        /* One problem a line, as the loader found them. */
+        unsigned n = 1;
+        for (size_t i = 0; i < err.len; i++)
+            n += err.data[i] == '\n';
+        fprintf(stderr, "%s\n%s: %u problem%s; fix %s and run hermod check-config again\n",
+                buf_cstr(&err), file ? file : "the built-in config", n, n == 1 ? "" : "s",
+                n == 1 ? "it" : "them");
+        buf_release(&err);
         return 1;
+    }
+    buf_release(&err);
     struct buf out = BUF_INIT;
     unsigned problems = files ? check_files(cfg, &out) : 0;
     size_t engines = 0;

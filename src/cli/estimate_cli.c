@@ -150,7 +150,7 @@ static void print_json(FILE *f, const char *label, const struct estimate *e)
     json_object_set_new(b, "overhead", u64(e->overhead));
     json_object_set_new(b, "total", u64(e->total));
     json_object_set_new(o, "bytes", b);
-    json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    json_dumpf(o, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     fputc('\n', f);
     json_decref(o);
 }

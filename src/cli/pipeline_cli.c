@@ -190,7 +190,7 @@ static int send_one(const char *base, const char *path, const char *at,
     if (as_json) {
         json_object_set_new(o, "file", json_string(path));
         json_object_set_new(o, "http_status", json_integer(status));
-        char *s = json_dumps(o, JSON_COMPACT);
+        char *s = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(10));
         printf("%s\n", s);
         free(s);
     }

@@ -141,9 +141,10 @@ static int plan_config(const struct config *cfg, uint64_t budget, const char *bu
 static void plan_seed(void)
 {
     const double spark = 128.0;
-    printf("\nThe research seed's plan (section 8, DGX Spark, 128 GB), rebuilt from the "
-           "catalog\n\n");
-    printf("  %-34s %-8s %8s %8s  %s\n", "component", "format", "GB", "total", "source");
+    printf("\nThe reference plan for a 128 GB DGX Spark, with the sizes hermod knows "
+           "today\n\n");
+    printf("  %-34s %-8s %8s %8s  %s\n", "component", "format", "GB", "total",
+           "where the size comes from");
     double total = 0, stack = 0;
     struct seg segs[16];
     size_t nseg = 0;
@@ -153,23 +154,24 @@ static void plan_seed(void)
         const struct catalog_budget_item *it = catalog_budget_at(i);
         const struct catalog_entry *e = it->entry ? catalog_find(it->entry) : NULL;
         double g = it->gb;
-        const char *src = "seed (database)";
+        const char *src = "a fixed allowance (a database)";
         const char *fmt = "-";
         if (e && it->quant >= 0) {
             uint64_t b;
             enum catalog_provenance prov;
             if (catalog_size_for(e, (enum catalog_quant)it->quant, &b, &prov) == 0) {
                 g = gb(b);
-                src = prov == CATALOG_SEED ? "catalog (seed)" : "catalog (derived)";
+                src = prov == CATALOG_SEED ? "published size"
+                                           : "computed from the parameter count";
             }
             fmt = catalog_quant_name((enum catalog_quant)it->quant);
         } else if (e && e->stack_gb > 0) {
             g = e->stack_gb;
-            src = "catalog (seed, runtime VRAM)";
-            fmt = "runtime";
+            src = "measured while running";
+            fmt = "running";
         }
         if (it->addition && !additions) {
-            printf("  %-34s %-8s %8s %8.2f\n", "her-os stack", "", "", total);
+            printf("  %-34s %-8s %8s %8.2f\n", "always-on services", "", "", total);
             stack = total;
             segs[nseg++] = (struct seg){"stack", total, '#'};
             additions = true;
@@ -179,25 +181,30 @@ static void plan_seed(void)
         if (it->addition && nseg < ARRAY_SIZE(segs))
             segs[nseg] = (struct seg){it->component, g, (char)('A' + nseg - 1)}, nseg++;
         if (g != it->gb)
-            buf_addf(&disagree, "  - %s: the seed's table says %.2f GB, the catalog %.2f GB\n",
+            buf_addf(&disagree, "  - %s: the reference plan says %.2f GB, hermod %.2f GB\n",
                      it->component, it->gb, g);
-        if (e && it->quant >= 0 && e->notes)
-            buf_addf(&disagree, "  - %s: %s\n", it->component, e->notes);
+        if (e && it->quant >= 0 && e->notes) {
+            /* The note's first sentence; the whole one is in models --catalog. */
+            const char *end = strstr(e->notes, ". ");
+            int n = end ? (int)(end - e->notes) + 1 : (int)strlen(e->notes);
+            buf_addf(&disagree, "  - %s: %.*s%s\n", it->component, n, e->notes,
+                     end ? " (more: hermod models --catalog)" : "");
+        }
         if (e && it->quant < 0 && e->stack_gb > 0) {
             uint64_t w;
             if (catalog_size_for(e, CATALOG_BF16, &w, NULL) == 0 && gb(w) + 0.05 < e->stack_gb)
-                buf_addf(&disagree, "  - %s: %.2f GB measured VRAM vs %.2f GB of BF16 weights "
-                         "(the rest is runtime caches and buffers)\n",
+                buf_addf(&disagree, "  - %s: %.2f GB measured in GPU memory, though its "
+                         "weights are %.2f GB (the rest is caches and buffers)\n",
                          it->component, e->stack_gb, gb(w));
         }
     }
     printf("\n");
     bar(segs, nseg, spark);
-    printf("\n  stack %.1f GB; + the three NVIDIA models %.1f GB = %.1f GB; %.1f GB free of "
-           "%.0f GB (the seed: ~30, ~90, 38 free)\n",
+    printf("\n  always-on %.1f GB; + the three NVIDIA models %.1f GB = %.1f GB; %.1f GB free "
+           "of %.0f GB (the reference plan: about 30, 90 and 38 free)\n",
            stack, total - stack, total, spark - total, spark);
     if (disagree.len)
-        printf("\n  where the seed's own numbers disagree:\n%s", buf_cstr(&disagree));
+        printf("\n  notes on these sizes:\n%s", buf_cstr(&disagree));
     buf_release(&disagree);
 }
 

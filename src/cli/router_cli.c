@@ -167,7 +167,7 @@ int router_main(int argc, char **argv)
         route_decision_release(&d);
     }
     if (json_out) {
-        char *s = json_dumps(out, JSON_COMPACT);
+        char *s = json_dumps(out, JSON_COMPACT | JSON_REAL_PRECISION(10));
         printf("%s\n", s);
         free(s);
     } else {

@@ -92,7 +92,7 @@ static void fmt_local(int64_t ms, int tz_min, char *out, size_t n)
 static void print_json(const char *text, const struct store_hits *h)
 {
     json_t *o = store_hits_json(text, h);
-    json_dumpf(o, stdout, JSON_INDENT(2));
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(10));
     fputc('\n', stdout);
     json_decref(o);
 }

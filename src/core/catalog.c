@@ -74,7 +74,8 @@ static const struct catalog_entry entries[] = {
                  "1856 are not multiples of 256, so llama-quantize stores most Q4_K tensors as "
                  "Q5_0: gguf-gen's pure-Q4_K shape is 21.7 GB, and ggml-org's Q4_K_M of the "
                  "same-shape Nemotron 3.5 Lightning is 25.4 GB (NVFP4 22.5, Q8_0 35.0, BF16 65.9). "
-                 "18-20 GB matches IQ4_XS/Q4_0 builds (18.7 GB). Estimate the actual file",
+                 "18-20 GB matches IQ4_XS/Q4_0 builds (18.7 GB). Measure the file you download "
+                 "with `hermod estimate FILE` rather than trust either figure.",
     },
     {
         .name = "nemotron-nano-9b-v2",

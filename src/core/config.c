@@ -7,8 +7,11 @@
  * file; we walk that tree section by section. Each section is a table of
  * `struct key` (name, type, bounds, where the value goes), so a key is
  * declared exactly once, and an unknown key is reported with the closest
- * known one ("did you mean"). The first error stops the load: a config is
- * either wholly valid or rejected, never half-applied.
+ * known one ("did you mean"). A problem does not stop the reading: the next
+ * key, list item and cross-section check still run, so one load reports
+ * every problem it can (a YAML syntax error stops libyaml, so that one
+ * comes alone). A config with any problem is rejected whole, never
+ * half-applied; the items read past a problem only serve the checks.
  *
  * Strings may use ${env.NAME} or ${env.NAME:-default}, expanded at load
  * time, and the engine macros ${PORT}, ${HOST} and ${MODEL_DIR}, which stay
@@ -49,9 +52,13 @@ const char *engine_kind_name(enum engine_kind k)
 struct ld {
     const char *file;
     yaml_document_t *doc;
-    struct buf *err;
+    struct buf *err;     /* every problem, one line each */
+    unsigned nerr;       /* problems found; only the first ERR_MAX are in err */
     struct config *cfg;
 };
+
+/* check-config lists every problem; past this many, it says how many more. */
+#define ERR_MAX 50
 
 enum key_type {
     K_STR,
@@ -72,18 +79,45 @@ struct key {
     int (*custom)(struct ld *ld, yaml_node_t *node, void *target);
 };
 
+/*
+ * Records one problem (FILE:LINE:COL: what) and returns -EINVAL. The loader
+ * goes on after a problem wherever the tree allows (the next key, the next
+ * list item, the checks across sections), so ld->err ends up with every
+ * one, a line each, in file order within each pass.
+ */
+static void vproblem(struct ld *ld, unsigned line, unsigned col, const char *fmt, va_list ap)
+{
+    if (ld->nerr++ >= ERR_MAX)
+        return;
+    if (ld->err->len)
+        buf_addch(ld->err, '\n');
+    if (line && col)
+        buf_addf(ld->err, "%s:%u:%u: ", ld->file, line, col);
+    else if (line)
+        buf_addf(ld->err, "%s:%u: ", ld->file, line);
+    else
+        buf_addf(ld->err, "%s: ", ld->file);
+    buf_vaddf(ld->err, fmt, ap);
+}
+
 __attribute__((format(printf, 3, 4))) static int fail(struct ld *ld, const yaml_node_t *n,
                                                       const char *fmt, ...)
 {
     va_list ap;
-    buf_reset(ld->err);
-    if (n)
-        buf_addf(ld->err, "%s:%lu:%lu: ", ld->file, (unsigned long)n->start_mark.line + 1,
-                 (unsigned long)n->start_mark.column + 1);
-    else
-        buf_addf(ld->err, "%s: ", ld->file);
     va_start(ap, fmt);
-    buf_vaddf(ld->err, fmt, ap);
+    vproblem(ld, n ? (unsigned)n->start_mark.line + 1 : 0,
+             n ? (unsigned)n->start_mark.column + 1 : 0, fmt, ap);
+    va_end(ap);
+    return -EINVAL;
+}
+
+/* fail() for what only has a line (the checks across sections). */
+__attribute__((format(printf, 3, 4))) static int fail_line(struct ld *ld, unsigned line,
+                                                           const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vproblem(ld, line ? line : 1, 0, fmt, ap);
     va_end(ap);
     return -EINVAL;
 }
@@ -343,26 +377,32 @@ static int parse_map(struct ld *ld, yaml_node_t *n, const char *where, const str
     if (n->type != YAML_MAPPING_NODE)
         return fail(ld, n, "%s must be a mapping of keys, got %s", where, node_type_name(n));
     uint64_t seen = 0;
+    unsigned nerr = ld->nerr;
     ASSERT(ntab <= 64);
+    /* A bad key is reported and the next one read: every problem in one go. */
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *kn = node_at(ld, p->key), *vn = node_at(ld, p->value);
-        if (kn->type != YAML_SCALAR_NODE)
-            return fail(ld, kn, "keys in %s must be plain names", where);
+        if (kn->type != YAML_SCALAR_NODE) {
+            fail(ld, kn, "keys in %s must be plain names", where);
+            continue;
+        }
         const char *name = (const char *)kn->data.scalar.value;
         const struct key *k = find_key(tab, ntab, name);
-        if (!k)
-            return unknown_key(ld, kn, name, where, tab, ntab);
+        if (!k) {
+            unknown_key(ld, kn, name, where, tab, ntab);
+            continue;
+        }
         uint64_t bit = 1ull << (k - tab);
-        if (seen & bit)
-            return fail(ld, kn, "duplicate key '%s' in %s", name, where);
+        if (seen & bit) {
+            fail(ld, kn, "duplicate key '%s' in %s", name, where);
+            continue;
+        }
         seen |= bit;
-        int rc = parse_value(ld, k, vn, target);
-        if (rc)
-            return rc;
+        parse_value(ld, k, vn, target);
     }
     if (seen_out)
         *seen_out = seen;
-    return 0;
+    return ld->nerr > nerr ? -EINVAL : 0;
 }
 
 static uint64_t key_bit(const struct key *tab, size_t n, const char *name)
@@ -551,13 +591,11 @@ static int parse_engines(struct ld *ld, yaml_node_t *n, void *target)
     if (cnt > 16)
         return fail(ld, n, "a model may have at most 16 engines");
     m->engines = xcalloc(cnt, sizeof(*m->engines));
+    int rc = 0;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
-        int rc = parse_engine(ld, node_at(ld, *it), &m->engines[m->nengines++]);
-        if (rc)
-            return rc;
-    }
-    return 0;
+         it++)
+        rc |= parse_engine(ld, node_at(ld, *it), &m->engines[m->nengines++]);
+    return rc ? -EINVAL : 0;
 }
 
 static int parse_gpu(struct ld *ld, yaml_node_t *n, void *target)
@@ -672,6 +710,7 @@ static int parse_models(struct ld *ld, yaml_node_t *n, void *target)
         return fail(ld, n, "'models' must be a list, got %s", node_type_name(n));
     size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     cfg->models = xcalloc(cnt ? cnt : 1, sizeof(*cfg->models));
+    unsigned nerr = ld->nerr;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
         yaml_node_t *mn = node_at(ld, *it);
@@ -680,17 +719,25 @@ static int parse_models(struct ld *ld, yaml_node_t *n, void *target)
         m->gpu = -1;
         m->line = (unsigned)mn->start_mark.line + 1;
         int rc = parse_map(ld, mn, "a model", model_keys, ARRAY_SIZE(model_keys), m, &seen);
-        if (rc)
-            return rc;
-        if (!m->name)
-            return fail(ld, mn, "a model needs a 'name'");
-        if (!valid_name(m->name))
-            return fail(ld, mn, "model name \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
-                        m->name);
-        if (!m->engines)
-            return fail(ld, mn, "model '%s' needs 'engines'", m->name);
+        /* A model with problems stays, by name, so that what refers to it
+         * is checked too; one without a name cannot be referred to. */
         if (!m->aliases)
             m->aliases = xcalloc(1, sizeof(char *));
+        if (!m->name) {
+            if (!(seen & key_bit(model_keys, ARRAY_SIZE(model_keys), "name")))
+                fail(ld, mn, "a model needs a 'name'");
+            model_release(m);
+            memset(m, 0, sizeof(*m));
+            cfg->nmodels--;
+            continue;
+        }
+        if (!valid_name(m->name))
+            fail(ld, mn, "model name \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
+                 m->name);
+        if (!m->engines && !(seen & key_bit(model_keys, ARRAY_SIZE(model_keys), "engines")))
+            fail(ld, mn, "model '%s' needs 'engines'", m->name);
+        if (rc)
+            continue;
         if (!(seen & key_bit(model_keys, ARRAY_SIZE(model_keys), "ttl")))
             m->ttl_ms = 0;
         if (!(seen & key_bit(model_keys, ARRAY_SIZE(model_keys), "concurrency")))
@@ -699,10 +746,10 @@ static int parse_models(struct ld *ld, yaml_node_t *n, void *target)
             m->queue = cfg->default_queue;
         for (size_t i = 0; m->aliases[i]; i++)
             if (!valid_name(m->aliases[i]))
-                return fail(ld, mn, "alias \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
-                            m->aliases[i]);
+                fail(ld, mn, "alias \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
+                     m->aliases[i]);
     }
-    return 0;
+    return ld->nerr > nerr ? -EINVAL : 0;
 }
 
 /* ---- routes ----------------------------------------------------------- */
@@ -831,20 +878,21 @@ static int parse_rules(struct ld *ld, yaml_node_t *n, void *target)
     if (!cnt)
         return fail(ld, n, "'rules' is empty");
     rt->rules = xcalloc(cnt, sizeof(*rt->rules));
+    unsigned nerr = ld->nerr;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
         yaml_node_t *rn = node_at(ld, *it);
         struct config_rule *r = &rt->rules[rt->nrules++];
         r->line = (unsigned)rn->start_mark.line + 1;
-        int rc = parse_map(ld, rn, "a rule", rule_keys, ARRAY_SIZE(rule_keys), r, NULL);
-        if (rc)
-            return rc;
-        if (!r->models || !r->models[0])
-            return fail(ld, rn, "a rule needs 'models', the candidates in order");
+        uint64_t seen = 0;
+        parse_map(ld, rn, "a rule", rule_keys, ARRAY_SIZE(rule_keys), r, &seen);
+        if ((!r->models || !r->models[0]) &&
+            !(seen & key_bit(rule_keys, ARRAY_SIZE(rule_keys), "models")))
+            fail(ld, rn, "a rule needs 'models', the candidates in order");
         if (!r->name)
             r->name = xasprintf("rule %zu", rt->nrules);
     }
-    return 0;
+    return ld->nerr > nerr ? -EINVAL : 0;
 }
 
 static int parse_escalation(struct ld *ld, yaml_node_t *n, void *target);
@@ -894,6 +942,7 @@ static int parse_routes(struct ld *ld, yaml_node_t *n, void *target)
         return fail(ld, n, "'routes' must be a list, got %s", node_type_name(n));
     size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     cfg->routes = xcalloc(cnt ? cnt : 1, sizeof(*cfg->routes));
+    unsigned nerr = ld->nerr;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
         yaml_node_t *rn = node_at(ld, *it);
@@ -902,20 +951,25 @@ static int parse_routes(struct ld *ld, yaml_node_t *n, void *target)
         rt->max_attempts = 3;
         rt->deadline_ms = 300000;
         rt->coverage = 0.8;
-        int rc = parse_map(ld, rn, "a route", route_keys, ARRAY_SIZE(route_keys), rt, NULL);
-        if (rc)
-            return rc;
-        if (!rt->name)
-            return fail(ld, rn, "a route needs a 'name' (what clients send as model)");
-        if (!valid_name(rt->name))
-            return fail(ld, rn, "route name \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
-                        rt->name);
-        if (!rt->rules)
-            return fail(ld, rn, "route '%s' needs 'rules'", rt->name);
+        uint64_t seen = 0;
+        parse_map(ld, rn, "a route", route_keys, ARRAY_SIZE(route_keys), rt, &seen);
         if (!rt->aliases)
             rt->aliases = xcalloc(1, sizeof(char *));
+        if (!rt->name) {
+            if (!(seen & key_bit(route_keys, ARRAY_SIZE(route_keys), "name")))
+                fail(ld, rn, "a route needs a 'name' (what clients send as model)");
+            route_release(rt);
+            memset(rt, 0, sizeof(*rt));
+            cfg->nroutes--;
+            continue;
+        }
+        if (!valid_name(rt->name))
+            fail(ld, rn, "route name \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
+                 rt->name);
+        if (!rt->rules && !(seen & key_bit(route_keys, ARRAY_SIZE(route_keys), "rules")))
+            fail(ld, rn, "route '%s' needs 'rules'", rt->name);
     }
-    return 0;
+    return ld->nerr > nerr ? -EINVAL : 0;
 }
 
 /* ---- top level -------------------------------------------------------- */
@@ -993,20 +1047,23 @@ static int parse_reserved(struct ld *ld, yaml_node_t *n, void *target)
         return fail(ld, n, "'reserved' must map names to sizes, e.g. {whisper: 8.75GB}");
     size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
     cfg->reserved = xcalloc(cnt ? cnt : 1, sizeof(*cfg->reserved));
+    bool bad = false;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *kn = node_at(ld, p->key), *vn = node_at(ld, p->value);
         const char *k, *v;
         int rc = get_scalar(ld, kn, "reserved", &k);
         if (!rc)
             rc = get_scalar(ld, vn, k, &v);
-        if (rc)
-            return rc;
+        if (rc) {
+            bad = true;
+            continue;
+        }
         struct config_reserved *r = &cfg->reserved[cfg->nreserved++];
         r->name = xstrdup(k);
         if (str_parse_size(v, &r->bytes))
-            return fail(ld, vn, "reserved '%s' must be a size such as 8.75GB, got \"%s\"", k, v);
+            bad = fail(ld, vn, "reserved '%s' must be a size such as 8.75GB, got \"%s\"", k, v);
     }
-    return 0;
+    return bad ? -EINVAL : 0;
 }
 
 static int parse_swap_policy(struct ld *ld, yaml_node_t *n, void *target)
@@ -1102,6 +1159,60 @@ static const struct key apikey_keys[] = {
  * key, so that guessing is not a way in. */
 #define KEY_MIN 16
 
+static void key_release(struct config_key *k)
+{
+    free(k->name);
+    if (k->key) /* no copy of a secret left in freed memory */
+        explicit_bzero(k->key, strlen(k->key));
+    free(k->key);
+    free(k->key_file);
+    strlist_free(k->models);
+    memset(k, 0, sizeof(*k));
+}
+
+/* One item of auth.keys into au->keys[au->nkeys - 1]. */
+static int parse_auth_key(struct ld *ld, yaml_node_t *kn, struct config_auth *au)
+{
+    struct config_key *k = &au->keys[au->nkeys - 1];
+    uint64_t seen = 0;
+    k->line = (unsigned)kn->start_mark.line + 1;
+    int rc = parse_map(ld, kn, "a key", apikey_keys, ARRAY_SIZE(apikey_keys), k, &seen);
+    if (rc)
+        return rc;
+    if (!k->name)
+        return fail(ld, kn, "a key needs a 'name' (logs show it instead of the key)");
+    if (!valid_name(k->name))
+        return fail(ld, kn, "key name \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
+                    k->name);
+    unsigned sources = 0;
+    static const char *const src[] = {"key", "key_file", "key_env"};
+    for (size_t i = 0; i < ARRAY_SIZE(src); i++)
+        sources += !!(seen & key_bit(apikey_keys, ARRAY_SIZE(apikey_keys), src[i]));
+    if (sources != 1)
+        return fail(ld, kn, "key '%s' needs exactly one of 'key', 'key_file' or 'key_env'",
+                    k->name);
+    if (seen & key_bit(apikey_keys, ARRAY_SIZE(apikey_keys), "key"))
+        au->inline_keys = true;
+    size_t len = strlen(k->key);
+    if (len < KEY_MIN)
+        return fail(ld, kn, "key '%s' is too short: %zu characters, at least %d (e.g. "
+                    "hk- and 32 random hex digits: openssl rand -hex 16)",
+                    k->name, len, KEY_MIN);
+    for (const char *p = k->key; *p; p++)
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return fail(ld, kn, "key '%s' may not contain spaces or control characters",
+                        k->name);
+    for (size_t j = 0; j + 1 < au->nkeys; j++) {
+        if (!strcmp(au->keys[j].name, k->name))
+            return fail(ld, kn, "duplicate key name '%s' (line %u)", k->name,
+                        au->keys[j].line);
+        if (!strcmp(au->keys[j].key, k->key))
+            return fail(ld, kn, "keys '%s' and '%s' are the same key", au->keys[j].name,
+                        k->name);
+    }
+    return 0;
+}
+
 static int parse_auth_keys(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config_auth *au = target;
@@ -1109,48 +1220,17 @@ static int parse_auth_keys(struct ld *ld, yaml_node_t *n, void *target)
         return fail(ld, n, "'keys' must be a list of {name, key}, got %s", node_type_name(n));
     size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     au->keys = xcalloc(cnt ? cnt : 1, sizeof(*au->keys));
+    int bad = 0;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
-        yaml_node_t *kn = node_at(ld, *it);
-        struct config_key *k = &au->keys[au->nkeys++];
-        uint64_t seen = 0;
-        k->line = (unsigned)kn->start_mark.line + 1;
-        int rc = parse_map(ld, kn, "a key", apikey_keys, ARRAY_SIZE(apikey_keys), k, &seen);
-        if (rc)
-            return rc;
-        if (!k->name)
-            return fail(ld, kn, "a key needs a 'name' (logs show it instead of the key)");
-        if (!valid_name(k->name))
-            return fail(ld, kn, "key name \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
-                        k->name);
-        unsigned sources = 0;
-        static const char *const src[] = {"key", "key_file", "key_env"};
-        for (size_t i = 0; i < ARRAY_SIZE(src); i++)
-            sources += !!(seen & key_bit(apikey_keys, ARRAY_SIZE(apikey_keys), src[i]));
-        if (sources != 1)
-            return fail(ld, kn, "key '%s' needs exactly one of 'key', 'key_file' or 'key_env'",
-                        k->name);
-        if (seen & key_bit(apikey_keys, ARRAY_SIZE(apikey_keys), "key"))
-            au->inline_keys = true;
-        size_t len = strlen(k->key);
-        if (len < KEY_MIN)
-            return fail(ld, kn, "key '%s' is too short: %zu characters, at least %d (e.g. "
-                        "hk- and 32 random hex digits: openssl rand -hex 16)",
-                        k->name, len, KEY_MIN);
-        for (const char *p = k->key; *p; p++)
-            if ((unsigned char)*p <= ' ' || *p == 0x7f)
-                return fail(ld, kn, "key '%s' may not contain spaces or control characters",
-                            k->name);
-        for (size_t j = 0; j + 1 < au->nkeys; j++) {
-            if (!strcmp(au->keys[j].name, k->name))
-                return fail(ld, kn, "duplicate key name '%s' (line %u)", k->name,
-                            au->keys[j].line);
-            if (!strcmp(au->keys[j].key, k->key))
-                return fail(ld, kn, "keys '%s' and '%s' are the same key", au->keys[j].name,
-                            k->name);
+        au->nkeys++;
+        /* A key with a problem is left out, and the next one read. */
+        if (parse_auth_key(ld, node_at(ld, *it), au)) {
+            bad = -EINVAL;
+            key_release(&au->keys[--au->nkeys]);
         }
     }
-    return 0;
+    return bad;
 }
 
 static const struct key auth_keys[] = {
@@ -1314,12 +1394,9 @@ static int validate(struct ld *ld, yaml_node_t *root)
                 const char *mn = x < 0 ? m->name : m->aliases[x];
                 for (ssize_t y = -1; y < 0 || o->aliases[y]; y++) {
                     const char *on = y < 0 ? o->name : o->aliases[y];
-                    if ((i != j || x != y) && !strcmp(mn, on)) {
-                        buf_reset(ld->err);
-                        buf_addf(ld->err, "%s:%u: model name or alias '%s' is already used by "
-                                 "model '%s' (line %u)", ld->file, m->line, mn, o->name, o->line);
-                        return -EINVAL;
-                    }
+                    if ((i != j || x != y) && !strcmp(mn, on))
+                        fail_line(ld, m->line, "model name or alias '%s' is already used by "
+                                  "model '%s' (line %u)", mn, o->name, o->line);
                 }
             }
         }
@@ -1341,11 +1418,9 @@ static int validate(struct ld *ld, yaml_node_t *root)
                     best = ce->name;
                 }
             }
-            buf_reset(ld->err);
-            buf_addf(ld->err, "%s:%u: model '%s': unknown catalog entry '%s'%s%s%s (see `hermod "
-                     "models --catalog`)", ld->file, m->line, m->name, m->catalog,
-                     best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
-            return -EINVAL;
+            fail_line(ld, m->line, "model '%s': unknown catalog entry '%s'%s%s%s (see `hermod "
+                      "models --catalog`)", m->name, m->catalog,
+                      best ? " (did you mean '" : "", best ? best : "", best ? "'?)" : "");
         }
         for (size_t e = 0; e < m->nengines; e++) {
             subst_model_dir(m->engines[e].cmd, cfg->model_dir);
@@ -1358,25 +1433,18 @@ static int validate(struct ld *ld, yaml_node_t *root)
             const char *nm = x < 0 ? rt->name : rt->aliases[x];
             const struct config_model *m = config_find_model(cfg, nm);
             const struct config_route *o = config_find_route(cfg, nm);
-            if (m || o != rt) {
-                buf_reset(ld->err);
-                buf_addf(ld->err, "%s:%u: route name or alias '%s' is already used by %s '%s'",
-                         ld->file, rt->line, nm, m ? "model" : "route", m ? m->name : o->name);
-                return -EINVAL;
-            }
+            if (m || o != rt)
+                fail_line(ld, rt->line, "route name or alias '%s' is already used by %s '%s'",
+                          nm, m ? "model" : "route", m ? m->name : o->name);
         }
         for (size_t r = 0; r < rt->nrules; r++) {
             const struct config_rule *ru = &rt->rules[r];
             for (int lane = 0; lane < 2; lane++) {
                 char **v = lane ? ru->escalate : ru->models;
                 for (size_t k = 0; v && v[k]; k++) {
-                    if (config_find_model(cfg, v[k]))
-                        continue;
-                    buf_reset(ld->err);
-                    buf_addf(ld->err, "%s:%u: route '%s', %s: no model '%s' (a rule names "
-                             "models, not routes)",
-                             ld->file, ru->line, rt->name, ru->name, v[k]);
-                    return -EINVAL;
+                    if (!config_find_model(cfg, v[k]))
+                        fail_line(ld, ru->line, "route '%s', %s: no model '%s' (a rule names "
+                                  "models, not routes)", rt->name, ru->name, v[k]);
                 }
             }
         }
@@ -1387,34 +1455,25 @@ static int validate(struct ld *ld, yaml_node_t *root)
     const char *const pnames[][2] = {{"vision", pl->vision}, {"extract", pl->extract}};
     for (size_t i = 0; i < ARRAY_SIZE(pnames); i++) {
         const char *nm = pnames[i][1];
-        if (!nm || config_find_model(cfg, nm) || config_find_route(cfg, nm))
-            continue;
-        buf_reset(ld->err);
-        buf_addf(ld->err, "%s:%u: pipeline: %s names '%s', which is neither a model nor a route",
-                 ld->file, pl->line ? pl->line : 1, pnames[i][0], nm);
-        return -EINVAL;
+        if (nm && !config_find_model(cfg, nm) && !config_find_route(cfg, nm))
+            fail_line(ld, pl->line, "pipeline: %s names '%s', which is neither a model nor a "
+                      "route", pnames[i][0], nm);
     }
     int tz;
-    if (pl->timezone && timeparse_tz_parse(pl->timezone, &tz)) {
-        buf_reset(ld->err);
-        buf_addf(ld->err, "%s:%u: pipeline: timezone must be an offset like +05:30 or IST, got "
-                 "\"%s\"", ld->file, pl->line ? pl->line : 1, pl->timezone);
-        return -EINVAL;
-    }
+    if (pl->timezone && timeparse_tz_parse(pl->timezone, &tz))
+        fail_line(ld, pl->line, "pipeline: timezone must be an offset like +05:30 or IST, got "
+                  "\"%s\"", pl->timezone);
     /* A key's model list names models or routes that exist. */
     for (size_t i = 0; i < cfg->auth.nkeys; i++) {
         const struct config_key *k = &cfg->auth.keys[i];
         for (size_t j = 0; k->models && k->models[j]; j++) {
-            if (config_find_model(cfg, k->models[j]) || config_find_route(cfg, k->models[j]))
-                continue;
-            buf_reset(ld->err);
-            buf_addf(ld->err, "%s:%u: auth: key '%s' lists '%s', which is neither a model nor a "
-                     "route", ld->file, k->line, k->name, k->models[j]);
-            return -EINVAL;
+            if (!config_find_model(cfg, k->models[j]) && !config_find_route(cfg, k->models[j]))
+                fail_line(ld, k->line, "auth: key '%s' lists '%s', which is neither a model nor "
+                          "a route", k->name, k->models[j]);
         }
     }
     (void)root;
-    return 0;
+    return ld->nerr ? -EINVAL : 0;
 }
 
 static int load(const char *name, const unsigned char *text, size_t len, struct config **out,
@@ -1426,6 +1485,7 @@ static int load(const char *name, const unsigned char *text, size_t len, struct 
     struct ld ld = {.file = name, .doc = &doc, .err = err, .cfg = cfg};
     int rc = 0;
 
+    buf_reset(err);
     set_defaults(cfg);
     cfg->path = xstrdup(name);
     if (!yaml_parser_initialize(&parser))
@@ -1446,13 +1506,17 @@ static int load(const char *name, const unsigned char *text, size_t len, struct 
         rc = fail(&ld, NULL, "the config is empty (it needs at least 'models')");
         goto out;
     }
-    if ((rc = parse_map(&ld, root, "the config", top_keys, ARRAY_SIZE(top_keys), cfg, NULL)))
-        goto out;
-    if (!cfg->models) {
-        rc = fail(&ld, root, "the config has no 'models' list");
-        goto out;
-    }
+    /* Every problem the tree allows, not only the first: the keys and
+     * list items after a bad one are read, and the checks across sections
+     * run over what did read. */
+    uint64_t seen = 0;
+    parse_map(&ld, root, "the config", top_keys, ARRAY_SIZE(top_keys), cfg, &seen);
+    if (root->type == YAML_MAPPING_NODE && !cfg->models &&
+        !(seen & key_bit(top_keys, ARRAY_SIZE(top_keys), "models")))
+        fail(&ld, root, "the config has no 'models' list");
     rc = validate(&ld, root);
+    if (ld.nerr > ERR_MAX)
+        buf_addf(err, "\n%s: ... and %u more problems", name, ld.nerr - ERR_MAX);
 out:
     yaml_document_delete(&doc);
     yaml_parser_delete(&parser);

@@ -195,7 +195,9 @@ struct config {
 };
 
 /* Loads and validates a config file. On failure returns a negative errno
- * code, leaves *out untouched and writes "FILE:LINE:COL: ..." into err. */
+ * code, leaves *out untouched and writes every problem found into err
+ * (replacing what it held), one "FILE:LINE:COL: ..." line each, at most 50
+ * and then how many more. */
 int config_load_file(const char *path, struct config **out, struct buf *err);
 /* The same from memory; `name` stands for the file name in messages. */
 int config_load_string(const char *name, const char *text, size_t len, struct config **out,

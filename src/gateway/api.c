@@ -187,6 +187,7 @@ static json_t *engine_json(struct sched_model *m, size_t i)
     json_object_set_new(j, "upstream_model", json_string(engine_upstream_model(e)));
     json_object_set_new(j, "requests", json_integer((json_int_t)info.requests));
     json_object_set_new(j, "failures", json_integer((json_int_t)info.failures));
+    json_object_set_new(j, "crashes", json_integer((json_int_t)info.crashes));
     json_object_set_new(j, "last_used", time_json(info.last_used_wall_ms));
     if (engine_start_ms(e))
         json_object_set_new(j, "start_ms", json_integer((json_int_t)engine_start_ms(e)));
@@ -529,7 +530,7 @@ struct api *api_new(uv_loop_t *loop, const struct config *cfg, struct sched *sch
     a->auth = auth_new(cfg);
     a->started_wall_ms = clock_wall_ms();
     a->ollama = ollama_new(cfg, sched, proxy, a->started_wall_ms);
-    a->dash = dashboard_new(loop, cfg, sched);
+    a->dash = dashboard_new(loop, cfg, sched, proxy);
     return a;
 }
 

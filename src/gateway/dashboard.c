@@ -13,6 +13,7 @@
 #include "lib/list.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "gateway/proxy.h"
 #include "model/engine.h"
 #include "net/http.h"
 #include "route/router.h"
@@ -28,6 +29,7 @@ struct dashboard {
     uv_loop_t *loop;
     const struct config *cfg;
     struct sched *sched;
+    const struct proxy *proxy;
     uv_timer_t *tick; /* freed in its close callback */
     struct list clients;
 };
@@ -54,6 +56,7 @@ static json_t *engine_state_json(struct sched_model *m, size_t i, uint64_t now)
                           "state", engine_state_name(st), "in_flight", info.in_flight,
                           "requests", (json_int_t)info.requests, "failures",
                           (json_int_t)info.failures);
+    json_object_set_new(j, "crashes", json_integer((json_int_t)info.crashes));
     json_object_set_new(j, "pid", engine_pid(e) ? json_integer(engine_pid(e)) : json_null());
     uint64_t since = engine_since(e);
     if (st == ENGINE_STARTING && since && now > since) {
@@ -78,6 +81,48 @@ static json_t *engine_state_json(struct sched_model *m, size_t i, uint64_t now)
         buf_release(&log);
     }
     return j;
+}
+
+static json_t *str_or_null(const char *s)
+{
+    return s ? json_string(s) : json_null();
+}
+
+/* The relay's recent requests, oldest first. */
+static json_t *recent_json(const struct proxy *p)
+{
+    json_t *a = json_array();
+    for (size_t i = 0; i < proxy_recent_count(p); i++) {
+        const struct proxy_recent *e = proxy_recent_at(p, i);
+        json_t *checks = json_array();
+        for (size_t k = 0; k < e->nchecks; k++)
+            json_array_append_new(checks,
+                                  json_pack("{s:o,s:o,s:b,s:o}", "model",
+                                            str_or_null(e->checks[k].model), "engine",
+                                            str_or_null(e->checks[k].engine), "ok",
+                                            e->checks[k].ok, "problems",
+                                            str_or_null(e->checks[k].problems)));
+        json_t *j = json_pack("{s:I,s:I,s:o,s:o,s:o,s:o,s:i,s:b,s:b,s:I,s:i,s:o}", "seq",
+                              (json_int_t)e->seq, "time", (json_int_t)e->time_ms, "path",
+                              str_or_null(e->path), "client_model", str_or_null(e->client_model),
+                              "model", str_or_null(e->model), "engine", str_or_null(e->engine),
+                              "status", e->status, "aborted", e->aborted, "stream", e->stream,
+                              "ms", (json_int_t)e->ms, "attempts", (int)e->attempts, "checks",
+                              checks);
+        if (e->route) {
+            json_object_set_new(j, "route", json_string(e->route));
+            json_object_set_new(j, "rule", str_or_null(e->rule));
+            json_object_set_new(j, "reason", str_or_null(e->reason));
+        }
+        if (e->passed_over)
+            json_object_set_new(j, "passed_over", json_string(e->passed_over));
+        if (e->tokens_in >= 0)
+            json_object_set_new(j, "tokens_in", json_integer((json_int_t)e->tokens_in));
+        if (e->tokens_out >= 0)
+            json_object_set_new(j, "tokens_out", json_integer((json_int_t)e->tokens_out));
+        json_array_append_new(a, j);
+    }
+    return a;
 }
 
 static json_t *state_json(struct dashboard *d)
@@ -125,15 +170,16 @@ static json_t *state_json(struct dashboard *d)
     json_t *routes = json_array();
     for (size_t r = 0; r < d->cfg->nroutes; r++)
         json_array_append_new(routes, json_string(d->cfg->routes[r].name));
-    return json_pack("{s:I,s:o,s:o,s:o,s:o}", "time", (json_int_t)now, "models", models,
-                     "pools", jp, "reserved", jr, "routes", routes);
+    return json_pack("{s:I,s:o,s:o,s:o,s:o,s:o}", "time", (json_int_t)now, "models", models,
+                     "pools", jp, "reserved", jr, "routes", routes, "recent",
+                     recent_json(d->proxy));
 }
 
 /* The state as one SSE event, into b. */
 static void state_event(struct dashboard *d, struct buf *b)
 {
     json_t *st = state_json(d);
-    char *s = json_dumps(st, JSON_COMPACT);
+    char *s = json_dumps(st, JSON_COMPACT | JSON_REAL_PRECISION(10));
     json_decref(st);
     buf_addf(b, "event: state\ndata: %s\n\n", s);
     free(s);
@@ -253,7 +299,7 @@ static void get_page(struct dashboard *d, struct http_req *req)
     struct buf b = BUF_INIT;
     if (at) {
         json_t *st = state_json(d);
-        char *s = json_dumps(st, JSON_COMPACT | JSON_ESCAPE_SLASH);
+        char *s = json_dumps(st, JSON_COMPACT | JSON_ESCAPE_SLASH | JSON_REAL_PRECISION(10));
         json_decref(st);
         buf_add(&b, html, (size_t)(at - html));
         buf_addstr(&b, s);
@@ -293,9 +339,11 @@ bool dashboard_handle(struct dashboard *d, struct http_req *req, const char *met
     return false;
 }
 
-struct dashboard *dashboard_new(uv_loop_t *loop, const struct config *cfg, struct sched *sched)
+struct dashboard *dashboard_new(uv_loop_t *loop, const struct config *cfg, struct sched *sched,
+                                const struct proxy *proxy)
 {
     struct dashboard *d = xcalloc(1, sizeof(*d));
+    d->proxy = proxy;
     d->loop = loop;
     d->cfg = cfg;
     d->sched = sched;

@@ -11,14 +11,16 @@
  *                         progress against the last start, ready, failed
  *                         with the last error), engines with memory
  *                         (estimated, measured) and a log tail, the memory
- *                         pools with reserved and used bytes
+ *                         pools with reserved and used bytes, and the
+ *                         relay's recent requests (proxy_recent_at) with
+ *                         their route decision and escalation attempts
  *   GET /hermod/route?text=T  the routing decision for a text (the page's
  *                         playground; the daemon's own router and view of
  *                         what is resident)
  * The page's search box uses the pipeline's /hermod/memories/search.
  *
- * DESIGN: everything is built from the scheduler's and engines' public
- * getters on the loop thread. One uv timer ticks while at least one
+ * DESIGN: everything is built from the scheduler's, engines' and relay's
+ * public getters on the loop thread. One uv timer ticks while at least one
  * events client is connected; a client whose output is backed up past
  * HTTP_STREAM_HIGH_WATER skips ticks rather than queue more. A client
  * belongs to its http request and is freed in the request's close_cb,
@@ -34,10 +36,12 @@
 
 struct dashboard;
 struct http_req;
+struct proxy;
 struct sched;
 
-/* cfg and sched are borrowed and must outlive it. Never fails. */
-struct dashboard *dashboard_new(uv_loop_t *loop, const struct config *cfg, struct sched *sched);
+/* cfg, sched and proxy are borrowed and must outlive it. Never fails. */
+struct dashboard *dashboard_new(uv_loop_t *loop, const struct config *cfg, struct sched *sched,
+                                const struct proxy *proxy);
 /* The config after a reload (borrowed). */
 void dashboard_set_config(struct dashboard *d, const struct config *cfg);
 /* Answers path if it is one of the dashboard's (see above) and returns

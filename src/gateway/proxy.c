@@ -68,6 +68,13 @@
 /* A multipart form's `model` field longer than this is refused. */
 #define FORM_MODEL_MAX 1024
 
+/* One entry of the ring: what readers see, and the strings it points to. */
+struct recent {
+    struct proxy_recent pub;
+    char *own[8 + 3 * PROXY_RECENT_CHECKS];
+    size_t nown;
+};
+
 struct proxy {
     uv_loop_t *loop;
     const struct config *cfg;
@@ -85,6 +92,10 @@ struct proxy {
     struct prom_family *m_fallbacks;    /* model: to the model's next engine */
     struct prom_family *m_passed_over;  /* route, model: to the route's next model */
     struct prom_family *m_escalations;  /* route, model: an answer that failed its check */
+    /* recent requests (proxy_recent_at): a ring; each entry owns its strings */
+    struct recent recent[PROXY_RECENT_MAX];
+    size_t recent_next, recent_n;
+    uint64_t recent_seq;
 };
 
 /* Where the relay's output goes: the client, or a filter (proxy_filter). */
@@ -305,6 +316,24 @@ static void add_route_headers(struct relay *r)
 }
 
 static void respond_best(struct relay *r, bool ok);
+
+/* What to do next, after a refusal's reason: the client (often a person
+ * reading an app's error) gets the step, not only the cause. */
+static void add_next_step(struct buf *m, const char *code, const char *model)
+{
+    if (!strcmp(code, "insufficient_memory"))
+        buf_addf(m, ". Next: free memory (hermod ps lists what runs, hermod unload MODEL "
+                 "stops one) or raise 'budget' in the config, then retry");
+    else if (!strcmp(code, "model_busy"))
+        buf_addf(m, ". Next: retry after Retry-After, or raise '%s''s 'queue' or "
+                 "'concurrency' in the config", model);
+    else if (!strcmp(code, "no_engine_available"))
+        buf_addf(m, ". Next: see why with hermod ps and hermod logs %s (or GET "
+                 "/hermod/running), fix the engine, then retry", model);
+    else if (!strcmp(code, "no_route"))
+        buf_addf(m, ". Next: name a model that can take it, or add one to the route's rules "
+                 "(hermod route --explain TEXT shows the decision)");
+}
 
 /* Ends the request with an error: as JSON or, once the stream is begun,
  * as an SSE error event (a raw stream is cut). An escalation that already
@@ -1009,6 +1038,7 @@ static void next_candidate(struct relay *r, int rc, const char *msg)
         struct buf e = BUF_INIT;
         buf_addf(&e, "%s; %s: removed by a config reload", buf_cstr(&r->tried),
                  r->dec.cands[r->cand]->name);
+        add_next_step(&e, "no_route", NULL);
         fail(r, 503, "service_unavailable", "no_engine_available", buf_cstr(&e));
         buf_release(&e);
         return;
@@ -1030,20 +1060,26 @@ static void on_grant(struct sched_ticket *t, struct engine *e, int rc, const cha
         next_candidate(r, rc, msg);
         return;
     }
+    const char *name = sched_model_config(r->model)->name;
     if (rc == -EBUSY && !r->nospc) {
         if (!r->sse_begun)
             http_req_add_header(r->req, "Retry-After", "1");
-        fail(r, 429, "rate_limit_exceeded", "model_busy", msg);
+        struct buf m = BUF_INIT;
+        buf_addstr(&m, msg);
+        add_next_step(&m, "model_busy", name);
+        fail(r, 429, "rate_limit_exceeded", "model_busy", buf_cstr(&m));
+        buf_release(&m);
         return;
     }
     if (rc) {
         struct buf m = BUF_INIT;
+        const char *code =
+            rc == -ENOSPC || r->nospc ? "insufficient_memory" : "no_engine_available";
         if (r->tried.len)
             buf_addf(&m, "%s; ", buf_cstr(&r->tried));
         buf_addstr(&m, msg);
-        fail(r, 503, "service_unavailable",
-             rc == -ENOSPC || r->nospc ? "insufficient_memory" : "no_engine_available",
-             buf_cstr(&m));
+        add_next_step(&m, code, name);
+        fail(r, 503, "service_unavailable", code, buf_cstr(&m));
         buf_release(&m);
         return;
     }
@@ -1055,6 +1091,90 @@ static void on_grant(struct sched_ticket *t, struct engine *e, int rc, const cha
     r->up_owned = NULL;
     r->up_body = NULL;
     start_upstream(r);
+}
+
+/* ---- recent requests ------------------------------------------------------------ */
+
+/* A copy of s owned by e, cut to PROXY_RECENT_STR bytes (on a UTF-8
+ * boundary), or NULL. */
+static const char *recent_str(struct recent *e, const char *s)
+{
+    if (!s)
+        return NULL;
+    ASSERT(e->nown < ARRAY_SIZE(e->own));
+    size_t n = strlen(s);
+    char *c;
+    if (n <= PROXY_RECENT_STR) {
+        c = xstrdup(s);
+    } else {
+        n = PROXY_RECENT_STR;
+        while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+            n--;
+        c = xmalloc(n + 4);
+        memcpy(c, s, n);
+        memcpy(c + n, "...", 4);
+    }
+    e->own[e->nown++] = c;
+    return c;
+}
+
+static void recent_release(struct recent *e)
+{
+    for (size_t i = 0; i < e->nown; i++)
+        free(e->own[i]);
+    memset(e, 0, sizeof(*e));
+}
+
+/* Puts a request that is over into the ring, in place of the oldest. */
+static void remember(struct relay *r, bool aborted, uint64_t took_ns)
+{
+    struct proxy *px = r->px;
+    struct recent *slot = &px->recent[px->recent_next];
+    recent_release(slot);
+    struct proxy_recent *e = &slot->pub;
+    px->recent_next = (px->recent_next + 1) % PROXY_RECENT_MAX;
+    if (px->recent_n < PROXY_RECENT_MAX)
+        px->recent_n++;
+    e->seq = ++px->recent_seq;
+    e->time_ms = clock_wall_ms();
+    e->ms = took_ns / 1000000;
+    e->path = recent_str(slot, r->endpoint);
+    e->client_model = recent_str(slot, r->client_model);
+    e->model = recent_str(slot, r->best_model ? r->best_model : sched_model_config(r->model)->name);
+    e->engine = recent_str(slot, r->best_engine ? r->best_engine : r->engine_id);
+    if (r->routed) {
+        e->route = recent_str(slot, r->dec.route->name);
+        e->rule = recent_str(slot, r->dec.rule->name);
+        e->reason = recent_str(slot, buf_cstr(&r->dec.why));
+    }
+    if (r->tried.len)
+        e->passed_over = recent_str(slot, buf_cstr(&r->tried));
+    e->status = r->status;
+    e->aborted = aborted;
+    e->stream = r->stream;
+    e->attempts = r->attempts;
+    e->tokens_in = r->tokens_in;
+    e->tokens_out = r->tokens_out;
+    for (size_t i = 0; i < json_array_size(r->report) && i < PROXY_RECENT_CHECKS; i++) {
+        json_t *c = json_array_get(r->report, i);
+        e->checks[i].model = recent_str(slot, json_string_value(json_object_get(c, "model")));
+        e->checks[i].engine = recent_str(slot, json_string_value(json_object_get(c, "engine")));
+        e->checks[i].problems = recent_str(slot, json_string_value(json_object_get(c, "problems")));
+        e->checks[i].ok = json_is_true(json_object_get(c, "ok"));
+        e->nchecks++;
+    }
+}
+
+size_t proxy_recent_count(const struct proxy *p)
+{
+    return p->recent_n;
+}
+
+const struct proxy_recent *proxy_recent_at(const struct proxy *p, size_t i)
+{
+    ASSERT(i < p->recent_n);
+    size_t oldest = (p->recent_next + PROXY_RECENT_MAX - p->recent_n) % PROXY_RECENT_MAX;
+    return &p->recent[(oldest + i) % PROXY_RECENT_MAX].pub;
 }
 
 /* ---- request lifetime ------------------------------------------------------------ */
@@ -1121,6 +1241,7 @@ static void on_close(struct http_req *req, bool aborted, void *owner)
         buf_release(&l);
     }
     count(r, aborted, now - t0);
+    remember(r, aborted, now - t0);
     if (r->ka) {
         uv_timer_stop(r->ka);
         uv_close((uv_handle_t *)r->ka, ka_close_cb);
@@ -1345,6 +1466,7 @@ static bool handle(struct proxy *px, struct http_req *req, const char *endpoint,
         }
         int rc = router_decide(px->cfg, route, &rq, model_state, px, &dec);
         if (rc) {
+            add_next_step(&dec.why, "no_route", NULL);
             sink_error(sk, 503, "service_unavailable", "no_route", "%s",
                                buf_cstr(&dec.why));
             route_decision_release(&dec);
@@ -1551,6 +1673,8 @@ void proxy_free(struct proxy *p)
     prom_family_free(p->m_fallbacks);
     prom_family_free(p->m_passed_over);
     prom_family_free(p->m_escalations);
+    for (size_t i = 0; i < PROXY_RECENT_MAX; i++)
+        recent_release(&p->recent[i]);
     free(p);
 }
 

@@ -22,6 +22,8 @@
 #define HERMOD_PROXY_H
 
 #include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <uv.h>
 
 #include "core/config.h"
@@ -88,6 +90,54 @@ void proxy_handle_filtered(struct proxy *p, struct http_req *req, const char *en
  * and escalations; relays active) in the Prometheus text format. */
 struct buf;
 void proxy_metrics(const struct proxy *p, struct buf *out);
+
+/*
+ * The relay's recent requests: a ring of the last PROXY_RECENT_MAX
+ * requests that reached the relay and are over (answered, refused by the
+ * scheduler, or left by their client), oldest first. An entry's strings
+ * are the proxy's, each cut to PROXY_RECENT_STR bytes; they stay valid
+ * until the next request ends (so: within one loop callback). Read by the
+ * dashboard.
+ *
+ *   seq           numbers every request that ends, from 1: a reader can
+ *                 tell which entries it has already seen
+ *   time_ms       wall clock when it ended; ms how long it took
+ *   path          the endpoint ("/v1/chat/completions", ...)
+ *   client_model  the name the client sent
+ *   model         the model that answered (the best answer's, after an
+ *                 escalation), or the last one tried
+ *   engine        the engine that answered, or NULL
+ *   route, rule, reason   the route's decision, or NULL without a route
+ *   passed_over   why a route's earlier candidates could not serve, or NULL
+ *   status        the HTTP status answered, 0 if none (client gone first)
+ *   attempts      engines tried
+ *   checks        structured answers judged on an escalating route, in order
+ */
+#define PROXY_RECENT_MAX 50
+#define PROXY_RECENT_STR 400
+#define PROXY_RECENT_CHECKS 8
+
+struct proxy_check {
+    const char *model, *engine, *problems;
+    bool ok;
+};
+
+struct proxy_recent {
+    uint64_t seq, time_ms, ms;
+    const char *path, *client_model, *model, *engine;
+    const char *route, *rule, *reason, *passed_over;
+    int status;
+    bool aborted, stream;
+    unsigned attempts;
+    int64_t tokens_in, tokens_out; /* -1: the answer did not say */
+    struct proxy_check checks[PROXY_RECENT_CHECKS];
+    size_t nchecks;
+};
+
+/* How many entries the ring holds now (at most PROXY_RECENT_MAX). */
+size_t proxy_recent_count(const struct proxy *p);
+/* Entry i, 0 the oldest; i < proxy_recent_count(). Borrowed (see above). */
+const struct proxy_recent *proxy_recent_at(const struct proxy *p, size_t i);
 
 /* Shutting down: requests still waiting for an engine that is not ready
  * (a cold start) are answered 503 with the reason now, and so is every

@@ -76,6 +76,7 @@ struct engine {
     struct upstream_req *unload;  /* Ollama: keep_alive 0 in flight */
     char *unload_body;
     unsigned probes;
+    unsigned crashes;      /* exits while ready (not asked to stop) */
     uint64_t probe_done_ms;       /* monotonic time of the last finished probe */
 };
 
@@ -663,7 +664,21 @@ static void begin_stop(struct engine *e)
 
 static void fail_start(struct engine *e, const char *why)
 {
-    log_warn("engine failed to start engine=%s reason=\"%s\"", e->id, why);
+    struct buf msg = BUF_INIT;
+    if (!e->cfg->cmd) {
+        /* Not ours to start: it is simply not there (yet). */
+        /* The client's reason often starts with the URL already. */
+        size_t ul = strlen(e->base_url);
+        if (!strncmp(why, e->base_url, ul) && !strncmp(why + ul, ": ", 2))
+            why += ul + 2;
+        buf_addf(&msg, "not reachable at %s (%s); is it running? hermod starts only engines "
+                 "that have a 'cmd'", e->base_url, why);
+        why = buf_cstr(&msg);
+        log_warn("engine not reachable engine=%s url=%s reason=\"%s\"; is it running?", e->id,
+                 e->base_url, why);
+    } else {
+        log_warn("engine failed to start engine=%s reason=\"%s\"", e->id, why);
+    }
     set_error(e, why);
     if (e->pid > 0) {
         begin_stop(e);
@@ -674,6 +689,7 @@ static void fail_start(struct engine *e, const char *why)
             probe_schedule(e);
     }
     emit(e, ENGINE_EV_START_FAILED, why);
+    buf_release(&msg);
 }
 
 static void start_timeout_cb(uv_timer_t *t)
@@ -724,6 +740,7 @@ static void child_exited(struct engine *e, int status)
             buf_addstr(&why, "stopped");
             log_info("engine stopped engine=%s", e->id);
         } else {
+            e->crashes++;
             buf_addstr(&why, "crashed: ");
             describe_status(&why, status);
             last_lines(e, &why, 3);
@@ -1253,6 +1270,11 @@ const char *engine_last_error(const struct engine *e)
 uint64_t engine_health_age_ms(const struct engine *e)
 {
     return e->probe_done_ms ? clock_mono_ms() - e->probe_done_ms : UINT64_MAX;
+}
+
+unsigned engine_crashes(const struct engine *e)
+{
+    return e->crashes;
 }
 
 uint64_t engine_start_ms(const struct engine *e)

@@ -106,6 +106,9 @@ const char *engine_last_error(const struct engine *e);
 uint64_t engine_health_age_ms(const struct engine *e);
 /* Monotonic ms the last start took to become ready (0 if never). */
 uint64_t engine_start_ms(const struct engine *e);
+/* How many times the process ended on its own once ready (a crash, not a
+ * stop hermod asked for), since hermod started. */
+unsigned engine_crashes(const struct engine *e);
 /*
  * What the engine's own API says of the model's memory, for engines that
  * say it (Ollama: /api/ps while loaded, /api/tags for the file): loaded =

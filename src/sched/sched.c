@@ -218,6 +218,11 @@ static void on_engine_event(struct engine *e, enum engine_event ev, const char *
         sched__admit(s);
         break;
     case ENGINE_EV_EXITED:
+        /* A crash is a failure too (a stop hermod asked for is not). */
+        if (engine_crashes(e) != se->crashes) {
+            se->crashes = engine_crashes(e);
+            se->failures++;
+        }
         se->drain = DRAIN_NONE;
         if (se->idle_timer)
             uv_timer_stop(se->idle_timer);
@@ -669,6 +674,7 @@ void sched_engine_info(const struct sched_model *m, size_t i, struct sched_engin
     out->last_used_wall_ms = se->last_used_wall_ms;
     out->requests = se->requests;
     out->failures = se->failures;
+    out->crashes = se->crashes;
     out->declared = se->declared;
     out->estimate = se->estimate;
     out->reported = se->reported;

@@ -89,7 +89,8 @@ struct sched_engine_info {
     const char *cooldown_reason;
     uint64_t last_used_wall_ms;  /* 0 = never */
     uint64_t requests;           /* served since hermod started */
-    uint64_t failures;
+    uint64_t failures;           /* failed starts, failed requests and crashes */
+    unsigned crashes;            /* exits on its own once ready */
     /* memory, bytes (0 = unknown) */
     uint64_t declared;           /* config `memory` */
     uint64_t estimate;           /* from the model file or catalog */

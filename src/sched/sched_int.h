@@ -40,6 +40,7 @@ struct sched_engine {
     uv_timer_t *idle_timer;       /* ttl; closed async */
     enum drain_reason drain;
     uint64_t requests, failures;
+    unsigned crashes;           /* engine_crashes() when last seen */
 
     /* memory (sched_mem.c) */
     struct list lq_link;          /* in s->loadq while waiting to load */

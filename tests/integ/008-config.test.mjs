@@ -113,8 +113,8 @@ test('default config: starts with no engine anywhere, then serves through llama-
   let list = await h.json('/v1/models');
   const nemo = list.data.find((m) => m.id === 'nemotron-3-nano');
   assert.equal(nemo.hermod.state, 'unavailable');
-  assert.match(nemo.hermod.reason, /nemotron-3-nano@nim: http:\/\/127\.0\.0\.1:8000/);
-  assert.match(nemo.hermod.reason, /nemotron-3-nano@ollama: http:\/\/127\.0\.0\.1:11434/);
+  assert.match(nemo.hermod.reason, /nemotron-3-nano@nim: not reachable at http:\/\/127\.0\.0\.1:8000 .*is it running\?/);
+  assert.match(nemo.hermod.reason, /nemotron-3-nano@ollama: not reachable at http:\/\/127\.0\.0\.1:11434/);
   assert.match(nemo.hermod.reason, /nemotron-3-nano-30b-a3b-Q4_K_M\.gguf: No such file/);
   assert.ok(list.data.some((m) => m.id === 'qwen3.5-35b-a3b'));
   assert.ok(list.data.some((m) => m.id === 'cosmos-reason2-8b'));

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { Hermod, HERMOD, FAKE, ASAN, managed, oneModel, tmpdir, waitFor, SLOW } from './lib.mjs';
+import { Hermod, HERMOD, FAKE, ASAN, managed, unmanaged, freePort, oneModel, tmpdir, waitFor, SLOW } from './lib.mjs';
 
 const run = (args, opts = {}) => spawnSync(HERMOD, args, { encoding: 'utf8', timeout: 30000 * SLOW, ...opts });
 
@@ -52,6 +52,8 @@ test('route --explain takes the text itself, a file or stdin', () => {
   const c = JSON.parse(run(['route', '--explain', '--json', '-'], { input: 'What is the capital of France?' }).stdout);
   assert.equal(c.language.label, 'en');
   assert.equal(c.model, b.model);
+  // Reals at 10 significant digits, never 0.98536807298660278.
+  assert.doesNotMatch(run(['route', '--explain', '--json', f]).stdout, /\d\.\d{11,}/);
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
@@ -83,6 +85,96 @@ test('check-config names every missing program and model file, with the next ste
   assert.equal(r3.status, 0);
   assert.match(r3.stdout, /ok \(2 models, 2 engines/);
   fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('check-config lists every mistake in the file, each with FILE:LINE:COL, and exits 1', () => {
+  const dir = tmpdir();
+  const f = path.join(dir, 'c.yaml');
+  fs.writeFileSync(f, `listen: 127.0.0.1:8080
+budgt: 8GiB
+models:
+  - name: a
+    ttl: forever
+    engines:
+      - url: https://127.0.0.1:1
+  - name: b
+    engines:
+      - url: http://127.0.0.1:2
+        memry: 1GiB
+routes:
+  - name: auto
+    rules:
+      - models: [a, nosuch]
+pipeline:
+  timezone: Mars
+`);
+  const r = run(['check-config', f]);
+  assert.equal(r.status, 1);
+  const lines = r.stderr.trim().split('\n');
+  const want = [
+    /c\.yaml:2:1: unknown key 'budgt' in the config \(did you mean 'budget'\?\)/,
+    /c\.yaml:5:10: 'ttl' must be a duration/,
+    /c\.yaml:7:9: 'url' must be http:\/\//,
+    /c\.yaml:11:9: unknown key 'memry' in an engine \(did you mean 'memory'\?\)/,
+    /c\.yaml:15: route 'auto', rule 1: no model 'nosuch'/,
+    /c\.yaml:17: pipeline: timezone must be an offset/,
+    /c\.yaml: 6 problems; fix them and run hermod check-config again/,
+  ];
+  assert.equal(lines.length, want.length, r.stderr);
+  want.forEach((re, i) => assert.match(lines[i], re));
+  // A YAML syntax error stops the reading: that one, with its position.
+  fs.writeFileSync(f, 'models:\n  - name: a\n  bad: [\n');
+  const s = run(['check-config', f]);
+  assert.equal(s.status, 1);
+  assert.match(s.stderr, /c\.yaml:\d+:\d+: .*\n.*c\.yaml: 1 problem; fix it/);
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+test('refusals say what to do next; an unmanaged engine is "not reachable", a crash is counted', async (t) => {
+  const port = await freePort(); // nothing listens there
+  const h = new Hermod(`models:
+  - name: m
+    languages: [en]
+    engines:
+${managed([])}  - name: u
+    engines:
+${unmanaged(`http://127.0.0.1:${port}`)}routes:
+  - name: auto
+    rules:
+      - models: [m]
+`);
+  t.after(() => h.cleanup());
+  await h.start();
+  const ask = (model, content = 'hello') => h.post('/v1/chat/completions', { model, messages: [{ role: 'user', content }] });
+
+  // Not running, not ours to start: said so, with the next step.
+  const u = await ask('u');
+  assert.equal(u.status, 503);
+  const ue = (await u.json()).error;
+  assert.equal(ue.code, 'no_engine_available');
+  assert.match(ue.message, new RegExp(`not reachable at http://127\\.0\\.0\\.1:${port} .*is it running\\?`));
+  assert.match(ue.message, /Next: see why with hermod ps and hermod logs u/);
+  await waitFor(() => /engine not reachable engine=u/.test(h.log()), { what: 'the log line' });
+  assert.doesNotMatch(h.log(), /engine failed to start engine=u/);
+
+  // No model on the route reads Kannada: why, and what to do.
+  const kn = await ask('auto', 'ninne yelli hogidde? naale banni');
+  assert.equal(kn.status, 503);
+  const ke = (await kn.json()).error;
+  assert.equal(ke.code, 'no_route');
+  assert.match(ke.message, /Next: name a model that can take it, or add one to the route's rules/);
+
+  // A crash with no request in flight is a failure, and counted as a crash.
+  const ok = await ask('m');
+  assert.equal(ok.status, 200);
+  await ok.text();
+  const before = await h.engine('m@llama-server');
+  assert.equal(before.failures, 0);
+  assert.equal(before.crashes, 0);
+  process.kill(before.pid, 'SIGKILL');
+  await waitFor(async () => (await h.engine('m@llama-server'))?.crashes === 1, { what: 'the crash counted' });
+  assert.equal((await h.engine('m@llama-server')).failures, 1);
+  await h.stop();
 });
 
 test('search and export take --config and use its store', () => {

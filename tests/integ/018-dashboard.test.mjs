@@ -11,6 +11,15 @@ import path from 'node:path';
 import OpenAI from 'openai';
 import { Hermod, managed, oneModel, waitFor, SLOW } from './lib.mjs';
 
+const SCHEMA = {
+  type: 'json_schema',
+  json_schema: {
+    name: 'bill',
+    strict: true,
+    schema: { type: 'object', properties: { total: { type: 'number' } }, required: ['total'], additionalProperties: false },
+  },
+};
+
 const config = oneModel({
   engines: [managed([], '        memory: 2GiB\n')],
   extra: `budget: 8GiB
@@ -122,14 +131,75 @@ test('the page is embedded, names no other host, and its data endpoints answer',
   await h.stop();
 });
 
+test('recent requests: the route decision and each escalation attempt, live in the events stream', async (t) => {
+  const eng = (name) => `  - name: ${name}\n    languages: [en]\n    engines:\n${managed(['--content-file', `@DIR@/${name}.answers`])}`;
+  const h = new Hermod('models:\n' + eng('weak') + eng('strong') + `routes:
+  - name: extract
+    escalation: {attempts: 3, deadline: 60s}
+    rules:
+      - name: bills
+        models: [weak, strong]
+`);
+  t.after(() => h.cleanup());
+  fs.writeFileSync(path.join(h.dir, 'weak.answers'), '{"total":"150"}\n');
+  fs.writeFileSync(path.join(h.dir, 'strong.answers'), '{"total":150}\n');
+  await h.start();
+  const [empty] = await firstEvents(await h.fetch('/hermod/events'), 1);
+  assert.deepEqual(empty.data.recent, []);
+
+  const r = await h.post('/v1/chat/completions', { model: 'extract', messages: [{ role: 'user', content: 'The receipt from the restaurant says the total is 150 rupees.' }], response_format: SCHEMA });
+  assert.equal(r.status, 200);
+  await r.json();
+  const named = await h.post('/v1/chat/completions', { model: 'weak', messages: [{ role: 'user', content: 'hi' }] });
+  assert.equal(named.status, 200);
+  await named.text();
+  // The stream a page already holds gets them on its next tick.
+  const [, st] = await firstEvents(await h.fetch('/hermod/events'), 2);
+  const rec = st.data.recent;
+  assert.equal(rec.length, 2);
+  assert.ok(rec[0].seq < rec[1].seq, 'oldest first');
+  const [esc, plain] = rec;
+  assert.equal(esc.path, '/v1/chat/completions');
+  assert.equal(esc.client_model, 'extract');
+  assert.equal(esc.model, 'strong', 'the model whose answer was sent');
+  assert.equal(esc.status, 200);
+  assert.equal(esc.route, 'extract');
+  assert.equal(esc.rule, 'bills');
+  assert.equal(typeof esc.reason, 'string');
+  assert.ok(esc.reason.length > 0);
+  assert.equal(typeof esc.ms, 'number');
+  assert.ok(esc.attempts >= 2);
+  assert.equal(esc.checks.length, 2);
+  assert.equal(esc.checks[0].model, 'weak');
+  assert.equal(esc.checks[0].ok, false);
+  assert.match(esc.checks[0].problems, /\/total/);
+  assert.equal(esc.checks[1].model, 'strong');
+  assert.equal(esc.checks[1].ok, true);
+  assert.equal(plain.client_model, 'weak');
+  assert.equal(plain.model, 'weak');
+  assert.equal(plain.route, undefined, 'a named model has no route decision');
+  assert.deepEqual(plain.checks, []);
+  assert.match(plain.engine, /weak/);
+
+  // The page served now carries them too (rendered by Chromium below).
+  const html = await (await h.fetch('/')).text();
+  assert.match(html, /"recent":\[\{/);
+  assert.match(html, /id="recent"/);
+  await h.stop();
+});
+
 test('headless Chromium renders the model and the budget; screenshot kept', { skip: !CHROMIUM && 'chromium is not installed (scripts/deps --test installs it)' }, async (t) => {
   const h = new Hermod(config);
   t.after(() => h.cleanup());
   await h.start();
+  const answered = await h.post('/v1/chat/completions', { model: 'm', messages: [{ role: 'user', content: 'hi' }] });
+  assert.equal(answered.status, 200);
+  await answered.text();
   const dom = await runChromium(h.dir, ['--dump-dom'], h.url + '/');
   assert.equal(dom.status, 0, dom.err.slice(-2000));
   assert.match(dom.out, /<td>m<\/td>/, 'the configured model is in the models table');
-  assert.match(dom.out, /class="state s-cold">cold</);
+  assert.match(dom.out, /class="state s-(cold|ready)">(cold|ready)</);
+  assert.match(dom.out, /<table id="recent">.*\/v1\/chat\/completions.*asked for m/s, 'the recent request');
   assert.match(dom.out, /8\.0 GiB total/, 'the budget');
   assert.match(dom.out, /class="bar"/);
   assert.match(dom.out, /(live|updated) · \d/, 'rendered from a state');

@@ -174,6 +174,57 @@ static void test_errors_with_positions(void **state)
     load_fails("", "the config is empty");
 }
 
+/* Every problem, a line each, in one load; a bad key, item or model does
+ * not hide what follows it, and references are still checked. */
+static void test_every_error(void **state)
+{
+    struct config *cfg = NULL;
+    struct buf err = BUF_INIT;
+    static const char text[] = "budgt: 8GiB\n"                        /* 1 */
+                               "models:\n"                            /* 2 */
+                               "  - name: a\n"                        /* 3 */
+                               "    ttl: forever\n"                   /* 4 */
+                               "    engines:\n"                       /* 5 */
+                               "      - url: https://x\n"             /* 6 */
+                               "      - url: http://y\n"              /* 7 */
+                               "        memry: 1GiB\n"                /* 8 */
+                               "  - engines:\n"                       /* 9 */
+                               "      - url: http://z\n"              /* 10 */
+                               "routes:\n"                            /* 11 */
+                               "  - name: r\n"                        /* 12 */
+                               "    rules:\n"                         /* 13 */
+                               "      - models: [a, nope]\n"          /* 14 */
+                               "auth:\n"                              /* 15 */
+                               "  keys:\n"                            /* 16 */
+                               "    - {name: k, key: short}\n"        /* 17 */
+                               "pipeline: {timezone: Mars}\n";        /* 18 */
+    int rc = config_load_string("t.yaml", text, strlen(text), &cfg, &err);
+    assert_int_equal(rc, -EINVAL);
+    assert_null(cfg);
+    static const char *const want[] = {
+        "t.yaml:1:1: unknown key 'budgt' in the config (did you mean 'budget'?)",
+        "t.yaml:4:10: 'ttl' must be a duration",
+        "t.yaml:6:9: 'url' must be http://",
+        "t.yaml:8:9: unknown key 'memry' in an engine",
+        "t.yaml:9:5: a model needs a 'name'",
+        "t.yaml:17:7: key 'k' is too short",
+        "t.yaml:14: route 'r', rule 1: no model 'nope'",
+        "t.yaml:18: pipeline: timezone must be an offset",
+    };
+    const char *p = buf_cstr(&err);
+    for (size_t i = 0; i < sizeof(want) / sizeof(*want); i++) {
+        const char *at = strstr(p, want[i]);
+        if (!at)
+            fail_msg("missing, or out of order: \"%s\" in:\n%s", want[i], buf_cstr(&err));
+        p = at + strlen(want[i]);
+    }
+    size_t lines = 1;
+    for (size_t i = 0; i < err.len; i++)
+        lines += err.data[i] == '\n';
+    assert_int_equal(lines, sizeof(want) / sizeof(*want));
+    buf_release(&err);
+}
+
 static void test_pipeline_validation(void **state)
 {
     load_fails("models:\n  - name: a\n    engines:\n      - url: http://x\n"
@@ -217,6 +268,7 @@ int main(void)
         cmocka_unit_test(test_contract_keys),       cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_sizes_and_durations), cmocka_unit_test(test_name_resolution),
         cmocka_unit_test(test_errors_with_positions), cmocka_unit_test(test_pipeline_validation),
+        cmocka_unit_test(test_every_error),
         cmocka_unit_test(test_default_config),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
