@@ -19,6 +19,7 @@
  * ${PORT} and ${HOST} when an engine is spawned (engine.c).
  */
 #include "core/config.h"
+#include "core/config_int.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -48,37 +49,6 @@ const char *engine_kind_name(enum engine_kind k)
     return kind_names[k];
 }
 
-/* The loader's state. */
-struct ld {
-    const char *file;
-    yaml_document_t *doc;
-    struct buf *err;     /* every problem, one line each */
-    unsigned nerr;       /* problems found; only the first ERR_MAX are in err */
-    struct config *cfg;
-};
-
-/* check-config lists every problem; past this many, it says how many more. */
-#define ERR_MAX 50
-
-enum key_type {
-    K_STR,
-    K_BOOL,
-    K_UINT,
-    K_SIZE,
-    K_DURATION,
-    K_FLOAT,
-    K_STRLIST, /* NULL-terminated char ** */
-    K_CUSTOM,
-};
-
-struct key {
-    const char *name;
-    enum key_type type;
-    size_t off;
-    uint64_t min, max;
-    int (*custom)(struct ld *ld, yaml_node_t *node, void *target);
-};
-
 /*
  * Records one problem (FILE:LINE:COL: what) and returns -EINVAL. The loader
  * goes on after a problem wherever the tree allows (the next key, the next
@@ -100,7 +70,7 @@ static void vproblem(struct ld *ld, unsigned line, unsigned col, const char *fmt
     buf_vaddf(ld->err, fmt, ap);
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(struct ld *ld, const yaml_node_t *n,
+__attribute__((format(printf, 3, 4))) int config__fail(struct ld *ld, const yaml_node_t *n,
                                                       const char *fmt, ...)
 {
     va_list ap;
@@ -111,7 +81,7 @@ __attribute__((format(printf, 3, 4))) static int fail(struct ld *ld, const yaml_
     return -EINVAL;
 }
 
-/* fail() for what only has a line (the checks across sections). */
+/* config__fail() for what only has a line (the checks across sections). */
 __attribute__((format(printf, 3, 4))) static int fail_line(struct ld *ld, unsigned line,
                                                            const char *fmt, ...)
 {
@@ -122,7 +92,7 @@ __attribute__((format(printf, 3, 4))) static int fail_line(struct ld *ld, unsign
     return -EINVAL;
 }
 
-static yaml_node_t *node_at(struct ld *ld, int idx)
+yaml_node_t *config__node_at(struct ld *ld, int idx)
 {
     return yaml_document_get_node(ld->doc, idx);
 }
@@ -136,7 +106,7 @@ static bool is_null(const yaml_node_t *n)
            !strcmp(v, "NULL");
 }
 
-static const char *node_type_name(const yaml_node_t *n)
+const char *config__node_type_name(const yaml_node_t *n)
 {
     switch (n->type) {
     case YAML_MAPPING_NODE: return "a mapping";
@@ -150,7 +120,7 @@ static const char *node_type_name(const yaml_node_t *n)
  * other ${...} is a known engine macro. Returns an allocated string or NULL
  * with the error set.
  */
-static char *expand(struct ld *ld, const yaml_node_t *n, const char *s)
+char *config__expand(struct ld *ld, const yaml_node_t *n, const char *s)
 {
     static const char *const macros[] = {"PORT", "HOST", "MODEL_DIR"};
     struct buf out = BUF_INIT;
@@ -164,7 +134,7 @@ static char *expand(struct ld *ld, const yaml_node_t *n, const char *s)
         buf_add(&out, p, (size_t)(d - p));
         const char *close = strchr(d, '}');
         if (!close) {
-            fail(ld, n, "unterminated '${' in \"%s\"", s);
+            config__fail(ld, n, "unterminated '${' in \"%s\"", s);
             goto fail;
         }
         char *name = xstrndup(d + 2, (size_t)(close - d - 2));
@@ -181,7 +151,7 @@ static char *expand(struct ld *ld, const yaml_node_t *n, const char *s)
             else if (def)
                 buf_addstr(&out, def);
             else {
-                fail(ld, n, "environment variable %s is not set (write ${env.%s:-default})",
+                config__fail(ld, n, "environment variable %s is not set (write ${env.%s:-default})",
                      var, var);
                 free(name);
                 goto fail;
@@ -191,7 +161,7 @@ static char *expand(struct ld *ld, const yaml_node_t *n, const char *s)
             for (size_t i = 0; i < ARRAY_SIZE(macros); i++)
                 known |= !strcmp(name, macros[i]);
             if (!known) {
-                fail(ld, n, "unknown macro ${%s} (known: ${PORT}, ${HOST}, ${MODEL_DIR}, "
+                config__fail(ld, n, "unknown macro ${%s} (known: ${PORT}, ${HOST}, ${MODEL_DIR}, "
                      "${env.NAME})", name);
                 free(name);
                 goto fail;
@@ -207,10 +177,10 @@ fail:
     return NULL;
 }
 
-static int get_scalar(struct ld *ld, yaml_node_t *n, const char *key, const char **out)
+int config__get_scalar(struct ld *ld, yaml_node_t *n, const char *key, const char **out)
 {
     if (n->type != YAML_SCALAR_NODE || is_null(n))
-        return fail(ld, n, "'%s' needs a value, got %s", key, node_type_name(n));
+        return config__fail(ld, n, "'%s' needs a value, got %s", key, config__node_type_name(n));
     *out = (const char *)n->data.scalar.value;
     return 0;
 }
@@ -220,7 +190,7 @@ static int get_bool(struct ld *ld, yaml_node_t *n, const char *key, bool *out)
     static const char *const yes[] = {"true", "yes", "on", "True", "Yes", "On", "TRUE"};
     static const char *const no[] = {"false", "no", "off", "False", "No", "Off", "FALSE"};
     const char *s;
-    int rc = get_scalar(ld, n, key, &s);
+    int rc = config__get_scalar(ld, n, key, &s);
     if (rc)
         return rc;
     for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
@@ -233,22 +203,22 @@ static int get_bool(struct ld *ld, yaml_node_t *n, const char *key, bool *out)
             return 0;
         }
     }
-    return fail(ld, n, "'%s' must be true or false, got \"%s\"", key, s);
+    return config__fail(ld, n, "'%s' must be true or false, got \"%s\"", key, s);
 }
 
 static int get_strlist(struct ld *ld, yaml_node_t *n, const char *key, char ***out)
 {
     if (n->type != YAML_SEQUENCE_NODE)
-        return fail(ld, n, "'%s' must be a list, got %s", key, node_type_name(n));
+        return config__fail(ld, n, "'%s' must be a list, got %s", key, config__node_type_name(n));
     size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     char **v = xcalloc(cnt + 1, sizeof(*v));
     size_t i = 0;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++, i++) {
-        yaml_node_t *item = node_at(ld, *it);
+        yaml_node_t *item = config__node_at(ld, *it);
         const char *s;
-        int rc = get_scalar(ld, item, key, &s);
-        if (!rc && !(v[i] = expand(ld, item, s)))
+        int rc = config__get_scalar(ld, item, key, &s);
+        if (!rc && !(v[i] = config__expand(ld, item, s)))
             rc = -EINVAL;
         if (rc) {
             for (size_t j = 0; j < i; j++)
@@ -264,7 +234,7 @@ static int get_strlist(struct ld *ld, yaml_node_t *n, const char *key, char ***o
     return 0;
 }
 
-static void strlist_free(char **v)
+void config__strlist_free(char **v)
 {
     for (size_t i = 0; v && v[i]; i++)
         free(v[i]);
@@ -292,11 +262,11 @@ static int unknown_key(struct ld *ld, yaml_node_t *kn, const char *name, const c
         }
     }
     if (best)
-        return fail(ld, kn, "unknown key '%s' in %s (did you mean '%s'?)", name, where, best);
+        return config__fail(ld, kn, "unknown key '%s' in %s (did you mean '%s'?)", name, where, best);
     struct buf known = BUF_INIT;
     for (size_t i = 0; i < n; i++)
         buf_addf(&known, "%s%s", i ? ", " : "", tab[i].name);
-    int rc = fail(ld, kn, "unknown key '%s' in %s (known keys: %s)", name, where,
+    int rc = config__fail(ld, kn, "unknown key '%s' in %s (known keys: %s)", name, where,
                   buf_cstr(&known));
     buf_release(&known);
     return rc;
@@ -311,9 +281,9 @@ static int parse_value(struct ld *ld, const struct key *k, yaml_node_t *v, void 
 
     switch (k->type) {
     case K_STR: {
-        if ((rc = get_scalar(ld, v, k->name, &s)))
+        if ((rc = config__get_scalar(ld, v, k->name, &s)))
             return rc;
-        char *e = expand(ld, v, s);
+        char *e = config__expand(ld, v, s);
         if (!e)
             return -EINVAL;
         free(*(char **)field);
@@ -323,41 +293,41 @@ static int parse_value(struct ld *ld, const struct key *k, yaml_node_t *v, void 
     case K_BOOL:
         return get_bool(ld, v, k->name, (bool *)field);
     case K_UINT:
-        if ((rc = get_scalar(ld, v, k->name, &s)))
+        if ((rc = config__get_scalar(ld, v, k->name, &s)))
             return rc;
         if (str_parse_uint(s, k->min, k->max, &u))
-            return fail(ld, v, "'%s' must be a whole number from %llu to %llu, got \"%s\"",
+            return config__fail(ld, v, "'%s' must be a whole number from %llu to %llu, got \"%s\"",
                         k->name, (unsigned long long)k->min, (unsigned long long)k->max, s);
         *(unsigned *)field = (unsigned)u;
         return 0;
     case K_SIZE:
-        if ((rc = get_scalar(ld, v, k->name, &s)))
+        if ((rc = config__get_scalar(ld, v, k->name, &s)))
             return rc;
         if (str_parse_size(s, &u))
-            return fail(ld, v, "'%s' must be a size such as 512MiB or 20GiB, got \"%s\"",
+            return config__fail(ld, v, "'%s' must be a size such as 512MiB or 20GiB, got \"%s\"",
                         k->name, s);
         if ((k->min && u < k->min) || (k->max && u > k->max))
-            return fail(ld, v, "'%s' is out of range: %s", k->name, s);
+            return config__fail(ld, v, "'%s' is out of range: %s", k->name, s);
         *(uint64_t *)field = u;
         return 0;
     case K_DURATION:
-        if ((rc = get_scalar(ld, v, k->name, &s)))
+        if ((rc = config__get_scalar(ld, v, k->name, &s)))
             return rc;
         if (str_parse_duration_ms(s, &u))
-            return fail(ld, v,
+            return config__fail(ld, v,
                         "'%s' must be a duration: seconds (600) or 500ms, 30s, 10m, 2h; got \"%s\"",
                         k->name, s);
         if ((k->min && u < k->min) || (k->max && u > k->max))
-            return fail(ld, v, "'%s' is out of range: %s", k->name, s);
+            return config__fail(ld, v, "'%s' is out of range: %s", k->name, s);
         *(uint64_t *)field = u;
         return 0;
     case K_FLOAT: {
-        if ((rc = get_scalar(ld, v, k->name, &s)))
+        if ((rc = config__get_scalar(ld, v, k->name, &s)))
             return rc;
         char *end;
         double d = strtod(s, &end);
         if (*end || end == s || d < (double)k->min || d > (double)k->max)
-            return fail(ld, v, "'%s' must be a number from %llu to %llu, got \"%s\"", k->name,
+            return config__fail(ld, v, "'%s' must be a number from %llu to %llu, got \"%s\"", k->name,
                         (unsigned long long)k->min, (unsigned long long)k->max, s);
         *(double *)field = d;
         return 0;
@@ -371,19 +341,19 @@ static int parse_value(struct ld *ld, const struct key *k, yaml_node_t *v, void 
 }
 
 /* Parses mapping node `n` against `tab`; `where` names the section. */
-static int parse_map(struct ld *ld, yaml_node_t *n, const char *where, const struct key *tab,
+int config__parse_map(struct ld *ld, yaml_node_t *n, const char *where, const struct key *tab,
                      size_t ntab, void *target, uint64_t *seen_out)
 {
     if (n->type != YAML_MAPPING_NODE)
-        return fail(ld, n, "%s must be a mapping of keys, got %s", where, node_type_name(n));
+        return config__fail(ld, n, "%s must be a mapping of keys, got %s", where, config__node_type_name(n));
     uint64_t seen = 0;
     unsigned nerr = ld->nerr;
     ASSERT(ntab <= 64);
     /* A bad key is reported and the next one read: every problem in one go. */
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = node_at(ld, p->key), *vn = node_at(ld, p->value);
+        yaml_node_t *kn = config__node_at(ld, p->key), *vn = config__node_at(ld, p->value);
         if (kn->type != YAML_SCALAR_NODE) {
-            fail(ld, kn, "keys in %s must be plain names", where);
+            config__fail(ld, kn, "keys in %s must be plain names", where);
             continue;
         }
         const char *name = (const char *)kn->data.scalar.value;
@@ -394,7 +364,7 @@ static int parse_map(struct ld *ld, yaml_node_t *n, const char *where, const str
         }
         uint64_t bit = 1ull << (k - tab);
         if (seen & bit) {
-            fail(ld, kn, "duplicate key '%s' in %s", name, where);
+            config__fail(ld, kn, "duplicate key '%s' in %s", name, where);
             continue;
         }
         seen |= bit;
@@ -405,7 +375,7 @@ static int parse_map(struct ld *ld, yaml_node_t *n, const char *where, const str
     return ld->nerr > nerr ? -EINVAL : 0;
 }
 
-static uint64_t key_bit(const struct key *tab, size_t n, const char *name)
+uint64_t config__key_bit(const struct key *tab, size_t n, const char *name)
 {
     const struct key *k = find_key(tab, n, name);
     ASSERT(k);
@@ -418,7 +388,7 @@ static int parse_kind(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config_engine *e = target;
     const char *s;
-    int rc = get_scalar(ld, n, "kind", &s);
+    int rc = config__get_scalar(ld, n, "kind", &s);
     if (rc)
         return rc;
     for (size_t i = 0; i < ARRAY_SIZE(kind_names); i++) {
@@ -431,7 +401,7 @@ static int parse_kind(struct ld *ld, yaml_node_t *n, void *target)
         e->kind = ENGINE_KIND_LLAMA_SERVER;
         return 0;
     }
-    return fail(ld, n, "unknown engine kind '%s' (known: llama-server, ollama, nim, vllm, openai)",
+    return config__fail(ld, n, "unknown engine kind '%s' (known: llama-server, ollama, nim, vllm, openai)",
                 s);
 }
 
@@ -439,11 +409,11 @@ static int parse_cmd(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config_engine *e = target;
     if (n->type == YAML_SCALAR_NODE)
-        return fail(ld, n, "'cmd' must be a list of arguments, e.g. [llama-server, --port, "
+        return config__fail(ld, n, "'cmd' must be a list of arguments, e.g. [llama-server, --port, "
                     "\"${PORT}\", -m, model.gguf]: hermod runs no shell");
     int rc = get_strlist(ld, n, "cmd", &e->cmd);
     if (!rc && !e->cmd[0])
-        return fail(ld, n, "'cmd' is empty");
+        return config__fail(ld, n, "'cmd' is empty");
     return rc;
 }
 
@@ -454,25 +424,25 @@ static int parse_env(struct ld *ld, yaml_node_t *n, void *target)
         int rc = get_strlist(ld, n, "env", &e->env);
         for (size_t i = 0; !rc && e->env[i]; i++)
             if (!strchr(e->env[i], '=') || e->env[i][0] == '=')
-                return fail(ld, n, "'env' entries must be KEY=VALUE, got \"%s\"", e->env[i]);
+                return config__fail(ld, n, "'env' entries must be KEY=VALUE, got \"%s\"", e->env[i]);
         return rc;
     }
     if (n->type != YAML_MAPPING_NODE)
-        return fail(ld, n, "'env' must be a mapping (KEY: value) or a list of KEY=VALUE");
+        return config__fail(ld, n, "'env' must be a mapping (KEY: value) or a list of KEY=VALUE");
     size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start), i = 0;
-    strlist_free(e->env);
+    config__strlist_free(e->env);
     e->env = xcalloc(cnt + 1, sizeof(char *));
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top;
          p++) {
-        yaml_node_t *kn = node_at(ld, p->key), *vn = node_at(ld, p->value);
+        yaml_node_t *kn = config__node_at(ld, p->key), *vn = config__node_at(ld, p->value);
         const char *k, *v;
-        int rc = get_scalar(ld, kn, "env", &k);
+        int rc = config__get_scalar(ld, kn, "env", &k);
         if (!rc)
-            rc = vn->type == YAML_SCALAR_NODE ? 0 : fail(ld, vn, "env values must be scalars");
+            rc = vn->type == YAML_SCALAR_NODE ? 0 : config__fail(ld, vn, "env values must be scalars");
         if (rc)
             return rc;
         v = (const char *)vn->data.scalar.value;
-        char *ev = expand(ld, vn, v);
+        char *ev = config__expand(ld, vn, v);
         if (!ev)
             return -EINVAL;
         e->env[i++] = xasprintf("%s=%s", k, ev);
@@ -523,8 +493,8 @@ static bool has_macro(char *const *v, const char *macro)
 static void engine_release(struct config_engine *e)
 {
     free(e->url);
-    strlist_free(e->cmd);
-    strlist_free(e->env);
+    config__strlist_free(e->cmd);
+    config__strlist_free(e->env);
     free(e->cwd);
     free(e->model);
     free(e->ready);
@@ -535,15 +505,15 @@ static int parse_engine(struct ld *ld, yaml_node_t *n, struct config_engine *e)
 {
     uint64_t seen = 0;
     e->line = (unsigned)n->start_mark.line + 1;
-    int rc = parse_map(ld, n, "an engine", engine_keys, ARRAY_SIZE(engine_keys), e, &seen);
+    int rc = config__parse_map(ld, n, "an engine", engine_keys, ARRAY_SIZE(engine_keys), e, &seen);
     if (rc)
         return rc;
-    if (!(seen & key_bit(engine_keys, ARRAY_SIZE(engine_keys), "kind")))
+    if (!(seen & config__key_bit(engine_keys, ARRAY_SIZE(engine_keys), "kind")))
         e->kind = infer_kind(e);
     if (!e->url && !e->cmd)
-        return fail(ld, n, "an engine needs 'url' (already running) or 'cmd' (started by hermod)");
+        return config__fail(ld, n, "an engine needs 'url' (already running) or 'cmd' (started by hermod)");
     if (e->cmd && !e->url && !has_macro(e->cmd, "${PORT}") && !has_macro(e->env, "${PORT}"))
-        return fail(ld, n, "'cmd' must pass ${PORT} to the engine (or give 'url' where it "
+        return config__fail(ld, n, "'cmd' must pass ${PORT} to the engine (or give 'url' where it "
                     "listens)");
     if (e->url) {
         size_t l = strlen(e->url);
@@ -554,12 +524,12 @@ static int parse_engine(struct ld *ld, yaml_node_t *n, struct config_engine *e)
         if (str_ends_with(e->url, "/v1"))
             e->url[l - 3] = '\0';
         if (str_starts_with(e->url, "https://"))
-            return fail(ld, n,
+            return config__fail(ld, n,
                         "'url' must be http://: engines run on this machine or its LAN and "
                         "hermod speaks plain HTTP to them; got \"%s\"",
                         e->url);
         if (!str_starts_with(e->url, "http://"))
-            return fail(ld, n, "'url' must start with http://, got \"%s\"", e->url);
+            return config__fail(ld, n, "'url' must start with http://, got \"%s\"", e->url);
     }
     if (!e->ready) {
         static const char *const def[] = {
@@ -569,11 +539,11 @@ static int parse_engine(struct ld *ld, yaml_node_t *n, struct config_engine *e)
         };
         e->ready = xstrdup(def[e->kind]);
     } else if (e->ready[0] != '/') {
-        return fail(ld, n, "'ready' must be a path starting with '/', got \"%s\"", e->ready);
+        return config__fail(ld, n, "'ready' must be a path starting with '/', got \"%s\"", e->ready);
     }
-    if (!(seen & key_bit(engine_keys, ARRAY_SIZE(engine_keys), "start_timeout")))
+    if (!(seen & config__key_bit(engine_keys, ARRAY_SIZE(engine_keys), "start_timeout")))
         e->start_timeout_ms = e->kind == ENGINE_KIND_NIM ? 1800000 : 120000;
-    if (!(seen & key_bit(engine_keys, ARRAY_SIZE(engine_keys), "stop_timeout")))
+    if (!(seen & config__key_bit(engine_keys, ARRAY_SIZE(engine_keys), "stop_timeout")))
         e->stop_timeout_ms = 10000;
     return 0;
 }
@@ -584,17 +554,17 @@ static int parse_engines(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config_model *m = target;
     if (n->type != YAML_SEQUENCE_NODE)
-        return fail(ld, n, "'engines' must be a list, got %s", node_type_name(n));
+        return config__fail(ld, n, "'engines' must be a list, got %s", config__node_type_name(n));
     size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     if (cnt == 0)
-        return fail(ld, n, "'engines' is empty: a model needs at least one engine");
+        return config__fail(ld, n, "'engines' is empty: a model needs at least one engine");
     if (cnt > 16)
-        return fail(ld, n, "a model may have at most 16 engines");
+        return config__fail(ld, n, "a model may have at most 16 engines");
     m->engines = xcalloc(cnt, sizeof(*m->engines));
     int rc = 0;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++)
-        rc |= parse_engine(ld, node_at(ld, *it), &m->engines[m->nengines++]);
+        rc |= parse_engine(ld, config__node_at(ld, *it), &m->engines[m->nengines++]);
     return rc ? -EINVAL : 0;
 }
 
@@ -603,7 +573,7 @@ static int parse_gpu(struct ld *ld, yaml_node_t *n, void *target)
     struct config_model *m = target;
     const char *s;
     uint64_t u;
-    int rc = get_scalar(ld, n, "gpu", &s);
+    int rc = config__get_scalar(ld, n, "gpu", &s);
     if (rc)
         return rc;
     if (!strcmp(s, "any")) {
@@ -611,7 +581,7 @@ static int parse_gpu(struct ld *ld, yaml_node_t *n, void *target)
         return 0;
     }
     if (str_parse_uint(s, 0, 63, &u))
-        return fail(ld, n, "'gpu' must be a GPU index (0..63) or 'any', got \"%s\"", s);
+        return config__fail(ld, n, "'gpu' must be a GPU index (0..63) or 'any', got \"%s\"", s);
     m->gpu = (int)u;
     return 0;
 }
@@ -628,7 +598,7 @@ static int modality_bits(struct ld *ld, yaml_node_t *n, const char *key, unsigne
     int rc;
     if (n->type == YAML_SCALAR_NODE) {
         const char *one;
-        if ((rc = get_scalar(ld, n, key, &one)))
+        if ((rc = config__get_scalar(ld, n, key, &one)))
             return rc;
         v = xcalloc(2, sizeof(char *));
         v[0] = xstrdup(one);
@@ -642,7 +612,7 @@ static int modality_bits(struct ld *ld, yaml_node_t *n, const char *key, unsigne
             if (!strcmp(v[i], mods[k].name))
                 break;
         if (k == ARRAY_SIZE(mods)) {
-            rc = fail(ld, n, "'%s' takes text, image, video or audio, got \"%s\"", key, v[i]);
+            rc = config__fail(ld, n, "'%s' takes text, image, video or audio, got \"%s\"", key, v[i]);
             break;
         }
         *out |= mods[k].bit;
@@ -682,9 +652,9 @@ static const struct key model_keys[] = {
 
 static void model_release(struct config_model *m)
 {
-    strlist_free(m->languages);
+    config__strlist_free(m->languages);
     free(m->name);
-    strlist_free(m->aliases);
+    config__strlist_free(m->aliases);
     for (size_t i = 0; i < m->nengines; i++)
         engine_release(&m->engines[i]);
     free(m->engines);
@@ -692,7 +662,7 @@ static void model_release(struct config_model *m)
     free(m->group);
 }
 
-static bool valid_name(const char *s)
+bool config__valid_name(const char *s)
 {
     if (!*s)
         return false;
@@ -707,46 +677,46 @@ static int parse_models(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config *cfg = target;
     if (n->type != YAML_SEQUENCE_NODE)
-        return fail(ld, n, "'models' must be a list, got %s", node_type_name(n));
+        return config__fail(ld, n, "'models' must be a list, got %s", config__node_type_name(n));
     size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     cfg->models = xcalloc(cnt ? cnt : 1, sizeof(*cfg->models));
     unsigned nerr = ld->nerr;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
-        yaml_node_t *mn = node_at(ld, *it);
+        yaml_node_t *mn = config__node_at(ld, *it);
         struct config_model *m = &cfg->models[cfg->nmodels++];
         uint64_t seen = 0;
         m->gpu = -1;
         m->line = (unsigned)mn->start_mark.line + 1;
-        int rc = parse_map(ld, mn, "a model", model_keys, ARRAY_SIZE(model_keys), m, &seen);
+        int rc = config__parse_map(ld, mn, "a model", model_keys, ARRAY_SIZE(model_keys), m, &seen);
         /* A model with problems stays, by name, so that what refers to it
          * is checked too; one without a name cannot be referred to. */
         if (!m->aliases)
             m->aliases = xcalloc(1, sizeof(char *));
         if (!m->name) {
-            if (!(seen & key_bit(model_keys, ARRAY_SIZE(model_keys), "name")))
-                fail(ld, mn, "a model needs a 'name'");
+            if (!(seen & config__key_bit(model_keys, ARRAY_SIZE(model_keys), "name")))
+                config__fail(ld, mn, "a model needs a 'name'");
             model_release(m);
             memset(m, 0, sizeof(*m));
             cfg->nmodels--;
             continue;
         }
-        if (!valid_name(m->name))
-            fail(ld, mn, "model name \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
+        if (!config__valid_name(m->name))
+            config__fail(ld, mn, "model name \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
                  m->name);
-        if (!m->engines && !(seen & key_bit(model_keys, ARRAY_SIZE(model_keys), "engines")))
-            fail(ld, mn, "model '%s' needs 'engines'", m->name);
+        if (!m->engines && !(seen & config__key_bit(model_keys, ARRAY_SIZE(model_keys), "engines")))
+            config__fail(ld, mn, "model '%s' needs 'engines'", m->name);
         if (rc)
             continue;
-        if (!(seen & key_bit(model_keys, ARRAY_SIZE(model_keys), "ttl")))
+        if (!(seen & config__key_bit(model_keys, ARRAY_SIZE(model_keys), "ttl")))
             m->ttl_ms = 0;
-        if (!(seen & key_bit(model_keys, ARRAY_SIZE(model_keys), "concurrency")))
+        if (!(seen & config__key_bit(model_keys, ARRAY_SIZE(model_keys), "concurrency")))
             m->concurrency = cfg->default_concurrency;
-        if (!(seen & key_bit(model_keys, ARRAY_SIZE(model_keys), "queue")))
+        if (!(seen & config__key_bit(model_keys, ARRAY_SIZE(model_keys), "queue")))
             m->queue = cfg->default_queue;
         for (size_t i = 0; m->aliases[i]; i++)
-            if (!valid_name(m->aliases[i]))
-                fail(ld, mn, "alias \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
+            if (!config__valid_name(m->aliases[i]))
+                config__fail(ld, mn, "alias \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
                      m->aliases[i]);
     }
     return ld->nerr > nerr ? -EINVAL : 0;
@@ -776,7 +746,7 @@ static int strlist_or_one(struct ld *ld, yaml_node_t *n, const char *key, char *
     if (n->type != YAML_SCALAR_NODE)
         return get_strlist(ld, n, key, out);
     const char *one;
-    int rc = get_scalar(ld, n, key, &one);
+    int rc = config__get_scalar(ld, n, key, &one);
     if (rc)
         return rc;
     *out = xcalloc(2, sizeof(char *));
@@ -788,14 +758,14 @@ static int parse_rule_when(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config_rule *r = target;
     if (n->type != YAML_MAPPING_NODE)
-        return fail(ld, n, "'when' must be a mapping of conditions (modality, language, task, "
+        return config__fail(ld, n, "'when' must be a mapping of conditions (modality, language, task, "
                     "keywords, min_tokens)");
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = node_at(ld, p->key), *vn = node_at(ld, p->value);
+        yaml_node_t *kn = config__node_at(ld, p->key), *vn = config__node_at(ld, p->value);
         const char *k = (const char *)kn->data.scalar.value;
         int rc;
         if (kn->type != YAML_SCALAR_NODE)
-            return fail(ld, kn, "conditions are plain names");
+            return config__fail(ld, kn, "conditions are plain names");
         if (!strcmp(k, "modality"))
             rc = parse_when_modality(ld, vn, r);
         else if (!strcmp(k, "language"))
@@ -818,7 +788,7 @@ static int parse_rule_when(struct ld *ld, yaml_node_t *n, void *target)
         for (size_t k = 0; k < ARRAY_SIZE(langs); k++)
             ok |= !strcmp(r->languages[i], langs[k]);
         if (!ok)
-            return fail(ld, n, "language '%s' is not one of kn, kn-latn, en, hi, hi-latn, "
+            return config__fail(ld, n, "language '%s' is not one of kn, kn-latn, en, hi, hi-latn, "
                         "mixed-script, other, kannada (= kn, kn-latn or mixed-script)",
                         r->languages[i]);
     }
@@ -842,11 +812,11 @@ static int parse_two_words(struct ld *ld, yaml_node_t *n, const char *key, const
                            const char *other, bool *second)
 {
     const char *s;
-    int rc = get_scalar(ld, n, key, &s);
+    int rc = config__get_scalar(ld, n, key, &s);
     if (rc)
         return rc;
     if (strcmp(s, first) && strcmp(s, other))
-        return fail(ld, n, "'%s' must be %s or %s, got \"%s\"", key, first, other, s);
+        return config__fail(ld, n, "'%s' must be %s or %s, got \"%s\"", key, first, other, s);
     *second = !strcmp(s, other);
     return 0;
 }
@@ -873,22 +843,22 @@ static int parse_rules(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config_route *rt = target;
     if (n->type != YAML_SEQUENCE_NODE)
-        return fail(ld, n, "'rules' must be a list");
+        return config__fail(ld, n, "'rules' must be a list");
     size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     if (!cnt)
-        return fail(ld, n, "'rules' is empty");
+        return config__fail(ld, n, "'rules' is empty");
     rt->rules = xcalloc(cnt, sizeof(*rt->rules));
     unsigned nerr = ld->nerr;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
-        yaml_node_t *rn = node_at(ld, *it);
+        yaml_node_t *rn = config__node_at(ld, *it);
         struct config_rule *r = &rt->rules[rt->nrules++];
         r->line = (unsigned)rn->start_mark.line + 1;
         uint64_t seen = 0;
-        parse_map(ld, rn, "a rule", rule_keys, ARRAY_SIZE(rule_keys), r, &seen);
+        config__parse_map(ld, rn, "a rule", rule_keys, ARRAY_SIZE(rule_keys), r, &seen);
         if ((!r->models || !r->models[0]) &&
-            !(seen & key_bit(rule_keys, ARRAY_SIZE(rule_keys), "models")))
-            fail(ld, rn, "a rule needs 'models', the candidates in order");
+            !(seen & config__key_bit(rule_keys, ARRAY_SIZE(rule_keys), "models")))
+            config__fail(ld, rn, "a rule needs 'models', the candidates in order");
         if (!r->name)
             r->name = xasprintf("rule %zu", rt->nrules);
     }
@@ -912,24 +882,24 @@ static const struct key escalation_keys[] = {
 
 static int parse_escalation(struct ld *ld, yaml_node_t *n, void *target)
 {
-    return parse_map(ld, n, "'escalation'", escalation_keys, ARRAY_SIZE(escalation_keys), target,
+    return config__parse_map(ld, n, "'escalation'", escalation_keys, ARRAY_SIZE(escalation_keys), target,
                      NULL);
 }
 
 static void rule_release(struct config_rule *r)
 {
     free(r->name);
-    strlist_free(r->languages);
-    strlist_free(r->tasks);
-    strlist_free(r->keywords);
-    strlist_free(r->models);
-    strlist_free(r->escalate);
+    config__strlist_free(r->languages);
+    config__strlist_free(r->tasks);
+    config__strlist_free(r->keywords);
+    config__strlist_free(r->models);
+    config__strlist_free(r->escalate);
 }
 
 static void route_release(struct config_route *rt)
 {
     free(rt->name);
-    strlist_free(rt->aliases);
+    config__strlist_free(rt->aliases);
     for (size_t i = 0; i < rt->nrules; i++)
         rule_release(&rt->rules[i]);
     free(rt->rules);
@@ -939,35 +909,35 @@ static int parse_routes(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config *cfg = target;
     if (n->type != YAML_SEQUENCE_NODE)
-        return fail(ld, n, "'routes' must be a list, got %s", node_type_name(n));
+        return config__fail(ld, n, "'routes' must be a list, got %s", config__node_type_name(n));
     size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
     cfg->routes = xcalloc(cnt ? cnt : 1, sizeof(*cfg->routes));
     unsigned nerr = ld->nerr;
     for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
          it++) {
-        yaml_node_t *rn = node_at(ld, *it);
+        yaml_node_t *rn = config__node_at(ld, *it);
         struct config_route *rt = &cfg->routes[cfg->nroutes++];
         rt->line = (unsigned)rn->start_mark.line + 1;
         rt->max_attempts = 3;
         rt->deadline_ms = 300000;
         rt->coverage = 0.8;
         uint64_t seen = 0;
-        parse_map(ld, rn, "a route", route_keys, ARRAY_SIZE(route_keys), rt, &seen);
+        config__parse_map(ld, rn, "a route", route_keys, ARRAY_SIZE(route_keys), rt, &seen);
         if (!rt->aliases)
             rt->aliases = xcalloc(1, sizeof(char *));
         if (!rt->name) {
-            if (!(seen & key_bit(route_keys, ARRAY_SIZE(route_keys), "name")))
-                fail(ld, rn, "a route needs a 'name' (what clients send as model)");
+            if (!(seen & config__key_bit(route_keys, ARRAY_SIZE(route_keys), "name")))
+                config__fail(ld, rn, "a route needs a 'name' (what clients send as model)");
             route_release(rt);
             memset(rt, 0, sizeof(*rt));
             cfg->nroutes--;
             continue;
         }
-        if (!valid_name(rt->name))
-            fail(ld, rn, "route name \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
+        if (!config__valid_name(rt->name))
+            config__fail(ld, rn, "route name \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
                  rt->name);
-        if (!rt->rules && !(seen & key_bit(route_keys, ARRAY_SIZE(route_keys), "rules")))
-            fail(ld, rn, "route '%s' needs 'rules'", rt->name);
+        if (!rt->rules && !(seen & config__key_bit(route_keys, ARRAY_SIZE(route_keys), "rules")))
+            config__fail(ld, rn, "route '%s' needs 'rules'", rt->name);
     }
     return ld->nerr > nerr ? -EINVAL : 0;
 }
@@ -978,13 +948,13 @@ static int parse_listen(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config *cfg = target;
     const char *s;
-    int rc = get_scalar(ld, n, "listen", &s);
+    int rc = config__get_scalar(ld, n, "listen", &s);
     if (rc)
         return rc;
     char *host;
     int port;
     if (str_parse_hostport(s, &host, &port))
-        return fail(ld, n, "'listen' must be HOST:PORT, e.g. 127.0.0.1:8400, got \"%s\"", s);
+        return config__fail(ld, n, "'listen' must be HOST:PORT, e.g. 127.0.0.1:8400, got \"%s\"", s);
     free(cfg->listen_host);
     cfg->listen_host = host;
     cfg->listen_port = port;
@@ -996,14 +966,14 @@ static int parse_engine_ports(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config *cfg = target;
     const char *s;
-    int rc = get_scalar(ld, n, "engine_ports", &s);
+    int rc = config__get_scalar(ld, n, "engine_ports", &s);
     if (rc)
         return rc;
     unsigned lo, hi;
     int end = 0;
     if (sscanf(s, "%u-%u%n", &lo, &hi, &end) != 2 || s[end] || lo < 1024 || hi > 65535 ||
         lo > hi)
-        return fail(ld, n,
+        return config__fail(ld, n,
                     "'engine_ports' must be a range FIRST-LAST within 1024-65535, "
                     "e.g. 20000-20999, got \"%s\"",
                     s);
@@ -1016,11 +986,11 @@ static int parse_log_level(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config *cfg = target;
     const char *s;
-    int rc = get_scalar(ld, n, "log_level", &s);
+    int rc = config__get_scalar(ld, n, "log_level", &s);
     if (rc)
         return rc;
     if (log_level_parse(s, &cfg->log_level))
-        return fail(ld, n, "'log_level' must be error, warn, info or debug, got \"%s\"", s);
+        return config__fail(ld, n, "'log_level' must be error, warn, info or debug, got \"%s\"", s);
     return 0;
 }
 
@@ -1028,7 +998,7 @@ static int parse_budget(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config *cfg = target;
     const char *s;
-    int rc = get_scalar(ld, n, "budget", &s);
+    int rc = config__get_scalar(ld, n, "budget", &s);
     if (rc)
         return rc;
     if (!strcmp(s, "auto")) {
@@ -1036,7 +1006,7 @@ static int parse_budget(struct ld *ld, yaml_node_t *n, void *target)
         return 0;
     }
     if (str_parse_size(s, &cfg->budget) || cfg->budget == 0)
-        return fail(ld, n, "'budget' must be a size such as 120GiB, or auto; got \"%s\"", s);
+        return config__fail(ld, n, "'budget' must be a size such as 120GiB, or auto; got \"%s\"", s);
     return 0;
 }
 
@@ -1044,16 +1014,16 @@ static int parse_reserved(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config *cfg = target;
     if (n->type != YAML_MAPPING_NODE)
-        return fail(ld, n, "'reserved' must map names to sizes, e.g. {whisper: 8.75GB}");
+        return config__fail(ld, n, "'reserved' must map names to sizes, e.g. {whisper: 8.75GB}");
     size_t cnt = (size_t)(n->data.mapping.pairs.top - n->data.mapping.pairs.start);
     cfg->reserved = xcalloc(cnt ? cnt : 1, sizeof(*cfg->reserved));
     bool bad = false;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = node_at(ld, p->key), *vn = node_at(ld, p->value);
+        yaml_node_t *kn = config__node_at(ld, p->key), *vn = config__node_at(ld, p->value);
         const char *k, *v;
-        int rc = get_scalar(ld, kn, "reserved", &k);
+        int rc = config__get_scalar(ld, kn, "reserved", &k);
         if (!rc)
-            rc = get_scalar(ld, vn, k, &v);
+            rc = config__get_scalar(ld, vn, k, &v);
         if (rc) {
             bad = true;
             continue;
@@ -1061,7 +1031,7 @@ static int parse_reserved(struct ld *ld, yaml_node_t *n, void *target)
         struct config_reserved *r = &cfg->reserved[cfg->nreserved++];
         r->name = xstrdup(k);
         if (str_parse_size(v, &r->bytes))
-            bad = fail(ld, vn, "reserved '%s' must be a size such as 8.75GB, got \"%s\"", k, v);
+            bad = config__fail(ld, vn, "reserved '%s' must be a size such as 8.75GB, got \"%s\"", k, v);
     }
     return bad ? -EINVAL : 0;
 }
@@ -1094,181 +1064,8 @@ static int parse_pipeline(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config *cfg = target;
     cfg->pipeline.line = (unsigned)n->start_mark.line + 1;
-    return parse_map(ld, n, "'pipeline'", pipeline_keys, ARRAY_SIZE(pipeline_keys),
+    return config__parse_map(ld, n, "'pipeline'", pipeline_keys, ARRAY_SIZE(pipeline_keys),
                      &cfg->pipeline, NULL);
-}
-
-/* ---- auth and cors ------------------------------------------------------ */
-
-/* key_env: NAME, the key is that environment variable's value. */
-static int parse_key_env(struct ld *ld, yaml_node_t *n, void *target)
-{
-    struct config_key *k = target;
-    const char *var;
-    int rc = get_scalar(ld, n, "key_env", &var);
-    if (rc)
-        return rc;
-    const char *v = getenv(var);
-    if (!v || !*v)
-        return fail(ld, n, "key_env: the environment variable %s is not set", var);
-    free(k->key);
-    k->key = xstrdup(v);
-    return 0;
-}
-
-/* key_file: PATH, the key is the file's first line. */
-static int parse_key_file(struct ld *ld, yaml_node_t *n, void *target)
-{
-    struct config_key *k = target;
-    const char *s;
-    int rc = get_scalar(ld, n, "key_file", &s);
-    if (rc)
-        return rc;
-    char *path = expand(ld, n, s);
-    if (!path)
-        return -EINVAL;
-    free(k->key_file);
-    k->key_file = path;
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return fail(ld, n, "key_file: cannot open %s: %s", path, strerror(errno));
-    char line[4096];
-    bool got = fgets(line, sizeof(line), f) != NULL;
-    fclose(f);
-    size_t len = got ? strcspn(line, "\r\n") : 0;
-    while (len && (line[len - 1] == ' ' || line[len - 1] == '\t'))
-        len--;
-    if (!len)
-        return fail(ld, n, "key_file: %s is empty (it must hold the key on its first line)",
-                    path);
-    free(k->key);
-    k->key = xstrndup(line, len);
-    return 0;
-}
-
-static const struct key apikey_keys[] = {
-    {"name", K_STR, offsetof(struct config_key, name), 0, 0, NULL},
-    {"key", K_STR, offsetof(struct config_key, key), 0, 0, NULL},
-    {"key_file", K_CUSTOM, 0, 0, 0, parse_key_file},
-    {"key_env", K_CUSTOM, 0, 0, 0, parse_key_env},
-    {"models", K_STRLIST, offsetof(struct config_key, models), 0, 0, NULL},
-    {"admin", K_BOOL, offsetof(struct config_key, admin), 0, 0, NULL},
-};
-
-/* The shortest key accepted: 16 characters, 96 bits or more of a random
- * key, so that guessing is not a way in. */
-#define KEY_MIN 16
-
-static void key_release(struct config_key *k)
-{
-    free(k->name);
-    if (k->key) /* no copy of a secret left in freed memory */
-        explicit_bzero(k->key, strlen(k->key));
-    free(k->key);
-    free(k->key_file);
-    strlist_free(k->models);
-    memset(k, 0, sizeof(*k));
-}
-
-/* One item of auth.keys into au->keys[au->nkeys - 1]. */
-static int parse_auth_key(struct ld *ld, yaml_node_t *kn, struct config_auth *au)
-{
-    struct config_key *k = &au->keys[au->nkeys - 1];
-    uint64_t seen = 0;
-    k->line = (unsigned)kn->start_mark.line + 1;
-    int rc = parse_map(ld, kn, "a key", apikey_keys, ARRAY_SIZE(apikey_keys), k, &seen);
-    if (rc)
-        return rc;
-    if (!k->name)
-        return fail(ld, kn, "a key needs a 'name' (logs show it instead of the key)");
-    if (!valid_name(k->name))
-        return fail(ld, kn, "key name \"%s\" may not contain spaces, quotes, '?', '#' or '&'",
-                    k->name);
-    unsigned sources = 0;
-    static const char *const src[] = {"key", "key_file", "key_env"};
-    for (size_t i = 0; i < ARRAY_SIZE(src); i++)
-        sources += !!(seen & key_bit(apikey_keys, ARRAY_SIZE(apikey_keys), src[i]));
-    if (sources != 1)
-        return fail(ld, kn, "key '%s' needs exactly one of 'key', 'key_file' or 'key_env'",
-                    k->name);
-    if (seen & key_bit(apikey_keys, ARRAY_SIZE(apikey_keys), "key"))
-        au->inline_keys = true;
-    size_t len = strlen(k->key);
-    if (len < KEY_MIN)
-        return fail(ld, kn, "key '%s' is too short: %zu characters, at least %d (e.g. "
-                    "hk- and 32 random hex digits: openssl rand -hex 16)",
-                    k->name, len, KEY_MIN);
-    for (const char *p = k->key; *p; p++)
-        if ((unsigned char)*p <= ' ' || *p == 0x7f)
-            return fail(ld, kn, "key '%s' may not contain spaces or control characters",
-                        k->name);
-    for (size_t j = 0; j + 1 < au->nkeys; j++) {
-        if (!strcmp(au->keys[j].name, k->name))
-            return fail(ld, kn, "duplicate key name '%s' (line %u)", k->name,
-                        au->keys[j].line);
-        if (!strcmp(au->keys[j].key, k->key))
-            return fail(ld, kn, "keys '%s' and '%s' are the same key", au->keys[j].name,
-                        k->name);
-    }
-    return 0;
-}
-
-static int parse_auth_keys(struct ld *ld, yaml_node_t *n, void *target)
-{
-    struct config_auth *au = target;
-    if (n->type != YAML_SEQUENCE_NODE)
-        return fail(ld, n, "'keys' must be a list of {name, key}, got %s", node_type_name(n));
-    size_t cnt = (size_t)(n->data.sequence.items.top - n->data.sequence.items.start);
-    au->keys = xcalloc(cnt ? cnt : 1, sizeof(*au->keys));
-    int bad = 0;
-    for (yaml_node_item_t *it = n->data.sequence.items.start; it < n->data.sequence.items.top;
-         it++) {
-        au->nkeys++;
-        /* A key with a problem is left out, and the next one read. */
-        if (parse_auth_key(ld, node_at(ld, *it), au)) {
-            bad = -EINVAL;
-            key_release(&au->keys[--au->nkeys]);
-        }
-    }
-    return bad;
-}
-
-static const struct key auth_keys[] = {
-    {"keys", K_CUSTOM, 0, 0, 0, parse_auth_keys},
-    {"open", K_BOOL, offsetof(struct config_auth, open), 0, 0, NULL},
-};
-
-static int parse_auth(struct ld *ld, yaml_node_t *n, void *target)
-{
-    struct config *cfg = target;
-    cfg->auth.line = (unsigned)n->start_mark.line + 1;
-    int rc = parse_map(ld, n, "'auth'", auth_keys, ARRAY_SIZE(auth_keys), &cfg->auth, NULL);
-    if (!rc && cfg->auth.open && cfg->auth.nkeys)
-        return fail(ld, n, "'auth' has keys and 'open: true': keep the keys (a key is then "
-                    "needed) or 'open: true' (no key is needed), not both");
-    return rc;
-}
-
-static const struct key cors_keys[] = {
-    {"origins", K_STRLIST, offsetof(struct config, cors_origins), 0, 0, NULL},
-};
-
-static int parse_cors(struct ld *ld, yaml_node_t *n, void *target)
-{
-    struct config *cfg = target;
-    int rc = parse_map(ld, n, "'cors'", cors_keys, ARRAY_SIZE(cors_keys), cfg, NULL);
-    for (size_t i = 0; !rc && cfg->cors_origins && cfg->cors_origins[i]; i++) {
-        const char *o = cfg->cors_origins[i];
-        const char *host = strstr(o, "://");
-        bool ok = !strcmp(o, "*") ||
-                  ((str_starts_with(o, "http://") || str_starts_with(o, "https://")) && host &&
-                   host[3] && !strchr(host + 3, '/'));
-        if (!ok)
-            rc = fail(ld, n, "cors: an origin is a scheme and host, like "
-                      "https://app.example.com or http://localhost:3000 (no path), or *; "
-                      "got \"%s\"", o);
-    }
-    return rc;
 }
 
 static const struct key top_keys[] = {
@@ -1305,8 +1102,8 @@ static const struct key top_keys[] = {
     {"serialize_loads", K_BOOL, offsetof(struct config, serialize_loads), 0, 0, NULL},
     {"measure_interval", K_DURATION, offsetof(struct config, measure_interval_ms), 100,
      3600000, NULL},
-    {"auth", K_CUSTOM, 0, 0, 0, parse_auth},
-    {"cors", K_CUSTOM, 0, 0, 0, parse_cors},
+    {"auth", K_CUSTOM, 0, 0, 0, config__parse_auth},
+    {"cors", K_CUSTOM, 0, 0, 0, config__parse_cors},
     {"max_header", K_SIZE, offsetof(struct config, max_header), 1024, 16ull << 20, NULL},
     {"header_timeout", K_DURATION, offsetof(struct config, header_timeout_ms), 100, 86400000,
      NULL},
@@ -1503,17 +1300,17 @@ static int load(const char *name, const unsigned char *text, size_t len, struct 
     }
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     if (!root) {
-        rc = fail(&ld, NULL, "the config is empty (it needs at least 'models')");
+        rc = config__fail(&ld, NULL, "the config is empty (it needs at least 'models')");
         goto out;
     }
     /* Every problem the tree allows, not only the first: the keys and
      * list items after a bad one are read, and the checks across sections
      * run over what did read. */
     uint64_t seen = 0;
-    parse_map(&ld, root, "the config", top_keys, ARRAY_SIZE(top_keys), cfg, &seen);
+    config__parse_map(&ld, root, "the config", top_keys, ARRAY_SIZE(top_keys), cfg, &seen);
     if (root->type == YAML_MAPPING_NODE && !cfg->models &&
-        !(seen & key_bit(top_keys, ARRAY_SIZE(top_keys), "models")))
-        fail(&ld, root, "the config has no 'models' list");
+        !(seen & config__key_bit(top_keys, ARRAY_SIZE(top_keys), "models")))
+        config__fail(&ld, root, "the config has no 'models' list");
     rc = validate(&ld, root);
     if (ld.nerr > ERR_MAX)
         buf_addf(err, "\n%s: ... and %u more problems", name, ld.nerr - ERR_MAX);
@@ -1601,17 +1398,10 @@ void config_free(struct config *cfg)
     free(cfg->pipeline.vision);
     free(cfg->pipeline.extract);
     free(cfg->pipeline.timezone);
-    for (size_t i = 0; i < cfg->auth.nkeys; i++) {
-        struct config_key *k = &cfg->auth.keys[i];
-        free(k->name);
-        if (k->key) /* no copy of a secret left in freed memory */
-            explicit_bzero(k->key, strlen(k->key));
-        free(k->key);
-        free(k->key_file);
-        strlist_free(k->models);
-    }
+    for (size_t i = 0; i < cfg->auth.nkeys; i++)
+        config__key_release(&cfg->auth.keys[i]);
     free(cfg->auth.keys);
-    strlist_free(cfg->cors_origins);
+    config__strlist_free(cfg->cors_origins);
     free(cfg->path);
     free(cfg);
 }

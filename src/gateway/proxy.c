@@ -40,6 +40,7 @@
  * it in JSON answers and in every event of a stream, as the bytes pass.
  */
 #include "gateway/proxy.h"
+#include "gateway/proxy_int.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -67,43 +68,6 @@
 
 /* A multipart form's `model` field longer than this is refused. */
 #define FORM_MODEL_MAX 1024
-
-/* One entry of the ring: what readers see, and the strings it points to. */
-struct recent {
-    struct proxy_recent pub;
-    char *own[8 + 3 * PROXY_RECENT_CHECKS];
-    size_t nown;
-};
-
-struct proxy {
-    uv_loop_t *loop;
-    const struct config *cfg;
-    struct sched *sched;
-    struct upstream *up;
-    struct list relays;
-    unsigned active;
-    bool draining;
-    /* metrics (proxy_metrics) */
-    struct prom_family *m_requests;     /* model, route, status */
-    struct prom_family *m_duration;     /* model */
-    struct prom_family *m_ttfb;         /* model */
-    struct prom_family *m_tokens_in;    /* model */
-    struct prom_family *m_tokens_out;   /* model */
-    struct prom_family *m_fallbacks;    /* model: to the model's next engine */
-    struct prom_family *m_passed_over;  /* route, model: to the route's next model */
-    struct prom_family *m_escalations;  /* route, model: an answer that failed its check */
-    /* recent requests (proxy_recent_at): a ring; each entry owns its strings */
-    struct recent recent[PROXY_RECENT_MAX];
-    size_t recent_next, recent_n;
-    uint64_t recent_seq;
-};
-
-/* Where the relay's output goes: the client, or a filter (proxy_filter). */
-struct sink {
-    struct http_req *req;
-    const struct proxy_filter *f;
-    void *arg;
-};
 
 /* Takes body. */
 static void sink_respond(const struct sink *s, int status, const char *ct, char *body, size_t len)
@@ -160,19 +124,6 @@ static void sink_stream_end(const struct sink *s, bool ok)
         http_stream_end(s->req, ok);
 }
 
-enum relay_state {
-    RELAY_ROUTING,
-    RELAY_WAITING,
-    RELAY_CONNECTING,
-    RELAY_STREAMING,
-    RELAY_COLLECTING,
-    RELAY_CHECKING,
-    RELAY_ESCALATING,
-    RELAY_DONE,
-    RELAY_ABORTED,
-    RELAY_NSTATES
-};
-
 static const char *const state_names[RELAY_NSTATES] = {
     "routing", "waiting", "connecting", "streaming", "collecting",
     "checking", "escalating", "done", "aborted",
@@ -193,72 +144,6 @@ static const unsigned moves[RELAY_NSTATES] = {
     [RELAY_ABORTED] = 0,
 };
 #undef S
-
-/* What kind of body a request has: decides how the model is read and
- * whether the engine gets the client's bytes. */
-enum body_kind { BODY_JSON, BODY_FORM };
-
-/* How a stream goes to the client. */
-enum stream_kind { STREAM_SSE, STREAM_RAW };
-
-struct relay {
-    struct list link;
-    struct proxy *px;
-    const struct config *cfg;     /* the config this request started under */
-    struct http_req *req;
-    struct sink sink;             /* where the answer goes */
-    char *in_body;                /* a filtered request's OpenAI body (owned), or NULL: req's */
-    size_t in_len;
-    const char *endpoint;
-    enum relay_state state;
-    enum body_kind body_kind;
-    enum stream_kind stream_kind; /* in STREAMING */
-    json_t *body;                 /* BODY_JSON: the parsed request */
-    char *client_model;           /* the name the client sent */
-    bool stream;                  /* the client asked for an event stream */
-    struct sched_model *model;
-    struct sched_ticket *ticket;  /* until DONE */
-    struct engine *engine;        /* granted; valid while the ticket holds it */
-    struct upstream_req *up;      /* the one transfer running, or NULL */
-    const char *up_body;          /* the client's request body, or up_owned */
-    char *up_owned;               /* the body rebuilt for this engine, or NULL */
-    bool body_changed;            /* body differs from the client's bytes */
-    size_t up_len;
-    long up_status;
-    char *up_ct;                  /* the answer's Content-Type (copied at the head) */
-    char *up_retry_after;
-    bool sse_begun;               /* our 200 + event-stream headers are out */
-    bool sent;                    /* engine bytes reached the client: no fallback now */
-    bool fresh_retry;             /* already retried on a fresh connection */
-    struct buf resp;              /* COLLECTING: the answer so far */
-    struct buf out;               /* STREAMING: renamed bytes on their way */
-    struct sse_scan scan;
-    struct sse_rename rename;
-    uv_timer_t *ka;               /* keepalive comments; closed async */
-    uint64_t ttfb_ns;
-    struct buf uline;             /* a streamed event line that may carry usage */
-    bool uline_skip;              /* the current line is not one */
-    int64_t tokens_in, tokens_out; /* from the answer's usage; -1 = not said */
-    int status;                   /* what we answered, for the log */
-    char *engine_id;              /* the engine that answered, for the log */
-    unsigned attempts;            /* engines tried over all tickets */
-    /* routing: the candidates, tried in order */
-    bool routed;
-    struct route_decision dec;
-    size_t cand;
-    struct buf tried;             /* why earlier candidates could not serve */
-    bool nospc;                   /* one failed for memory */
-    /* escalation: structured answers judged, the best one kept */
-    struct answer_spec *spec;
-    unsigned answers;             /* answers judged */
-    bool retried_same;            /* the current candidate was given a second try */
-    uint64_t deadline_ms;         /* monotonic */
-    json_t *report;               /* [{model, engine, ok, problems}] */
-    char *best;                   /* the best answer's body so far, or NULL */
-    size_t best_len;
-    int64_t best_score;
-    char *best_model, *best_engine;
-};
 
 static void start_upstream(struct relay *r);
 static void acquire(struct relay *r);
@@ -1093,117 +978,11 @@ static void on_grant(struct sched_ticket *t, struct engine *e, int rc, const cha
     start_upstream(r);
 }
 
-/* ---- recent requests ------------------------------------------------------------ */
-
-/* A copy of s owned by e, cut to PROXY_RECENT_STR bytes (on a UTF-8
- * boundary), or NULL. */
-static const char *recent_str(struct recent *e, const char *s)
-{
-    if (!s)
-        return NULL;
-    ASSERT(e->nown < ARRAY_SIZE(e->own));
-    size_t n = strlen(s);
-    char *c;
-    if (n <= PROXY_RECENT_STR) {
-        c = xstrdup(s);
-    } else {
-        n = PROXY_RECENT_STR;
-        while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-        c = xmalloc(n + 4);
-        memcpy(c, s, n);
-        memcpy(c + n, "...", 4);
-    }
-    e->own[e->nown++] = c;
-    return c;
-}
-
-static void recent_release(struct recent *e)
-{
-    for (size_t i = 0; i < e->nown; i++)
-        free(e->own[i]);
-    memset(e, 0, sizeof(*e));
-}
-
-/* Puts a request that is over into the ring, in place of the oldest. */
-static void remember(struct relay *r, bool aborted, uint64_t took_ns)
-{
-    struct proxy *px = r->px;
-    struct recent *slot = &px->recent[px->recent_next];
-    recent_release(slot);
-    struct proxy_recent *e = &slot->pub;
-    px->recent_next = (px->recent_next + 1) % PROXY_RECENT_MAX;
-    if (px->recent_n < PROXY_RECENT_MAX)
-        px->recent_n++;
-    e->seq = ++px->recent_seq;
-    e->time_ms = clock_wall_ms();
-    e->ms = took_ns / 1000000;
-    e->path = recent_str(slot, r->endpoint);
-    e->client_model = recent_str(slot, r->client_model);
-    e->model = recent_str(slot, r->best_model ? r->best_model : sched_model_config(r->model)->name);
-    e->engine = recent_str(slot, r->best_engine ? r->best_engine : r->engine_id);
-    if (r->routed) {
-        e->route = recent_str(slot, r->dec.route->name);
-        e->rule = recent_str(slot, r->dec.rule->name);
-        e->reason = recent_str(slot, buf_cstr(&r->dec.why));
-    }
-    if (r->tried.len)
-        e->passed_over = recent_str(slot, buf_cstr(&r->tried));
-    e->status = r->status;
-    e->aborted = aborted;
-    e->stream = r->stream;
-    e->attempts = r->attempts;
-    e->tokens_in = r->tokens_in;
-    e->tokens_out = r->tokens_out;
-    for (size_t i = 0; i < json_array_size(r->report) && i < PROXY_RECENT_CHECKS; i++) {
-        json_t *c = json_array_get(r->report, i);
-        e->checks[i].model = recent_str(slot, json_string_value(json_object_get(c, "model")));
-        e->checks[i].engine = recent_str(slot, json_string_value(json_object_get(c, "engine")));
-        e->checks[i].problems = recent_str(slot, json_string_value(json_object_get(c, "problems")));
-        e->checks[i].ok = json_is_true(json_object_get(c, "ok"));
-        e->nchecks++;
-    }
-}
-
-size_t proxy_recent_count(const struct proxy *p)
-{
-    return p->recent_n;
-}
-
-const struct proxy_recent *proxy_recent_at(const struct proxy *p, size_t i)
-{
-    ASSERT(i < p->recent_n);
-    size_t oldest = (p->recent_next + PROXY_RECENT_MAX - p->recent_n) % PROXY_RECENT_MAX;
-    return &p->recent[(oldest + i) % PROXY_RECENT_MAX].pub;
-}
-
 /* ---- request lifetime ------------------------------------------------------------ */
 
 static void ka_close_cb(uv_handle_t *h)
 {
     free(h);
-}
-
-/* The relay's metrics for one request that is over. */
-static void count(struct relay *r, bool aborted, uint64_t took_ns)
-{
-    struct proxy *px = r->px;
-    const char *model = sched_model_config(r->model)->name;
-    char st[16];
-    if (r->status)
-        snprintf(st, sizeof(st), "%d", r->status);
-    else
-        snprintf(st, sizeof(st), "%s", aborted ? "client_gone" : "0");
-    prom_add(px->m_requests,
-             (const char *[]){model, r->routed ? r->dec.route->name : "", st}, 1);
-    prom_observe(px->m_duration, (const char *[]){model}, (double)took_ns / 1e9);
-    if (r->ttfb_ns)
-        prom_observe(px->m_ttfb, (const char *[]){model},
-                     (double)(r->ttfb_ns - http_req_start_ns(r->req)) / 1e9);
-    if (r->tokens_in >= 0)
-        prom_add(px->m_tokens_in, (const char *[]){model}, (double)r->tokens_in);
-    if (r->tokens_out >= 0)
-        prom_add(px->m_tokens_out, (const char *[]){model}, (double)r->tokens_out);
 }
 
 /* The one place a relay ends, whatever its state: the client has its
@@ -1240,8 +1019,8 @@ static void on_close(struct http_req *req, bool aborted, void *owner)
         log_text(LOG_INFO, l.data, l.len);
         buf_release(&l);
     }
-    count(r, aborted, now - t0);
-    remember(r, aborted, now - t0);
+    proxy__count(r, aborted, now - t0);
+    proxy__remember(r, aborted, now - t0);
     if (r->ka) {
         uv_timer_stop(r->ka);
         uv_close((uv_handle_t *)r->ka, ka_close_cb);
@@ -1368,14 +1147,6 @@ static json_t *read_json(const struct sink *sk, const char *text, size_t len)
         return NULL;
     }
     return body;
-}
-
-/* Counts a request refused before it had a relay. */
-static void count_refused(struct proxy *px, int status)
-{
-    char st[16];
-    snprintf(st, sizeof(st), "%d", status);
-    prom_add(px->m_requests, (const char *[]){"", "", st}, 1);
 }
 
 /* proxy_handle and proxy_handle_filtered. in_body (taken) is the filtered
@@ -1556,7 +1327,7 @@ static bool handle(struct proxy *px, struct http_req *req, const char *endpoint,
     return true;
 
 refuse:
-    count_refused(px, st);
+    proxy__count_refused(px, st);
     if (have_rq)
         router_request_release(&rq);
     json_decref(body);
@@ -1607,57 +1378,8 @@ struct proxy *proxy_new(uv_loop_t *loop, const struct config *cfg, struct sched 
     p->sched = sched;
     p->up = up;
     list_init(&p->relays);
-    /* Seconds: a cached answer in milliseconds, a long generation in minutes. */
-    static const double dur[] = {0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300};
-    p->m_requests = prom_family_new(PROM_COUNTER, "hermod_requests_total",
-                                    "Requests relayed to a model, by the model that served (empty "
-                                    "when none did), the route that chose it and the HTTP status "
-                                    "answered (client_gone: the client left first).",
-                                    "model,route,status", NULL, 0);
-    p->m_duration = prom_family_new(PROM_HISTOGRAM, "hermod_request_duration_seconds",
-                                    "Time from a request's first byte to the end of its answer.",
-                                    "model", dur, ARRAY_SIZE(dur));
-    p->m_ttfb = prom_family_new(PROM_HISTOGRAM, "hermod_time_to_first_byte_seconds",
-                                "Time from a request's first byte to the first byte of the "
-                                "model's answer sent on (a stream's first event, or the whole "
-                                "answer), cold starts included.",
-                                "model", dur, ARRAY_SIZE(dur));
-    p->m_tokens_in = prom_family_new(PROM_COUNTER, "hermod_prompt_tokens_total",
-                                     "Prompt tokens (in), from the answers' usage; streams count "
-                                     "when their chunks carry usage.",
-                                     "model", NULL, 0);
-    p->m_tokens_out = prom_family_new(PROM_COUNTER, "hermod_completion_tokens_total",
-                                      "Completion tokens (out), from the answers' usage; streams "
-                                      "count when their chunks carry usage.",
-                                      "model", NULL, 0);
-    p->m_fallbacks = prom_family_new(PROM_COUNTER, "hermod_fallbacks_total",
-                                     "Requests moved to the model's next engine after a failure "
-                                     "that the client did not see.",
-                                     "model", NULL, 0);
-    p->m_passed_over = prom_family_new(PROM_COUNTER, "hermod_route_fallbacks_total",
-                                       "Requests a route moved from this model to its next "
-                                       "candidate (no engine, no memory, queue full, or a "
-                                       "failed answer).",
-                                       "route,model", NULL, 0);
-    p->m_escalations = prom_family_new(PROM_COUNTER, "hermod_escalations_total",
-                                       "Structured answers of this model that failed their check "
-                                       "and were asked again (same model or the next).",
-                                       "route,model", NULL, 0);
+    proxy__stats_init(p);
     return p;
-}
-
-void proxy_metrics(const struct proxy *p, struct buf *out)
-{
-    prom_write_single(out, PROM_GAUGE, "hermod_relays_active", "Requests being relayed now.",
-                      p->active);
-    prom_family_write(p->m_requests, out);
-    prom_family_write(p->m_duration, out);
-    prom_family_write(p->m_ttfb, out);
-    prom_family_write(p->m_tokens_in, out);
-    prom_family_write(p->m_tokens_out, out);
-    prom_family_write(p->m_fallbacks, out);
-    prom_family_write(p->m_passed_over, out);
-    prom_family_write(p->m_escalations, out);
 }
 
 void proxy_free(struct proxy *p)
@@ -1665,16 +1387,7 @@ void proxy_free(struct proxy *p)
     if (!p)
         return;
     ASSERT(list_empty(&p->relays));
-    prom_family_free(p->m_requests);
-    prom_family_free(p->m_duration);
-    prom_family_free(p->m_ttfb);
-    prom_family_free(p->m_tokens_in);
-    prom_family_free(p->m_tokens_out);
-    prom_family_free(p->m_fallbacks);
-    prom_family_free(p->m_passed_over);
-    prom_family_free(p->m_escalations);
-    for (size_t i = 0; i < PROXY_RECENT_MAX; i++)
-        recent_release(&p->recent[i]);
+    proxy__stats_release(p);
     free(p);
 }
 

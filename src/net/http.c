@@ -429,9 +429,9 @@ void http_respond_copy(struct http_req *r, int status, const char *content_type,
 void http_respond_json(struct http_req *r, int status, const struct json_t *j)
 {
     /* json_dumpb() sizes the text first; one allocation, plus the newline */
-    size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT);
+    size_t n = json_dumpb(j, NULL, 0, JSON_COMPACT | JSON_REAL_PRECISION(10));
     char *body = xmalloc(n + 2);
-    json_dumpb(j, body, n, JSON_COMPACT);
+    json_dumpb(j, body, n, JSON_COMPACT | JSON_REAL_PRECISION(10));
     body[n++] = '\n';
     body[n] = '\0';
     http_respond(r, status, "application/json", body, n);
