@@ -43,6 +43,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "lib/utf8.h"
 #include "lib/xalloc.h"
 #include "text/langid_tables.h"
 
@@ -285,61 +286,14 @@ static inline __attribute__((always_inline)) enum cclass class_of(uint32_t cp, u
     return C_OTHER;
 }
 
-/*
- * Decodes the UTF-8 sequence at p (n >= 1 bytes left). Returns the number of
- * bytes consumed, at least 1 and at most n. An ill-formed sequence yields
- * CP_INVALID and consumes its maximal well-formed prefix (the Unicode
- * "maximal subpart" rule), so the next call resynchronises on the next
- * possible lead byte.
- */
-static size_t utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
+/* The next character at p (n >= 1 bytes left), by lib/utf8's decoder: an
+ * ill-formed sequence gives CP_INVALID and consumes its maximal subpart. */
+static inline size_t utf8_next(const unsigned char *p, size_t n, uint32_t *cp)
 {
-    unsigned c = p[0];
-    size_t need;
-    uint32_t v;
-    unsigned lo = 0x80, hi = 0xBF; /* the allowed range of the second byte */
-
-    if (c < 0x80) {
-        *cp = c;
-        return 1;
-    }
-    if (c >= 0xC2 && c <= 0xDF) {
-        need = 1;
-        v = c & 0x1F;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-        need = 2;
-        v = c & 0x0F;
-        if (c == 0xE0)
-            lo = 0xA0; /* overlong */
-        else if (c == 0xED)
-            hi = 0x9F; /* surrogates */
-    } else if (c >= 0xF0 && c <= 0xF4) {
-        need = 3;
-        v = c & 0x07;
-        if (c == 0xF0)
-            lo = 0x90; /* overlong */
-        else if (c == 0xF4)
-            hi = 0x8F; /* above U+10FFFF */
-    } else {
-        *cp = CP_INVALID;
-        return 1;
-    }
-    for (size_t i = 1; i <= need; i++) {
-        if (i >= n) {
-            *cp = CP_INVALID;
-            return i;
-        }
-        unsigned b = p[i];
-        if (b < lo || b > hi) {
-            *cp = CP_INVALID;
-            return i;
-        }
-        lo = 0x80;
-        hi = 0xBF;
-        v = (v << 6) | (b & 0x3F);
-    }
-    *cp = v;
-    return need + 1;
+    int32_t v;
+    size_t k = utf8_decode(p, n, &v);
+    *cp = v < 0 ? CP_INVALID : (uint32_t)v;
+    return k;
 }
 
 /*
@@ -449,14 +403,6 @@ static inline __attribute__((always_inline)) void scan_text(struct scan *s, cons
             cp = *p++;
             cls = ASCII_CLASS(cp);
             sym = cp | 0x20; /* only used for letters */
-        } else if (*p >= 0xE0 && *p <= 0xEF && end - p >= 3 &&
-                   p[1] >= (*p == 0xE0 ? 0xA0u : 0x80u) &&
-                   p[1] <= (*p == 0xED ? 0x9Fu : 0xBFu) && (p[2] & 0xC0) == 0x80) {
-            /* A well-formed three-byte sequence (all of Kannada and
-             * Devanagari), decoded here: utf8_next()'s checks, unrolled. */
-            cp = (uint32_t)(p[0] & 0x0F) << 12 | (uint32_t)(p[1] & 0x3F) << 6 | (p[2] & 0x3F);
-            p += 3;
-            cls = class_of(cp, &sym);
         } else {
             p += utf8_next(p, (size_t)(end - p), &cp);
             if (cp == CP_INVALID) {
