@@ -16,6 +16,7 @@
 #include <uv.h>
 
 #include "core/config.h"
+#include "ingest/pipeline.h"
 #include "lib/xalloc.h"
 #include "net/upstream.h"
 
@@ -35,12 +36,17 @@ int cli_daemon_url(const char *url, const char *config, struct buf *out, struct 
     int rc = config ? config_load_file(config, &cfg, err) : config_load_default(&cfg, err);
     if (rc)
         return rc;
-    const char *h = cfg->listen_host;
-    if (!strcmp(h, "0.0.0.0") || !strcmp(h, "::") || !*h)
-        h = "127.0.0.1";
-    buf_addf(out, strchr(h, ':') ? "http://[%s]:%d" : "http://%s:%d", h, cfg->listen_port);
+    char base[300];
+    pipeline_local_url(cfg->listen_host, cfg->listen_port, base, sizeof(base));
+    buf_addstr(out, base);
     config_free(cfg);
     return 0;
+}
+
+static const char *api_key(void)
+{
+    const char *k = getenv("HERMOD_API_KEY");
+    return k && *k ? k : NULL;
 }
 
 struct call {
@@ -102,6 +108,8 @@ int cli_http(const struct cli_call *c, long *status, struct buf *resp, struct bu
         .content_type = c->content_type,
         .connect_timeout_ms = 5000,
         .total_timeout_ms = c->timeout_ms,
+        /* A daemon with auth: keys wants one; its /hermod paths an admin key. */
+        .auth_bearer = api_key(),
         .fresh_connect = true,
         .on_head = head_cb,
         .on_data = data_cb,

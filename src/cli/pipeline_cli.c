@@ -5,6 +5,7 @@
  * store's writer side); this sends each file and prints what came back.
  */
 #include "cli/cli.h"
+#include "cli/client.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -19,7 +20,6 @@
 #include "lib/buf.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
-#include "net/upstream.h"
 
 static const char usage_text[] =
     "usage: hermod ingest FILE... [--at TIME] [--source S] [--model NAME] [--kind K]\n"
@@ -163,21 +163,16 @@ static int send_one(const char *base, const char *path, const char *at,
     add_param(&url, "source", source);
     add_param(&url, "model", model);
     add_param(&url, "kind", kind);
-    struct upstream_opts req = {
+    struct cli_call call = {
         .method = "POST",
         .url = buf_cstr(&url),
         .body = data.data ? data.data : "",
         .body_len = data.len,
         .content_type = text ? "text/plain; charset=utf-8" : "application/octet-stream",
-        .connect_timeout_ms = 5000,
-        /* a daemon with auth: keys wants one, an admin key (the /hermod paths) */
-        .auth_bearer = getenv("HERMOD_API_KEY"),
     };
     long status = 0;
-    if (upstream_fetch(&req, &status, &answer, 64u << 20, &err)) {
-        fprintf(stderr, "hermod ingest: %s: cannot reach hermod at %s: %s (is `hermod serve` "
-                        "running? --url or HERMOD_URL say where)\n",
-                path, base, buf_cstr(&err));
+    if (cli_http(&call, &status, &answer, &err)) {
+        fprintf(stderr, "hermod ingest: %s: %s\n", path, buf_cstr(&err));
         goto out;
     }
     json_t *o = json_loadb(answer.data ? answer.data : "", answer.len, 0, NULL);
@@ -245,32 +240,21 @@ int pipeline_ingest_main(int argc, char **argv)
         fputs(usage_text, stderr);
         return 2;
     }
-    char base[300];
-    if (!url)
-        url = getenv("HERMOD_URL");
-    if (url && *url) {
-        size_t n = strlen(url);
-        while (n && url[n - 1] == '/')
-            n--;
-        snprintf(base, sizeof(base), "%.*s", (int)n, url);
-    } else {
-        struct config *cfg = NULL;
-        struct buf err = BUF_INIT;
-        int rc = config ? config_load_file(config, &cfg, &err) : config_load_default(&cfg, &err);
-        if (rc) {
-            fprintf(stderr, "hermod ingest: %s\n", buf_cstr(&err));
-            buf_release(&err);
-            return 1;
-        }
-        pipeline_local_url(cfg->listen_host, cfg->listen_port, base, sizeof(base));
-        config_free(cfg);
+    struct buf based = BUF_INIT, err = BUF_INIT;
+    if (cli_daemon_url(url, config, &based, &err)) {
+        fprintf(stderr, "hermod ingest: %s\n", buf_cstr(&err));
         buf_release(&err);
+        buf_release(&based);
+        return 1;
     }
+    buf_release(&err);
+    const char *base = buf_cstr(&based);
     int worst = 0;
     for (int i = optind; i < argc; i++) {
         int r = send_one(base, argv[i], at, source, model, kind, as_json);
         if (r == 1 || (r == 3 && worst == 0))
             worst = r;
     }
+    buf_release(&based);
     return worst;
 }

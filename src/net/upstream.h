@@ -94,16 +94,6 @@ const char *upstream_req_retry_after(const struct upstream_req *r);
  * The value is valid until the request is done. */
 const char *upstream_req_header(const struct upstream_req *r, const char *name);
 
-/*
- * One request run to its end on a private loop, blocking: for the CLI,
- * never on the daemon's loop. o's callbacks are ignored; the answer's
- * status goes to *status and its body to out (at most max bytes; more is
- * an error). Returns 0, or the code on_done would give (-ECONNREFUSED,
- * -ETIMEDOUT, ...) with the reason in err.
- */
-int upstream_fetch(const struct upstream_opts *o, long *status, struct buf *out, size_t max,
-                   struct buf *err);
-
 /* Counts for /metrics. requests and failures are the requests' (relay,
  * pipeline, unload); probes and probe_failures the health checks'. A
  * failure is a transfer that ended without a whole response (refused,
