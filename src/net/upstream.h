@@ -1,12 +1,11 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * upstream: HTTP requests to engines, on the event loop.
+ * upstream: HTTP/1.1 requests to engines, on the event loop.
  *
- * One libcurl multi handle is driven by the loop through
- * curl_multi_socket_action(): libcurl tells us which sockets to watch
- * (uv_poll) and when to call it back (one uv_timer). Connections to an
- * engine are kept alive and reused between requests by libcurl's
- * connection cache.
+ * hermod's own client on libuv TCP handles; Debian's http-parser reads the
+ * answers. Connections to an engine are pooled per host:port and reused;
+ * one at rest keeps its read side on, so an engine that closes it is seen
+ * when it does (see upstream.c for why this replaced libcurl).
  *
  * A request reports through three callbacks, always on the loop thread:
  * head (status line and headers complete), data (body bytes as they
@@ -14,11 +13,11 @@
  * upstream_abort() no callback is called again.
  *
  * DESIGN
- * libcurl forbids removing an easy handle from inside one of its own
- * callbacks, and our callbacks can decide to abort any request (a client
- * went away, a relay gave up). So an abort inside a libcurl callback only
- * marks the request; the handle is removed right after libcurl returns
- * to us. Easy handles are pooled, which saves their allocation per request.
+ * Callbacks may abort any request, their own included (a client went
+ * away, a relay gave up). Inside the parser an abort only marks the
+ * request; the connection is closed when the parser returns. A data
+ * callback that returns UPSTREAM_PAUSE stops the transfer until
+ * upstream_resume(): the refused bytes are kept and offered again.
  */
 #ifndef HERMOD_UPSTREAM_H
 #define HERMOD_UPSTREAM_H
