@@ -882,20 +882,28 @@ static void on_grant(struct sched_ticket *t, struct engine *e, int rc, const cha
                      void *arg);
 
 /* WAITING: asks the scheduler for an engine; the answer may come at once. */
+/* Shutting down, a request that would need a cold start gets a 503 that
+ * says why (at the drain, and for any later fallback). Returns whether it
+ * did. */
+static bool refuse_cold_start(struct relay *r)
+{
+    if (!r->px->draining || !strcmp(sched_model_state(r->model, NULL), "ready"))
+        return false;
+    struct buf m = BUF_INIT;
+    buf_addf(&m, "hermod is shutting down; %s is not loaded and will not be now; retry in a "
+             "moment", sched_model_config(r->model)->name);
+    if (!r->sse_begun)
+        http_req_add_header(r->req, "Retry-After", "5");
+    fail(r, 503, "service_unavailable", "shutting_down", buf_cstr(&m));
+    buf_release(&m);
+    return true;
+}
+
 static void acquire(struct relay *r)
 {
     set_state(r, RELAY_WAITING);
-    if (r->px->draining && strcmp(sched_model_state(r->model, NULL), "ready") != 0) {
-        struct buf m = BUF_INIT;
-        buf_addf(&m, "hermod is shutting down and does not start %s now; retry in a moment",
-                 sched_model_config(r->model)->name);
-        if (!r->sse_begun)
-            http_req_add_header(r->req, "Retry-After", "5");
-        fail(r, 503, "service_unavailable", "shutting_down", buf_cstr(&m));
-        buf_release(&m);
-        return;
-    }
-    sched_acquire(r->ticket);
+    if (!refuse_cold_start(r))
+        sched_acquire(r->ticket);
 }
 
 /* Moves a routed request to its next candidate model. */
@@ -1357,15 +1365,8 @@ void proxy_drain(struct proxy *px)
     list_for_each_safe(p, tmp, &px->relays)
     {
         struct relay *r = container_of(p, struct relay, link);
-        if (r->state != RELAY_WAITING || !strcmp(sched_model_state(r->model, NULL), "ready"))
-            continue;
-        struct buf m = BUF_INIT;
-        buf_addf(&m, "hermod is shutting down; %s was not loaded yet and will not be now; "
-                 "retry in a moment", sched_model_config(r->model)->name);
-        if (!r->sse_begun)
-            http_req_add_header(r->req, "Retry-After", "5");
-        fail(r, 503, "service_unavailable", "shutting_down", buf_cstr(&m));
-        buf_release(&m);
+        if (r->state == RELAY_WAITING)
+            refuse_cold_start(r);
     }
 }
 
