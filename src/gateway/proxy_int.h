@@ -32,8 +32,7 @@ struct answer_spec;
 /* One entry of the ring: what readers see, and the strings it points to. */
 struct recent {
     struct proxy_recent pub;
-    char *own[8 + 3 * PROXY_RECENT_CHECKS];
-    size_t nown;
+    struct buf strs;            /* pub's strings, each NUL-terminated; kept for the next use */
 };
 
 struct proxy {

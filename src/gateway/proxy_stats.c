@@ -78,10 +78,16 @@ void proxy__count(struct relay *r, bool aborted, uint64_t took_ns)
     struct proxy *px = r->px;
     const char *model = sched_model_config(r->model)->name;
     char st[16];
-    if (r->status)
+    if (r->status > 0 && r->status < 1000) {
+        st[0] = (char)('0' + r->status / 100);
+        st[1] = (char)('0' + r->status / 10 % 10);
+        st[2] = (char)('0' + r->status % 10);
+        st[3] = '\0';
+    } else if (r->status) {
         snprintf(st, sizeof(st), "%d", r->status);
-    else
+    } else {
         snprintf(st, sizeof(st), "%s", aborted ? "client_gone" : "0");
+    }
     prom_add(px->m_requests,
              (const char *[]){model, r->routed ? r->dec.route->name : "", st}, 1);
     prom_observe(px->m_duration, (const char *[]){model}, (double)took_ns / 1e9);
@@ -118,33 +124,50 @@ void proxy_metrics(const struct proxy *p, struct buf *out)
 /* ---- recent requests ------------------------------------------------------------ */
 
 
-/* A copy of s owned by e, cut to PROXY_RECENT_STR bytes (on a UTF-8
+/* The strings of one entry go into its buffer, one after the other; the
+ * pointers are set once all are in (the buffer may move as it grows). */
+struct recent_fill {
+    struct recent *e;
+    struct {
+        const char **field;
+        size_t off;
+    } at[8 + 3 * PROXY_RECENT_CHECKS];
+    size_t n;
+};
+
+/* *field becomes a copy of s, cut to PROXY_RECENT_STR bytes (on a UTF-8
  * boundary), or NULL. */
-static const char *recent_str(struct recent *e, const char *s)
+static void recent_str(struct recent_fill *f, const char **field, const char *s)
 {
+    *field = NULL;
     if (!s)
-        return NULL;
-    ASSERT(e->nown < ARRAY_SIZE(e->own));
+        return;
+    ASSERT(f->n < ARRAY_SIZE(f->at));
+    struct buf *b = &f->e->strs;
+    f->at[f->n].field = field;
+    f->at[f->n].off = b->len;
+    f->n++;
     size_t n = strlen(s);
-    char *c;
     if (n <= PROXY_RECENT_STR) {
-        c = xstrdup(s);
-    } else {
-        n = PROXY_RECENT_STR;
-        while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
-            n--;
-        c = xmalloc(n + 4);
-        memcpy(c, s, n);
-        memcpy(c + n, "...", 4);
+        buf_add(b, s, n + 1);
+        return;
     }
-    e->own[e->nown++] = c;
-    return c;
+    n = PROXY_RECENT_STR;
+    while (n && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    buf_add(b, s, n);
+    buf_add(b, "...", 4);
+}
+
+static void recent_fill_done(struct recent_fill *f)
+{
+    for (size_t i = 0; i < f->n; i++)
+        *f->at[i].field = f->e->strs.data + f->at[i].off;
 }
 
 static void recent_release(struct recent *e)
 {
-    for (size_t i = 0; i < e->nown; i++)
-        free(e->own[i]);
+    buf_release(&e->strs);
     memset(e, 0, sizeof(*e));
 }
 
@@ -153,7 +176,11 @@ void proxy__remember(struct relay *r, bool aborted, uint64_t took_ns)
 {
     struct proxy *px = r->px;
     struct recent *slot = &px->recent[px->recent_next];
-    recent_release(slot);
+    struct buf strs = slot->strs;
+    buf_reset(&strs);
+    memset(slot, 0, sizeof(*slot));
+    slot->strs = strs;
+    struct recent_fill f = {.e = slot};
     struct proxy_recent *e = &slot->pub;
     px->recent_next = (px->recent_next + 1) % PROXY_RECENT_MAX;
     if (px->recent_n < PROXY_RECENT_MAX)
@@ -161,17 +188,17 @@ void proxy__remember(struct relay *r, bool aborted, uint64_t took_ns)
     e->seq = ++px->recent_seq;
     e->time_ms = clock_wall_ms();
     e->ms = took_ns / 1000000;
-    e->path = recent_str(slot, r->endpoint);
-    e->client_model = recent_str(slot, r->client_model);
-    e->model = recent_str(slot, r->best_model ? r->best_model : sched_model_config(r->model)->name);
-    e->engine = recent_str(slot, r->best_engine ? r->best_engine : r->engine_id);
+    recent_str(&f, &e->path, r->endpoint);
+    recent_str(&f, &e->client_model, r->client_model);
+    recent_str(&f, &e->model, r->best_model ? r->best_model : sched_model_config(r->model)->name);
+    recent_str(&f, &e->engine, r->best_engine ? r->best_engine : r->engine_id);
     if (r->routed) {
-        e->route = recent_str(slot, r->dec.route->name);
-        e->rule = recent_str(slot, r->dec.rule->name);
-        e->reason = recent_str(slot, buf_cstr(&r->dec.why));
+        recent_str(&f, &e->route, r->dec.route->name);
+        recent_str(&f, &e->rule, r->dec.rule->name);
+        recent_str(&f, &e->reason, buf_cstr(&r->dec.why));
     }
     if (r->tried.len)
-        e->passed_over = recent_str(slot, buf_cstr(&r->tried));
+        recent_str(&f, &e->passed_over, buf_cstr(&r->tried));
     e->status = r->status;
     e->aborted = aborted;
     e->stream = r->stream;
@@ -180,12 +207,14 @@ void proxy__remember(struct relay *r, bool aborted, uint64_t took_ns)
     e->tokens_out = r->tokens_out;
     for (size_t i = 0; i < json_array_size(r->report) && i < PROXY_RECENT_CHECKS; i++) {
         json_t *c = json_array_get(r->report, i);
-        e->checks[i].model = recent_str(slot, json_string_value(json_object_get(c, "model")));
-        e->checks[i].engine = recent_str(slot, json_string_value(json_object_get(c, "engine")));
-        e->checks[i].problems = recent_str(slot, json_string_value(json_object_get(c, "problems")));
+        recent_str(&f, &e->checks[i].model, json_string_value(json_object_get(c, "model")));
+        recent_str(&f, &e->checks[i].engine, json_string_value(json_object_get(c, "engine")));
+        recent_str(&f, &e->checks[i].problems,
+                   json_string_value(json_object_get(c, "problems")));
         e->checks[i].ok = json_is_true(json_object_get(c, "ok"));
         e->nchecks++;
     }
+    recent_fill_done(&f);
 }
 
 size_t proxy_recent_count(const struct proxy *p)

@@ -52,6 +52,10 @@
 #include "lib/xalloc.h"
 
 #define READ_BUF (64 * 1024)
+/* Requests kept for reuse with their buffers (a keep-alive request then
+ * allocates nothing for its head); buffers larger than SPARE_BUF_MAX go. */
+#define SPARE_REQS 64
+#define SPARE_BUF_MAX (64u << 10)
 #define SWEEP_MS 1000
 
 struct http_server {
@@ -70,6 +74,8 @@ struct http_server {
     uv_idle_t ender;            /* runs their req_end() from the loop */
     unsigned nconns;
     unsigned active;            /* requests open */
+    struct http_req *spare[SPARE_REQS]; /* ended requests kept, with their buffers */
+    unsigned nspare;
     bool draining;
     bool closing;
     unsigned handles;           /* listener, timer and connections not yet closed */
@@ -107,10 +113,10 @@ struct http_req {
     enum req_state state;
     const char *method;
     struct buf url;
-    char *path, *query;
-    struct hdr *in;             /* request headers */
-    size_t nin, in_cap;
-    bool in_value;
+    const char *path, *query;   /* in hb, or static "" */
+    struct buf hb;              /* request headers, "name\0value\0" each, then path\0query\0 */
+    size_t nin;
+    enum { H_NONE, H_NAME, H_VALUE } hstate;
     size_t head_bytes;
     struct buf body;
     bool too_big;
@@ -120,8 +126,7 @@ struct http_req {
     struct hdr *args;           /* query arguments, decoded on first use */
     size_t nargs;
     bool args_done;
-    struct hdr *out;            /* response headers added */
-    size_t nout, out_cap;
+    struct buf out;             /* response headers added, as sent: "Name: value\r\n" */
     bool responded;
     bool streaming;
     bool stream_ended;
@@ -171,17 +176,42 @@ static void tell_owner(struct http_req *r, bool aborted)
         r->on_close(r, aborted, r->owner);
 }
 
-static void req_free(struct http_req *r)
+static void spare_buf(struct buf *b)
 {
-    r->s->active--;
+    if (b->cap > SPARE_BUF_MAX)
+        buf_release(b);
+    else
+        buf_reset(b);
+}
+
+static void req_destroy(struct http_req *r)
+{
     buf_release(&r->url);
     buf_release(&r->body);
-    free(r->path);
-    free(r->query);
-    hdrs_free(r->in, r->nin);
+    buf_release(&r->hb);
+    buf_release(&r->out);
     hdrs_free(r->args, r->nargs);
-    hdrs_free(r->out, r->nout);
     free(r);
+}
+
+static void req_free(struct http_req *r)
+{
+    struct http_server *s = r->s;
+    s->active--;
+    if (s->nspare == SPARE_REQS || s->closing) {
+        req_destroy(r);
+        return;
+    }
+    hdrs_free(r->args, r->nargs);
+    struct buf keep[4] = {r->url, r->body, r->hb, r->out};
+    for (size_t i = 0; i < 4; i++)
+        spare_buf(&keep[i]);
+    memset(r, 0, sizeof(*r));
+    r->url = keep[0];
+    r->body = keep[1];
+    r->hb = keep[2];
+    r->out = keep[3];
+    s->spare[s->nspare++] = r;
 }
 
 /* The request is over: its owner hears it, and the connection goes on to
@@ -383,8 +413,7 @@ static void add_head(struct http_req *r, struct buf *h, int status, const char *
     buf_addstrs(h, " ", reason && strcmp(reason, "<unknown>") ? reason : "", "\r\n");
     if (ct)
         buf_addstrs(h, "Content-Type: ", ct, "\r\n");
-    for (size_t i = 0; i < r->nout; i++)
-        buf_addstrs(h, r->out[i].name, ": ", r->out[i].value, "\r\n");
+    buf_add(h, r->out.data, r->out.len);
     if (!r->keep_alive || r->s->draining)
         buf_addstr(h, "Connection: close\r\n");
 }
@@ -535,7 +564,8 @@ static struct http_req *cur(http_parser *p)
 static int on_message_begin(http_parser *p)
 {
     struct conn *c = p->data;
-    struct http_req *r = xcalloc(1, sizeof(*r));
+    struct http_server *s = c->s;
+    struct http_req *r = s->nspare ? s->spare[--s->nspare] : xcalloc(1, sizeof(*r));
     r->c = c;
     r->s = c->s;
     r->state = R_READING;
@@ -560,31 +590,26 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
     struct http_req *r = cur(p);
     if ((r->head_bytes += n) > r->s->lim.max_head)
         return -1;
-    if (r->in_value || !r->nin) {
-        ALLOC_GROW(r->in, r->nin + 1, r->in_cap);
-        r->in[r->nin].name = xstrndup(at, n);
-        r->in[r->nin].value = xstrdup("");
+    if (r->hstate == H_NAME)
+        buf_setlen(&r->hb, r->hb.len - 1); /* the name goes on */
+    else
         r->nin++;
-        r->in_value = false;
-        return 0;
-    }
-    struct hdr *h = &r->in[r->nin - 1];
-    char *name = xasprintf("%s%.*s", h->name, (int)n, at);
-    free(h->name);
-    h->name = name;
+    buf_add(&r->hb, at, n);
+    buf_addch(&r->hb, '\0');
+    r->hstate = H_NAME;
     return 0;
 }
 
 static int on_header_value(http_parser *p, const char *at, size_t n)
 {
     struct http_req *r = cur(p);
-    if ((r->head_bytes += n) > r->s->lim.max_head || !r->nin)
+    if ((r->head_bytes += n) > r->s->lim.max_head || r->hstate == H_NONE)
         return -1;
-    struct hdr *h = &r->in[r->nin - 1];
-    char *v = xasprintf("%s%.*s", h->value, (int)n, at);
-    free(h->value);
-    h->value = v;
-    r->in_value = true;
+    if (r->hstate == H_VALUE)
+        buf_setlen(&r->hb, r->hb.len - 1); /* the value goes on */
+    buf_add(&r->hb, at, n);
+    buf_addch(&r->hb, '\0');
+    r->hstate = H_VALUE;
     return 0;
 }
 
@@ -592,17 +617,30 @@ static int on_headers_complete(http_parser *p)
 {
     struct http_req *r = cur(p);
     r->method = http_method_str((enum http_method)p->method);
+    if (r->hstate == H_NAME)
+        buf_addch(&r->hb, '\0'); /* a header without a value */
+    r->hstate = H_NONE;
+    /* Path and query go after the headers: hb does not change after this,
+     * so pointers into it hold for the request's life. */
     struct http_parser_url u;
     http_parser_url_init(&u);
     const char *url = buf_cstr(&r->url);
+    size_t poff = r->hb.len, qoff = 0;
     if (!http_parser_parse_url(url, r->url.len, p->method == HTTP_CONNECT, &u) &&
         (u.field_set & (1 << UF_PATH))) {
-        r->path = xstrndup(url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
-        if (u.field_set & (1 << UF_QUERY))
-            r->query = xstrndup(url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
+        buf_add(&r->hb, url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+        buf_addch(&r->hb, '\0');
+        if (u.field_set & (1 << UF_QUERY)) {
+            qoff = r->hb.len;
+            buf_add(&r->hb, url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
+            buf_addch(&r->hb, '\0');
+        }
     } else {
-        r->path = xstrdup(url);
+        buf_add(&r->hb, url, r->url.len);
+        buf_addch(&r->hb, '\0');
     }
+    r->path = r->hb.data + poff;
+    r->query = qoff ? r->hb.data + qoff : NULL;
     if (p->content_length != ULLONG_MAX && p->content_length > r->s->lim.max_body)
         r->too_big = true; /* said so: no need to read it */
     return 0;
@@ -658,7 +696,7 @@ static void refuse(struct conn *c, int status, const char *code, const char *msg
     if (!r->method)
         r->method = "GET";
     if (!r->path)
-        r->path = xstrdup("");
+        r->path = "";
     own_error_cors(r);
     http_respond_error(r, status, "invalid_request_error", code, "%s", msg);
 }
@@ -982,6 +1020,8 @@ void http_server_free(struct http_server *s)
     uv_close((uv_handle_t *)&s->sweep, listener_closed_cb);
     uv_idle_stop(&s->ender);
     uv_close((uv_handle_t *)&s->ender, listener_closed_cb);
+    while (s->nspare)
+        req_destroy(s->spare[--s->nspare]);
 }
 
 void http_server_set_cors(struct http_server *s, const char *const *origins)
@@ -1040,9 +1080,15 @@ const char *http_req_query(const struct http_req *cr, const char *name)
 
 const char *http_req_header(const struct http_req *r, const char *name)
 {
-    for (size_t i = 0; i < r->nin; i++)
-        if (!strcasecmp(r->in[i].name, name))
-            return r->in[i].value;
+    /* While the head is read (an early refusal), the pairs read whole. */
+    size_t n = r->nin - (r->hstate == H_NAME);
+    const char *h = r->hb.data;
+    for (size_t i = 0; i < n; i++) {
+        const char *v = h + strlen(h) + 1;
+        if (!strcasecmp(h, name))
+            return v;
+        h = v + strlen(v) + 1;
+    }
     return NULL;
 }
 
@@ -1093,12 +1139,12 @@ const void *http_req_principal(const struct http_req *r)
 
 void http_req_add_header(struct http_req *r, const char *name, const char *value)
 {
-    ALLOC_GROW(r->out, r->nout + 1, r->out_cap);
-    r->out[r->nout].name = xstrdup(name);
-    r->out[r->nout].value = xstrdup(value);
+    buf_addstrs(&r->out, name, ": ");
+    size_t at = r->out.len;
+    buf_addstr(&r->out, value);
     /* A header value is one line: no response splitting through it. */
-    for (char *v = r->out[r->nout].value; *v; v++)
+    for (char *v = r->out.data + at; v < r->out.data + r->out.len; v++)
         if (*v == '\r' || *v == '\n')
             *v = ' ';
-    r->nout++;
+    buf_addstr(&r->out, "\r\n");
 }

@@ -133,15 +133,24 @@ static enum match match_key(const char *p, const char *end, const char **vstart,
 static const char *rename_run(struct sse_rename *s, const char *p, const char *end,
                               struct buf *out)
 {
+    /* From quote to quote (memchr): what matters is the last character
+     * that is not white space before each quote. */
     const char *from = p;
     while (p < end) {
-        char c = *p;
-        if (c == '"' && (s->prev == '{' || s->prev == ',')) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        const char *b = q ? q : end;
+        while (b > p && is_ws(b[-1]))
+            b--;
+        if (b > p)
+            s->prev = b[-1];
+        if (!q)
+            break;
+        if (s->prev == '{' || s->prev == ',') {
             const char *vs = NULL, *ve = NULL;
-            enum match m = match_key(p, end, &vs, &ve);
+            enum match m = match_key(q, end, &vs, &ve);
             if (m == M_PARTIAL) {
-                buf_add(out, from, (size_t)(p - from));
-                return p;
+                buf_add(out, from, (size_t)(q - from));
+                return q;
             }
             if (m == M_YES) {
                 buf_add(out, from, (size_t)(vs - from));
@@ -151,9 +160,8 @@ static const char *rename_run(struct sse_rename *s, const char *p, const char *e
                 continue;
             }
         }
-        if (!is_ws(c))
-            s->prev = c;
-        p++;
+        s->prev = '"';
+        p = q + 1;
     }
     buf_add(out, from, (size_t)(end - from));
     return end;

@@ -67,6 +67,7 @@ struct conn {
     http_parser parser;
     char *rbuf;               /* read buffer (READ_BUF) */
     char *rest;               /* read but not parsed (the parser paused) */
+    struct buf hname, hvalue; /* the header being parsed (here: kept between requests) */
     size_t nrest;
     uv_connect_t connect;     /* here, not in the request: it may outlive it */
     uv_write_t write;
@@ -101,7 +102,6 @@ struct upstream_req {
     size_t nheld;
     char *content_type;
     char *retry_after;
-    struct buf hname, hvalue; /* the header being parsed */
     size_t head_bytes;
     struct buf headers;       /* keep_headers: "name\0value\0" pairs */
 };
@@ -177,14 +177,8 @@ static void req_free(struct upstream_req *r)
     list_del(&r->link);
     r->u->st.active--;
     buf_release(&r->head);
-    buf_release(&r->hname);
-    buf_release(&r->hvalue);
     buf_release(&r->headers);
-    free(r->url);
-    free(r->host);
-    free(r->port);
-    free(r->key);
-    free(r->path);
+    free(r->url); /* host, port, path and key live in the same block */
     free(r->held);
     free(r->content_type);
     free(r->retry_after);
@@ -249,12 +243,13 @@ static struct upstream_req *preq(http_parser *p)
 
 static void header_done(struct upstream_req *r)
 {
-    if (!r->hname.len)
+    struct conn *c = r->c;
+    if (!c->hname.len)
         return;
-    const char *n = buf_cstr(&r->hname), *v = buf_cstr(&r->hvalue);
+    const char *n = buf_cstr(&c->hname), *v = buf_cstr(&c->hvalue);
     if (r->o.keep_headers) {
-        buf_add(&r->headers, n, r->hname.len + 1);
-        buf_add(&r->headers, v, r->hvalue.len + 1);
+        buf_add(&r->headers, n, c->hname.len + 1);
+        buf_add(&r->headers, v, c->hvalue.len + 1);
     }
     if (!strcasecmp(n, "content-type")) {
         free(r->content_type);
@@ -263,8 +258,8 @@ static void header_done(struct upstream_req *r)
         free(r->retry_after);
         r->retry_after = xstrdup(v);
     }
-    buf_reset(&r->hname);
-    buf_reset(&r->hvalue);
+    buf_reset(&c->hname);
+    buf_reset(&c->hvalue);
 }
 
 static int on_header_field(http_parser *p, const char *at, size_t n)
@@ -278,7 +273,7 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
         header_done(r);
         r->in_header_value = false;
     }
-    buf_add(&r->hname, at, n);
+    buf_add(&r->c->hname, at, n);
     return 0;
 }
 
@@ -290,7 +285,7 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
     if ((r->head_bytes += n) > HEADER_MAX)
         return -1;
     r->in_header_value = true;
-    buf_add(&r->hvalue, at, n);
+    buf_add(&r->c->hvalue, at, n);
     return 0;
 }
 
@@ -412,6 +407,8 @@ static void conn_closed_cb(uv_handle_t *h)
     free(c->rbuf);
     free(c->rest);
     free(c->key);
+    buf_release(&c->hname);
+    buf_release(&c->hvalue);
     free(c);
 }
 
@@ -493,6 +490,8 @@ static void write_cb(uv_write_t *w, int status)
 static void send_request(struct upstream_req *r)
 {
     struct conn *c = r->c;
+    buf_reset(&c->hname);
+    buf_reset(&c->hvalue);
     uv_buf_t bufs[2] = {
         uv_buf_init(r->head.data, (unsigned)r->head.len),
         uv_buf_init((char *)(uintptr_t)r->o.body, (unsigned)(r->o.body ? r->o.body_len : 0)),
@@ -600,22 +599,43 @@ static int split_url(struct upstream_req *r)
 {
     struct http_parser_url pu;
     http_parser_url_init(&pu);
-    if (http_parser_parse_url(r->url, strlen(r->url), 0, &pu) ||
-        !(pu.field_set & (1 << UF_HOST)))
+    const char *s = r->o.url;
+    size_t n = strlen(s);
+    if (http_parser_parse_url(s, n, 0, &pu) || !(pu.field_set & (1 << UF_HOST)))
         return -EINVAL;
-    const char *s = r->url;
     if (!(pu.field_set & (1 << UF_SCHEMA)) || pu.field_data[UF_SCHEMA].len != 4 ||
         strncasecmp(s + pu.field_data[UF_SCHEMA].off, "http", 4))
         return -EPROTONOSUPPORT;
-    r->host = xstrndup(s + pu.field_data[UF_HOST].off, pu.field_data[UF_HOST].len);
-    r->port = pu.field_set & (1 << UF_PORT)
-                  ? xstrndup(s + pu.field_data[UF_PORT].off, pu.field_data[UF_PORT].len)
-                  : xstrdup("80");
-    if (pu.field_set & (1 << UF_PATH))
-        r->path = xstrdup(s + pu.field_data[UF_PATH].off); /* query included */
-    else
-        r->path = xstrdup("/");
-    r->key = xasprintf("%s:%s", r->host, r->port);
+    /* One block: the URL, then host, port, path (query included) and key
+     * "host:port", each NUL-terminated; r->url owns it. */
+    size_t hl = pu.field_data[UF_HOST].len;
+    bool has_port = pu.field_set & (1 << UF_PORT);
+    size_t pl = has_port ? pu.field_data[UF_PORT].len : 2;
+    bool has_path = pu.field_set & (1 << UF_PATH);
+    size_t tl = has_path ? n - pu.field_data[UF_PATH].off : 1;
+    char *m = xmalloc(n + 1 + hl + 1 + pl + 1 + tl + 1 + hl + 1 + pl + 1);
+    free(r->url);
+    r->url = m;
+    memcpy(m, s, n + 1);
+    r->o.url = m;
+    m += n + 1;
+    r->host = m;
+    memcpy(m, s + pu.field_data[UF_HOST].off, hl);
+    m[hl] = '\0';
+    m += hl + 1;
+    r->port = m;
+    memcpy(m, has_port ? s + pu.field_data[UF_PORT].off : "80", pl);
+    m[pl] = '\0';
+    m += pl + 1;
+    r->path = m;
+    memcpy(m, has_path ? s + pu.field_data[UF_PATH].off : "/", tl);
+    m[tl] = '\0';
+    m += tl + 1;
+    r->key = m;
+    memcpy(m, r->host, hl);
+    m[hl] = ':';
+    memcpy(m + hl + 1, r->port, pl);
+    m[hl + 1 + pl] = '\0';
     return 0;
 }
 
@@ -673,8 +693,7 @@ struct upstream_req *upstream_start(struct upstream *u, const struct upstream_op
     ASSERT(o->on_done);
     r->u = u;
     r->o = *o;
-    r->url = xstrdup(o->url);
-    r->o.url = r->url;
+    r->url = NULL;
     list_add_tail(&u->reqs, &r->link);
     if (o->probe)
         u->st.probes++;
@@ -685,6 +704,8 @@ struct upstream_req *upstream_start(struct upstream *u, const struct upstream_op
         r->total_deadline = uv_now(u->loop) + o->total_timeout_ms;
     int rc = split_url(r);
     if (rc) {
+        r->url = xstrdup(o->url);
+        r->o.url = r->url;
         r->status = rc;
         r->timer = xmalloc(sizeof(*r->timer));
         uv_timer_init(u->loop, r->timer);
