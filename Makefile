@@ -15,7 +15,7 @@
 #                   bash completion, the systemd unit and the example config
 
 CC      ?= cc
-PKGS    := libuv jansson yaml-0.1 sqlite3 \
+PKGS    := libuv jansson yajl yaml-0.1 sqlite3 \
            libjpeg libpng libwebp libwebpdemux libexif nettle
 # Headers only: medialib.c, form.c and ingest/ocr.c dlopen these on first use (idle RSS).
 DLPKGS  := libheif libavformat libavcodec libswscale libavutil gmime-3.0 tesseract

@@ -65,6 +65,7 @@
 #include "route/answer.h"
 #include "route/router.h"
 #include "sched/sched.h"
+#include "text/jreq.h"
 
 /* A multipart form's `model` field longer than this is refused. */
 #define FORM_MODEL_MAX 1024
@@ -525,8 +526,10 @@ static void excerpt(struct buf *out, const struct buf *body)
 }
 
 /* The engine failed this request before the client saw any of it: try the
- * model's next engine. */
-static void fall_back(struct relay *r, const char *reason, bool cooldown)
+ * model's next engine. A refused connection (rc -ECONNREFUSED) to an engine
+ * hermod runs means its process is ending: the scheduler waits for the end
+ * and starts it again (sched_engine_refused). */
+static void fall_back(struct relay *r, const char *reason, int rc)
 {
     log_warn("request failed on engine, trying the next engine=%s reason=\"%s\"", r->engine_id,
              reason);
@@ -535,7 +538,10 @@ static void fall_back(struct relay *r, const char *reason, bool cooldown)
     buf_reset(&r->resp);
     sse_scan_init(&r->scan);
     prom_add(r->px->m_fallbacks, (const char *[]){sched_model_config(r->model)->name}, 1);
-    sched_engine_failed(r->ticket, reason, cooldown);
+    if (rc == -ECONNREFUSED)
+        sched_engine_refused(r->ticket, reason);
+    else
+        sched_engine_failed(r->ticket, reason, true);
     r->engine = NULL;
     if (r->stream)
         arm_keepalive(r);
@@ -785,7 +791,7 @@ static void on_done(struct upstream_req *u, int rc, const char *msg, void *arg)
                 struct buf m = BUF_INIT;
                 buf_addf(&m, "HTTP %ld: ", r->up_status);
                 excerpt(&m, &r->resp);
-                fall_back(r, buf_cstr(&m), true);
+                fall_back(r, buf_cstr(&m), 0);
                 buf_release(&m);
                 return;
             }
@@ -811,11 +817,11 @@ static void on_done(struct upstream_req *u, int rc, const char *msg, void *arg)
             buf_release(&m);
             return;
         }
-        fall_back(r, msg, true);
+        fall_back(r, msg, rc);
         return;
     case RELAY_STREAMING:
         if (rc != 0 && !r->sent) {
-            fall_back(r, msg, true);
+            fall_back(r, msg, rc);
             return;
         }
         if (rc != 0) {
@@ -858,10 +864,23 @@ static void build_up_body(struct relay *r)
     size_t in_len = r->in_len;
     const char *in = r->in_body ? r->in_body : http_req_body(r->req, &in_len);
     const char *um = engine_upstream_model(r->engine);
-    const char *cm = r->body ? json_string_value(json_object_get(r->body, "model")) : NULL;
+    const char *cm = r->body ? json_string_value(json_object_get(r->body, "model"))
+                             : r->client_model;
     if (r->body_kind == BODY_FORM || (!r->body_changed && cm && !strcmp(cm, um))) {
         r->up_body = in;
         r->up_len = in_len;
+        return;
+    }
+    if (!r->body) {
+        /* No tree (jreq_scan): the client's bytes with the engine's name
+         * in place of the model's value. */
+        struct buf b = BUF_INIT;
+        buf_grow(&b, in_len + 2 * strlen(um) + 8);
+        buf_add(&b, in, r->model_off);
+        buf_add_json_str(&b, um);
+        buf_add(&b, in + r->model_end, in_len - r->model_end);
+        r->up_owned = buf_detach(&b, &r->up_len);
+        r->up_body = r->up_owned;
         return;
     }
     json_object_set_new(r->body, "model", json_string(um));
@@ -1191,6 +1210,30 @@ static json_t *read_json(const struct sink *sk, const char *text, size_t len)
     return body;
 }
 
+/*
+ * The quick look (text/jreq.h): true when the body is a JSON object that
+ * names, as a string, a model (not a route) this key may use, with a
+ * "stream" that is a boolean, null or absent, and no "hermod" options.
+ * Such a request needs no tree: the relay passes the client's bytes on,
+ * with the engine's model name put in place. Anything else goes through
+ * jansson, which also words every refusal.
+ */
+static bool scan_plain(struct proxy *px, struct http_req *req, const char *in_body, size_t in_len,
+                       struct jreq *q)
+{
+    size_t len = in_len;
+    const char *text = in_body ? in_body : http_req_body(req, &len);
+    if (jreq_scan(text, len, q))
+        return false;
+    bool ok = q->model_kind == JREQ_STRING && !q->has_hermod &&
+              (q->stream_kind == JREQ_ABSENT || q->stream_kind == JREQ_TRUE ||
+               q->stream_kind == JREQ_FALSE || q->stream_kind == JREQ_NULL) &&
+              sched_find_model(px->sched, q->model) && auth_allows(px->cfg, req, q->model);
+    if (!ok)
+        jreq_release(q);
+    return ok;
+}
+
 /* proxy_handle and proxy_handle_filtered. in_body (taken) is the filtered
  * request's body, or NULL. Returns whether a relay took the request; if
  * not, it was answered. */
@@ -1203,6 +1246,8 @@ static bool handle(struct proxy *px, struct http_req *req, const char *endpoint,
     char *model = NULL;
     struct route_request rq;
     bool have_rq = false;
+    struct jreq fast = {0}; /* BODY_JSON without a tree: what jreq_scan read */
+    bool no_tree = false;
     int st = 400; /* the status of a refusal */
 
     if (kind == BODY_FORM) {
@@ -1232,6 +1277,10 @@ static bool handle(struct proxy *px, struct http_req *req, const char *endpoint,
         if (f.audio)
             rq.modality = CONFIG_MOD_AUDIO;
         rq.audios = f.audio;
+    } else if (scan_plain(px, req, in_body, in_len, &fast)) {
+        /* A model named directly, and nothing that needs the tree. */
+        model = fast.model;
+        fast.model = NULL;
     } else {
         size_t len = in_len;
         const char *text = in_body ? in_body : http_req_body(req, &len);
@@ -1262,7 +1311,8 @@ static bool handle(struct proxy *px, struct http_req *req, const char *endpoint,
         st = 404;
         goto refuse;
     }
-    if (px->cfg->log_prompts && body) {
+    no_tree = kind == BODY_JSON && !body;
+    if (px->cfg->log_prompts && (body || no_tree)) {
         size_t len = in_len;
         const char *text = in_body ? in_body : http_req_body(req, &len);
         log_debug("request body path=%s body=%.*s", endpoint, (int)len, text);
@@ -1350,8 +1400,11 @@ static bool handle(struct proxy *px, struct http_req *req, const char *endpoint,
     r->body = body;
     r->body_changed = had_hermod;
     r->client_model = model;
-    r->stream = body && json_is_true(json_object_get(body, "stream")) &&
+    r->stream = (body ? json_is_true(json_object_get(body, "stream"))
+                      : no_tree && fast.stream_kind == JREQ_TRUE) &&
                 strcmp(endpoint, "/v1/embeddings") != 0;
+    r->model_off = fast.model_off;
+    r->model_end = fast.model_end;
     r->model = m;
     sse_scan_init(&r->scan);
     sse_rename_init(&r->rename, model);
@@ -1369,6 +1422,7 @@ static bool handle(struct proxy *px, struct http_req *req, const char *endpoint,
     return true;
 
 refuse:
+    jreq_release(&fast);
     proxy__count_refused(px, st);
     if (have_rq)
         router_request_release(&rq);

@@ -97,7 +97,8 @@ struct relay {
     enum relay_state state;
     enum body_kind body_kind;
     enum stream_kind stream_kind; /* in STREAMING */
-    json_t *body;                 /* BODY_JSON: the parsed request */
+    json_t *body;                 /* BODY_JSON: the parsed request, or NULL: read by jreq_scan */
+    size_t model_off, model_end;  /* no tree: the "model" value's bytes in the client's body */
     char *client_model;           /* the name the client sent */
     bool stream;                  /* the client asked for an event stream */
     struct sched_model *model;

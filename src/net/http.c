@@ -52,10 +52,6 @@
 #include "lib/xalloc.h"
 
 #define READ_BUF (64 * 1024)
-/* Requests kept for reuse with their buffers (a keep-alive request then
- * allocates nothing for its head); buffers larger than SPARE_BUF_MAX go. */
-#define SPARE_REQS 64
-#define SPARE_BUF_MAX (64u << 10)
 #define SWEEP_MS 1000
 
 struct http_server {
@@ -74,8 +70,6 @@ struct http_server {
     uv_idle_t ender;            /* runs their req_end() from the loop */
     unsigned nconns;
     unsigned active;            /* requests open */
-    struct http_req *spare[SPARE_REQS]; /* ended requests kept, with their buffers */
-    unsigned nspare;
     bool draining;
     bool closing;
     unsigned handles;           /* listener, timer and connections not yet closed */
@@ -176,42 +170,15 @@ static void tell_owner(struct http_req *r, bool aborted)
         r->on_close(r, aborted, r->owner);
 }
 
-static void spare_buf(struct buf *b)
+static void req_free(struct http_req *r)
 {
-    if (b->cap > SPARE_BUF_MAX)
-        buf_release(b);
-    else
-        buf_reset(b);
-}
-
-static void req_destroy(struct http_req *r)
-{
+    r->s->active--;
     buf_release(&r->url);
     buf_release(&r->body);
     buf_release(&r->hb);
     buf_release(&r->out);
     hdrs_free(r->args, r->nargs);
     free(r);
-}
-
-static void req_free(struct http_req *r)
-{
-    struct http_server *s = r->s;
-    s->active--;
-    if (s->nspare == SPARE_REQS || s->closing) {
-        req_destroy(r);
-        return;
-    }
-    hdrs_free(r->args, r->nargs);
-    struct buf keep[4] = {r->url, r->body, r->hb, r->out};
-    for (size_t i = 0; i < 4; i++)
-        spare_buf(&keep[i]);
-    memset(r, 0, sizeof(*r));
-    r->url = keep[0];
-    r->body = keep[1];
-    r->hb = keep[2];
-    r->out = keep[3];
-    s->spare[s->nspare++] = r;
 }
 
 /* The request is over: its owner hears it, and the connection goes on to
@@ -564,8 +531,7 @@ static struct http_req *cur(http_parser *p)
 static int on_message_begin(http_parser *p)
 {
     struct conn *c = p->data;
-    struct http_server *s = c->s;
-    struct http_req *r = s->nspare ? s->spare[--s->nspare] : xcalloc(1, sizeof(*r));
+    struct http_req *r = xcalloc(1, sizeof(*r));
     r->c = c;
     r->s = c->s;
     r->state = R_READING;
@@ -1020,8 +986,6 @@ void http_server_free(struct http_server *s)
     uv_close((uv_handle_t *)&s->sweep, listener_closed_cb);
     uv_idle_stop(&s->ender);
     uv_close((uv_handle_t *)&s->ender, listener_closed_cb);
-    while (s->nspare)
-        req_destroy(s->spare[--s->nspare]);
 }
 
 void http_server_set_cors(struct http_server *s, const char *const *origins)

@@ -218,6 +218,9 @@ static void on_engine_event(struct engine *e, enum engine_event ev, const char *
         sched__admit(s);
         break;
     case ENGINE_EV_EXITED:
+        se->exit_unseen = false;
+        if (se->exit_timer)
+            uv_timer_stop(se->exit_timer);
         /* A crash is a failure too (a stop hermod asked for is not). */
         if (engine_crashes(e) != se->crashes) {
             se->crashes = engine_crashes(e);
@@ -280,7 +283,7 @@ void sched__pick(struct sched_ticket *t)
         }
         switch (engine_state(se->e)) {
         case ENGINE_READY:
-            if (se->drain != DRAIN_NONE) {
+            if (se->drain != DRAIN_NONE || se->exit_unseen) {
                 wait_for(t, se);
                 return;
             }
@@ -527,6 +530,9 @@ void sched_free(struct sched *s)
             free(se->cooldown_reason);
             if (se->idle_timer)
                 uv_close((uv_handle_t *)se->idle_timer, idle_timer_close_cb);
+            if (se->exit_timer)
+                uv_close((uv_handle_t *)se->exit_timer, idle_timer_close_cb);
+            free(se->exit_reason);
         }
         free(m->engines);
         free(m);
@@ -579,6 +585,8 @@ void sched_shutdown(struct sched *s, void (*done)(void *arg), void *arg)
                             "hermod is shutting down");
             if (se->idle_timer)
                 uv_timer_stop(se->idle_timer);
+            if (se->exit_timer)
+                uv_timer_stop(se->exit_timer);
             engine_stop(se->e);
         }
     }
@@ -783,6 +791,44 @@ void sched_engine_failed(struct sched_ticket *t, const char *reason, bool cooldo
     }
     t->tried |= 1u << se->idx;
     sched__add_reason(t, se, "%s", reason);
+    release_engine(t);
+}
+
+static void exit_timer_cb(uv_timer_t *h)
+{
+    struct sched_engine *se = h->data;
+    if (!se->exit_unseen)
+        return;
+    /* It still runs and still refuses: broken, not ending. */
+    se->exit_unseen = false;
+    se->failures++;
+    const char *why = se->exit_reason ? se->exit_reason : "connection refused";
+    sched__set_cooldown(se, why);
+    log_warn("engine refuses connections but has not exited, cooling down engine=%s", engine_id(se->e));
+    sched__repick_waiters(se, why, false);
+}
+
+void sched_engine_refused(struct sched_ticket *t, const char *reason)
+{
+    struct sched_engine *se = t->se;
+    ASSERT(t->state == T_GRANTED && se);
+    if (!engine_managed(se->e) || !engine_pid(se->e) || engine_state(se->e) != ENGINE_READY) {
+        sched_engine_failed(t, reason, true);
+        return;
+    }
+    if (!se->exit_unseen) {
+        log_info("engine refused a connection; waiting for its process to end, to restart it "
+                 "engine=%s exited=%d", engine_id(se->e), engine_exited_unseen(se->e));
+        se->exit_unseen = true;
+        free(se->exit_reason);
+        se->exit_reason = xstrdup(reason);
+        if (!se->exit_timer) {
+            se->exit_timer = xmalloc(sizeof(*se->exit_timer));
+            uv_timer_init(se->m->s->loop, se->exit_timer);
+            se->exit_timer->data = se;
+        }
+        uv_timer_start(se->exit_timer, exit_timer_cb, SCHED_EXIT_WAIT_MS, 0);
+    }
     release_engine(t);
 }
 

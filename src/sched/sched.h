@@ -117,6 +117,16 @@ void sched_acquire(struct sched_ticket *t);
 /* The engine the ticket was granted failed it before answering: give it
  * back, mark it tried, and with cooldown, skip it for other requests too. */
 void sched_engine_failed(struct sched_ticket *t, const char *reason, bool cooldown);
+/*
+ * The engine's port refused the connection. A managed engine hermod holds
+ * ready does that only while its process ends (it crashed, or is dying):
+ * the ticket waits for the exit (at most SCHED_EXIT_WAIT_MS), and the next
+ * pick starts the engine again, as a request after the exit would. An
+ * unmanaged engine, or an exit that does not come, is a failure as
+ * sched_engine_failed(t, reason, true). Call acquire again after it.
+ */
+void sched_engine_refused(struct sched_ticket *t, const char *reason);
+#define SCHED_EXIT_WAIT_MS 2000
 /* What the ticket is waiting for, for people ("starting x (pid 12) 4 s"). */
 void sched_ticket_status(const struct sched_ticket *t, struct buf *out);
 /* How many engines the ticket has been granted (1 + fallbacks). */

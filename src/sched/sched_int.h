@@ -41,6 +41,9 @@ struct sched_engine {
     enum drain_reason drain;
     uint64_t requests, failures;
     unsigned crashes;           /* engine_crashes() when last seen */
+    bool exit_unseen;           /* its process ended or is ending; the loop has not seen the exit */
+    uv_timer_t *exit_timer;     /* how long to wait for that exit; closed async */
+    char *exit_reason;          /* the refusal that made hermod wait */
 
     /* memory (sched_mem.c) */
     struct list lq_link;          /* in s->loadq while waiting to load */

@@ -49,6 +49,7 @@ static struct {
     long chunks;
     int fail_start;         /* exit code, 0 = off */
     long crash_after;       /* chunks, -1 = off */
+    long exit_delay_ms;     /* a crash closes every socket, then exits this much later */
     long hang_after;        /* chunks, -1 = off */
     bool hang;              /* never answer completions */
     int status;             /* answer completions with this status */
@@ -252,6 +253,26 @@ static void hang_here(struct req *q)
     }
 }
 
+/* The crash of --crash-after: with --exit-delay the sockets go first (the
+ * port refuses at once) and the process ends later, as a dying process's
+ * can (hermod then sees a refusal from an engine that still runs). */
+static void crash_now(long id, long after)
+{
+    record("crash id=%ld after=%ld", id, after);
+    if (opt.exit_delay_ms > 0) {
+        for (int fd = 3; fd < 4096; fd++) {
+            int type;
+            socklen_t len = sizeof(type);
+            if (getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0) {
+                shutdown(fd, SHUT_RDWR);
+                close(fd);
+            }
+        }
+        msleep(opt.exit_delay_ms);
+    }
+    _exit(3);
+}
+
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct req *q = cls;
@@ -261,10 +282,8 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
         msleep(opt.first_delay_ms);
     else
         msleep(opt.chunk_delay_ms);
-    if (opt.crash_after >= 0 && q->sent >= opt.crash_after) {
-        record("crash id=%ld after=%ld", q->id, q->sent);
-        _exit(3);
-    }
+    if (opt.crash_after >= 0 && q->sent >= opt.crash_after)
+        crash_now(q->id, q->sent);
     if (opt.hang_after >= 0 && q->sent >= opt.hang_after) {
         hang_here(q);
         return MHD_CONTENT_READER_END_WITH_ERROR;
@@ -632,10 +651,8 @@ static enum MHD_Result completion(struct MHD_Connection *c, struct req *q)
         return rc;
     }
     msleep(opt.first_delay_ms);
-    if (opt.crash_after == 0) {
-        record("crash id=%ld after=0", q->id);
-        _exit(3);
-    }
+    if (opt.crash_after == 0)
+        crash_now(q->id, 0);
     char text[4096] = "";
     if (opt.content_file) {
         /* the (n-1)th line, cycling; "\n" in a line stands for a newline */
@@ -820,6 +837,7 @@ static void usage(void)
             "  --chunk-delay MS      pause between chunks\n"
             "  --first-delay MS      pause before the first byte of an answer\n"
             "  --crash-after N       exit(3) after N chunks of a stream\n"
+            "  --exit-delay MS       with --crash-after: close every socket, exit MS later\n"
             "  --hang                never answer completions\n"
             "  --hang-after N        stream N chunks, then hang\n"
             "  --status CODE         answer completions with this HTTP status\n"
@@ -891,6 +909,7 @@ int main(int argc, char **argv)
         NUM("--chunks", chunks)
         NUM("--fail-start", fail_start)
         NUM("--crash-after", crash_after)
+        NUM("--exit-delay", exit_delay_ms)
         NUM("--hang-after", hang_after)
         NUM("--status", status)
         NUM("--fail-after", fail_after)

@@ -105,6 +105,12 @@ test('the body goes upstream as the client sent it unless something must change'
   // by alias: the engine gets its own name
   assert.equal((await h.post('/v1/chat/completions', { model: 'other', messages: [] })).status, 200);
   assert.equal(reqs()[2].fields.model, 'same');
+  // by alias, as sent: only the model's value changes, every other byte stays
+  const raw2 = '{ "stream" : false,\n  "model" :  "other" , "messages":[{"role":"user","content":"\\u0c95 \\"hi\\""}] }';
+  assert.equal((await h.post('/v1/chat/completions', raw2)).status, 200);
+  assert.equal(reqs()[3].fields.model, 'same');
+  assert.equal(reqs()[3].fields.keys, 'stream,model,messages');
+  assert.equal(Number(reqs()[3].fields.bytes), Buffer.byteLength(raw2) - '"other"'.length + '"same"'.length);
   await h.stop();
 });
 
