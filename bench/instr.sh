@@ -91,12 +91,12 @@ EOF
     callgrind_control -d "$VP" >/dev/null
     sleep 0.5
     kill "$VP"; wait "$VP" 2>/dev/null || true
-    local f; f=$(ls -t "$d"/cg.out* | head -1)
+    local f=$d/cg.out.1 # the dump; cg.out is written at exit, with collection off
     local ir calls
-    ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {gsub(",", "", $1); print $1; exit}')
+    ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ && !done {gsub(",", "", $1); print $1; done = 1}')
     calls=$(callgrind_annotate --tree=calling "$f" 2>/dev/null | grep -E ">   .*[:]$fn \\(" |
             sed 's/.*(\([0-9,]*\)x).*/\1/' | tr -d , | awk '{s += $1} END {print s + 0}')
-    rm -f "$d"/cg.out*
+    [ -n "${KEEP:-}" ] && cp "$f" "/tmp/instr-$who.out"; rm -f "$d"/cg.out*
     echo "$calls $ir"
 }
 
