@@ -35,7 +35,8 @@ void buf_grow(struct buf *b, size_t extra)
         BUG("buf size overflow");
     if (need <= b->cap)
         return;
-    size_t cap = b->cap ? b->cap : 64;
+    /* 256: a request head or a small answer fits in one allocation. */
+    size_t cap = b->cap ? b->cap : 256;
     while (cap < need)
         cap *= 2;
     b->data = xrealloc(b->data, cap);

@@ -592,7 +592,20 @@ static int on_headers_complete(http_parser *p)
     http_parser_url_init(&u);
     const char *url = buf_cstr(&r->url);
     size_t poff = r->hb.len, qoff = 0;
-    if (!http_parser_parse_url(url, r->url.len, p->method == HTTP_CONNECT, &u) &&
+    if (url[0] == '/' && p->method != HTTP_CONNECT) {
+        /* origin-form, as every client sends it: the path, then '?' and
+         * the query (a fragment is never sent; cut it if it is). The
+         * parser has already refused characters a target may not hold. */
+        size_t n = strcspn(url, "?#");
+        buf_add(&r->hb, url, n);
+        buf_addch(&r->hb, '\0');
+        if (url[n] == '?') {
+            size_t m = strcspn(url + n + 1, "#");
+            qoff = r->hb.len;
+            buf_add(&r->hb, url + n + 1, m);
+            buf_addch(&r->hb, '\0');
+        }
+    } else if (!http_parser_parse_url(url, r->url.len, p->method == HTTP_CONNECT, &u) &&
         (u.field_set & (1 << UF_PATH))) {
         buf_add(&r->hb, url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
         buf_addch(&r->hb, '\0');

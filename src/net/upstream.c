@@ -56,6 +56,10 @@ struct upstream {
     struct upstream_stats st;
     http_parser_settings ps;
     bool freeing;
+    /* The last URL split: engines are few, and each request to one names
+     * the same few URLs (base + endpoint). */
+    char *url_last;
+    struct http_parser_url url_parts;
 };
 
 struct conn {
@@ -598,11 +602,19 @@ static void resolved_cb(uv_getaddrinfo_t *g, int status, struct addrinfo *res)
 static int split_url(struct upstream_req *r)
 {
     struct http_parser_url pu;
-    http_parser_url_init(&pu);
     const char *s = r->o.url;
     size_t n = strlen(s);
-    if (http_parser_parse_url(s, n, 0, &pu) || !(pu.field_set & (1 << UF_HOST)))
-        return -EINVAL;
+    struct upstream *u = r->u;
+    if (u->url_last && !strcmp(u->url_last, s)) {
+        pu = u->url_parts;
+    } else {
+        http_parser_url_init(&pu);
+        if (http_parser_parse_url(s, n, 0, &pu) || !(pu.field_set & (1 << UF_HOST)))
+            return -EINVAL;
+        free(u->url_last);
+        u->url_last = xstrdup(s);
+        u->url_parts = pu;
+    }
     if (!(pu.field_set & (1 << UF_SCHEMA)) || pu.field_data[UF_SCHEMA].len != 4 ||
         strncasecmp(s + pu.field_data[UF_SCHEMA].off, "http", 4))
         return -EPROTONOSUPPORT;
@@ -895,5 +907,6 @@ void upstream_free(struct upstream *u)
     }
     list_for_each_safe(p, tmp, &u->idle)
         conn_close(container_of(p, struct conn, link));
+    free(u->url_last);
     free(u);
 }

@@ -212,6 +212,58 @@ static bool plain(const char *p, size_t n)
     return true;
 }
 
+/*
+ * yajl's memory for one scan (its handle, lexer, buffer and stack: ~2.5 KB
+ * for most requests) comes from the scan's own stack frame; what does not
+ * fit, from the heap. Each block is preceded by its size, for realloc.
+ */
+#define ARENA_SIZE 4096
+#define ARENA_HDR 16
+
+struct arena {
+    _Alignas(16) unsigned char mem[ARENA_SIZE];
+    size_t used;
+};
+
+static bool in_arena(const struct arena *a, const void *p)
+{
+    return (const unsigned char *)p >= a->mem && (const unsigned char *)p < a->mem + ARENA_SIZE;
+}
+
+static void *arena_malloc(void *ctx, size_t n)
+{
+    struct arena *a = ctx;
+    size_t need = ARENA_HDR + ((n + 15) & ~(size_t)15);
+    if (n < ARENA_SIZE && a->used + need <= ARENA_SIZE) {
+        unsigned char *p = a->mem + a->used;
+        memcpy(p, &n, sizeof(n));
+        a->used += need;
+        return p + ARENA_HDR;
+    }
+    return xmalloc(n ? n : 1);
+}
+
+static void arena_free(void *ctx, void *p)
+{
+    if (p && !in_arena(ctx, p))
+        free(p);
+}
+
+static void *arena_realloc(void *ctx, void *p, size_t n)
+{
+    if (!p)
+        return arena_malloc(ctx, n);
+    if (!in_arena(ctx, p))
+        return xrealloc(p, n ? n : 1);
+    size_t old;
+    memcpy(&old, (unsigned char *)p - ARENA_HDR, sizeof(old));
+    if (n <= old)
+        return p;
+    void *q = arena_malloc(ctx, n);
+    memcpy(q, p, old);
+    return q;
+}
+
 void jreq_release(struct jreq *q)
 {
     free(q->model);
@@ -224,7 +276,10 @@ int jreq_scan(const char *p, size_t n, struct jreq *q)
     if (!n || !plain(p, n))
         return -1;
     struct scan s = {.p = p, .n = n, .q = q};
-    s.h = yajl_alloc(&callbacks, NULL, &s);
+    struct arena a;
+    a.used = 0;
+    yajl_alloc_funcs af = {arena_malloc, arena_realloc, arena_free, &a};
+    s.h = yajl_alloc(&callbacks, &af, &s);
     if (!s.h)
         return -1;
     bool ok = yajl_parse(s.h, (const unsigned char *)p, n) == yajl_status_ok &&
