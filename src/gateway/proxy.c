@@ -45,6 +45,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -334,9 +335,25 @@ static const char *skip_space(const char *v, const char *end)
  * is a key; after the usage key the only object holding these two keys is
  * usage itself.
  */
+/* The first key (quotes included) in [p, end): memchr for its quote, then
+ * memcmp. The spans here are short (a usage object), where glibc's memmem
+ * spends more on its setup than on the search. */
+static const char *find_key(const char *p, const char *end, const char *key, size_t klen)
+{
+    while (end - p >= (ptrdiff_t)klen) {
+        const char *q = memchr(p, '"', (size_t)(end - p) - klen + 1);
+        if (!q)
+            return NULL;
+        if (!memcmp(q, key, klen))
+            return q;
+        p = q + 1;
+    }
+    return NULL;
+}
+
 static long long int_after_key(const char *v, const char *end, const char *key, size_t klen)
 {
-    const char *q = memmem(v, (size_t)(end - v), key, klen);
+    const char *q = find_key(v, end, key, klen);
     if (!q)
         return -1;
     const char *c = skip_space(q + klen, end);
@@ -355,7 +372,10 @@ static long long int_after_key(const char *v, const char *end, const char *key, 
 static void take_usage(struct relay *r, const char *p, size_t n)
 {
     const char *end = p + n, *v = NULL;
-    for (const char *q = p; (q = memmem(q, (size_t)(end - q), "\"usage\"", 7)); q += 7) {
+    /* From the end, quote by quote: the usage key is near it. */
+    for (const char *q = end; !v && (q = memrchr(p, '"', (size_t)(q - p)));) {
+        if (end - q < 7 || memcmp(q, "\"usage\"", 7))
+            continue;
         const char *c = skip_space(q + 7, end);
         if (c < end && *c == ':') {
             c = skip_space(c + 1, end);
