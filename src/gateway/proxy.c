@@ -408,32 +408,43 @@ static void take_usage(struct relay *r, const char *p, size_t n)
 /* Longest event line looked at for usage; longer ones are content. */
 #define USAGE_LINE_MAX (64u << 10)
 
+/* One whole event line: is it a data line with a usage object? */
+static void usage_line(struct relay *r, const char *l, size_t k)
+{
+    if (k > 6 && !memcmp(l, "data:", 5) && memmem(l, k, "\"usage\"", 7) &&
+        !memmem(l, k, "\"usage\":null", 12))
+        take_usage(r, l + 5, k - 5);
+}
+
 /*
  * Streams: usage comes in a chunk of its own at the end, when the client
- * asked for it (stream_options.include_usage). Each event line is kept
- * until its end (at most USAGE_LINE_MAX), and one that mentions "usage"
- * with a value other than null is parsed. Lines are short and the check is
- * a memmem, so this costs a copy of the stream's bytes.
+ * asked for it (stream_options.include_usage). An event line read whole is
+ * looked at where it lies; one cut by a read is kept until its end (at
+ * most USAGE_LINE_MAX) and looked at then. A line that mentions "usage"
+ * with a value other than null is parsed.
  */
 static void scan_usage(struct relay *r, const char *p, size_t n)
 {
     while (n) {
         const char *nl = memchr(p, '\n', n);
         size_t k = nl ? (size_t)(nl - p) : n;
-        if (!r->uline_skip) {
-            if (r->uline.len + k > USAGE_LINE_MAX) {
-                r->uline_skip = true;
-                buf_reset(&r->uline);
-            } else {
-                buf_add(&r->uline, p, k);
-            }
+        if (!r->uline_skip && r->uline.len + k > USAGE_LINE_MAX) {
+            r->uline_skip = true;
+            buf_reset(&r->uline);
         }
-        if (!nl)
+        if (!nl) {
+            if (!r->uline_skip)
+                buf_add(&r->uline, p, k);
             return;
-        if (!r->uline_skip && r->uline.len > 6 && !memcmp(r->uline.data, "data:", 5) &&
-            memmem(r->uline.data, r->uline.len, "\"usage\"", 7) &&
-            !memmem(r->uline.data, r->uline.len, "\"usage\":null", 12))
-            take_usage(r, r->uline.data + 5, r->uline.len - 5);
+        }
+        if (r->uline_skip) {
+            /* the end of a line too long to be a usage chunk */
+        } else if (!r->uline.len) {
+            usage_line(r, p, k);
+        } else {
+            buf_add(&r->uline, p, k);
+            usage_line(r, r->uline.data, r->uline.len);
+        }
         buf_reset(&r->uline);
         r->uline_skip = false;
         p += k + 1;
