@@ -812,8 +812,17 @@ void sched_engine_refused(struct sched_ticket *t, const char *reason)
 {
     struct sched_engine *se = t->se;
     ASSERT(t->state == T_GRANTED && se);
-    if (!engine_managed(se->e) || !engine_pid(se->e) || engine_state(se->e) != ENGINE_READY) {
+    if (!engine_managed(se->e)) {
         sched_engine_failed(t, reason, true);
+        return;
+    }
+    if (engine_state(se->e) != ENGINE_READY || !engine_pid(se->e)) {
+        /* Its exit was handled while the connection was being opened: the
+         * next pick starts it again (or waits for it), as for any request
+         * after a crash. */
+        log_info("engine ended while a request was connecting to it; picking again engine=%s",
+                 engine_id(se->e));
+        release_engine(t);
         return;
     }
     if (!se->exit_unseen) {

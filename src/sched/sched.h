@@ -121,9 +121,11 @@ void sched_engine_failed(struct sched_ticket *t, const char *reason, bool cooldo
  * The engine's port refused the connection. A managed engine hermod holds
  * ready does that only while its process ends (it crashed, or is dying):
  * the ticket waits for the exit (at most SCHED_EXIT_WAIT_MS), and the next
- * pick starts the engine again, as a request after the exit would. An
- * unmanaged engine, or an exit that does not come, is a failure as
- * sched_engine_failed(t, reason, true). Call acquire again after it.
+ * pick starts the engine again, as a request after the exit would; if the
+ * exit was already handled while the connection was being opened, the
+ * next pick restarts it at once. An unmanaged engine, or an exit that does
+ * not come, is a failure as sched_engine_failed(t, reason, true). Call
+ * acquire again after it.
  */
 void sched_engine_refused(struct sched_ticket *t, const char *reason);
 #define SCHED_EXIT_WAIT_MS 2000
