@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { Hermod, managed, oneModel, waitFor, SLOW } from './lib.mjs';
+import { Hermod, managed, oneModel, waitFor, processesMentioning, SLOW } from './lib.mjs';
 
 const SCHEMA = {
   type: 'json_schema',
@@ -63,10 +63,28 @@ async function firstEvents(res, n) {
   return events;
 }
 
-function runChromium(dir, args, url) {
-  return new Promise((resolve) => {
+// Chromium's helper processes (zygote, crashpad) can outlive the browser
+// process by a moment; they carry the profile's path. The run is over when
+// they are gone too (Hermod.stop checks that nothing under the test's
+// folder is left), and those still there after the deadline are killed.
+async function chromiumGone(profile) {
+  try {
+    await waitFor(() => processesMentioning(profile).length === 0, { what: 'Chromium\'s helpers to exit' });
+  } catch {
+    for (const pid of processesMentioning(profile)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {}
+    }
+    await waitFor(() => processesMentioning(profile).length === 0, { what: 'Chromium\'s helpers to be killed' });
+  }
+}
+
+async function runChromium(dir, args, url) {
+  const profile = path.join(dir, 'chromium-profile');
+  const r = await new Promise((resolve) => {
     const p = spawn(CHROMIUM, ['--headless=new', '--no-sandbox', '--disable-gpu', '--no-first-run',
-      `--user-data-dir=${path.join(dir, 'chromium-profile')}`, '--window-size=1280,1000', '--timeout=' + 3000 * SLOW, ...args, url],
+      `--user-data-dir=${profile}`, '--window-size=1280,1000', '--timeout=' + 3000 * SLOW, ...args, url],
       { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
@@ -78,6 +96,8 @@ function runChromium(dir, args, url) {
       resolve({ status, out, err });
     });
   });
+  await chromiumGone(profile);
+  return r;
 }
 
 test('the page is embedded, names no other host, and its data endpoints answer', async (t) => {
