@@ -14,6 +14,7 @@
 #   bench/instr.sh                 # small chat request (78 bytes)
 #   BODY=big bench/instr.sh        # an 8 KB chat request (20 turns, Kannada in Latin letters)
 #   ROUNDS=3 bench/instr.sh        # medians of 3 rounds each
+#   HERMOD=/path/to/hermod bench/instr.sh   # another build (an A/B in one sitting)
 #
 # Needs valgrind, wrk, nginx (apt-get install valgrind wrk nginx-light).
 set -euo pipefail
@@ -22,6 +23,7 @@ ROUNDS=${ROUNDS:-1}
 DUR=${DUR:-3}
 BODY=${BODY:-small}
 make -s build/hermod build/fake-engine >/dev/null
+HERMOD=${HERMOD:-build/hermod}
 for tool in valgrind callgrind_control callgrind_annotate wrk nginx; do
     command -v $tool >/dev/null || { echo "bench: $tool is missing (apt-get install valgrind wrk nginx-light)" >&2; exit 1; }
 done
@@ -64,7 +66,7 @@ run() { # run hermod|nginx -> "REQUESTS IR"
     if [ "$who" = hermod ]; then
         printf 'listen: 127.0.0.1:%s\nlog_level: info\nmodels:\n  - name: bench\n    engines:\n      - kind: openai\n        url: http://127.0.0.1:%s\n' "$P" "$E1" > "$d/h.yaml"
         valgrind --tool=callgrind --instr-atstart=no --callgrind-out-file="$d/cg.out" \
-            build/hermod serve --config "$d/h.yaml" 2>"$d/log" & VP=$!
+            "$HERMOD" serve --config "$d/h.yaml" 2>"$d/log" & VP=$!
         URL=http://127.0.0.1:$P/v1/chat/completions
         fn=upstream_start
     else
@@ -108,7 +110,7 @@ for _ in $(seq "$ROUNDS"); do
     H+=("$((hi / hc))") N+=("$((ni / nc))")
 done
 h=$(printf '%s\n' "${H[@]}" | median); n=$(printf '%s\n' "${N[@]}" | median)
-echo "hermod instructions per request — $(date -u +%Y-%m-%dT%H:%MZ), $(git rev-parse --short HEAD), body $BODY ($(wc -c < "$dir/body.json") bytes), wrk -c32, ${ROUNDS} round(s) x ${DUR}s"
+echo "hermod instructions per request — $(date -u +%Y-%m-%dT%H:%MZ), $HERMOD at $(git rev-parse --short HEAD), body $BODY ($(wc -c < "$dir/body.json") bytes), wrk -c32, ${ROUNDS} round(s) x ${DUR}s"
 printf '%-34s %12s %12s\n' "" nginx hermod
 printf '%-34s %12s %12s\n' "user instructions / request" "$n" "$h"
 printf '%-34s %12s %12s\n' "  each round" "${N[*]}" "${H[*]}"
