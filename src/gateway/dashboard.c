@@ -116,6 +116,8 @@ static json_t *recent_json(const struct proxy *p)
         }
         if (e->passed_over)
             json_object_set_new(j, "passed_over", json_string(e->passed_over));
+        if (e->refused)
+            json_object_set_new(j, "refused", json_string(e->refused));
         if (e->tokens_in >= 0)
             json_object_set_new(j, "tokens_in", json_integer((json_int_t)e->tokens_in));
         if (e->tokens_out >= 0)

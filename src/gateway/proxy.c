@@ -91,6 +91,11 @@ __attribute__((format(printf, 5, 6))) static void sink_error(const struct sink *
     va_start(ap, fmt);
     buf_vaddf(&msg, fmt, ap);
     va_end(ap);
+    if (s->refusal) {
+        s->refusal->status = status;
+        buf_reset(&s->refusal->why);
+        buf_addstrs(&s->refusal->why, code, ": ", buf_cstr(&msg));
+    }
     if (!s->f) {
         http_respond_error(s->req, status, type, code, "%s", buf_cstr(&msg));
     } else {
@@ -1269,8 +1274,13 @@ static bool scan_plain(struct proxy *px, struct http_req *req, const char *in_bo
  * request's body, or NULL. Returns whether a relay took the request; if
  * not, it was answered. */
 static bool handle(struct proxy *px, struct http_req *req, const char *endpoint, char *in_body,
-                   size_t in_len, const struct sink *sk)
+                   size_t in_len, const struct sink *sk_in)
 {
+    /* The same sink, noting a refusal for the recent-requests ring. */
+    struct sink_refusal refusal = {.status = 0, .why = BUF_INIT};
+    struct sink sk_copy = *sk_in;
+    sk_copy.refusal = &refusal;
+    const struct sink *sk = &sk_copy;
     const char *ct = http_req_header(req, "Content-Type");
     enum body_kind kind = !in_body && is_form(ct) ? BODY_FORM : BODY_JSON;
     json_t *body = NULL;
@@ -1422,7 +1432,7 @@ static bool handle(struct proxy *px, struct http_req *req, const char *endpoint,
     r->px = px;
     r->cfg = px->cfg;
     r->req = req;
-    r->sink = *sk;
+    r->sink = *sk_in; /* not sk_copy: its refusal note lives on this frame */
     r->in_body = in_body;
     r->in_len = in_len;
     r->tokens_in = r->tokens_out = -1;
@@ -1449,12 +1459,16 @@ static bool handle(struct proxy *px, struct http_req *req, const char *endpoint,
         r->ka->data = r;
         uv_timer_start(r->ka, ka_cb, r->cfg->keepalive_ms, 0);
     }
+    buf_release(&refusal.why);
     acquire(r);
     return true;
 
 refuse:
     jreq_release(&fast);
     proxy__count_refused(px, st);
+    proxy__remember_refused(px, endpoint, model, &refusal,
+                            clock_mono_ns() - http_req_start_ns(req));
+    buf_release(&refusal.why);
     if (have_rq)
         router_request_release(&rq);
     json_decref(body);

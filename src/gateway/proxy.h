@@ -126,6 +126,7 @@ struct proxy_recent {
     uint64_t seq, time_ms, ms;
     const char *path, *client_model, *model, *engine;
     const char *route, *rule, *reason, *passed_over;
+    const char *refused;           /* refused before an engine: "code: message", else NULL */
     int status;
     bool aborted, stream;
     unsigned attempts;

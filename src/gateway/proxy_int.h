@@ -63,6 +63,13 @@ struct sink {
     struct http_req *req;
     const struct proxy_filter *f;
     void *arg;
+    struct sink_refusal *refusal; /* where an error answer is noted, or NULL */
+};
+
+/* An error answer, as the recent-requests ring shows a refused request. */
+struct sink_refusal {
+    int status;
+    struct buf why;               /* "code: message" */
 };
 
 enum relay_state {
@@ -152,6 +159,9 @@ void proxy__stats_release(struct proxy *p);
 void proxy__count(struct relay *r, bool aborted, uint64_t took_ns);
 /* Counts a request refused before it had a relay. */
 void proxy__count_refused(struct proxy *px, int status);
+/* A request refused before it reached an engine, into the recent ring. */
+void proxy__remember_refused(struct proxy *px, const char *endpoint, const char *client_model,
+                             const struct sink_refusal *why, uint64_t took_ns);
 /* Puts a request that is over into the ring of recent ones. */
 void proxy__remember(struct relay *r, bool aborted, uint64_t took_ns);
 

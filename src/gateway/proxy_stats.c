@@ -171,16 +171,16 @@ static void recent_release(struct recent *e)
     memset(e, 0, sizeof(*e));
 }
 
-/* Puts a request that is over into the ring, in place of the oldest. */
-void proxy__remember(struct relay *r, bool aborted, uint64_t took_ns)
+/* The ring's next entry, in place of the oldest, emptied (its buffer kept). */
+static struct proxy_recent *recent_take(struct proxy *px, struct recent_fill *f, uint64_t took_ns)
 {
-    struct proxy *px = r->px;
     struct recent *slot = &px->recent[px->recent_next];
     struct buf strs = slot->strs;
     buf_reset(&strs);
     memset(slot, 0, sizeof(*slot));
     slot->strs = strs;
-    struct recent_fill f = {.e = slot};
+    f->e = slot;
+    f->n = 0;
     struct proxy_recent *e = &slot->pub;
     px->recent_next = (px->recent_next + 1) % PROXY_RECENT_MAX;
     if (px->recent_n < PROXY_RECENT_MAX)
@@ -188,6 +188,15 @@ void proxy__remember(struct relay *r, bool aborted, uint64_t took_ns)
     e->seq = ++px->recent_seq;
     e->time_ms = clock_wall_ms();
     e->ms = took_ns / 1000000;
+    return e;
+}
+
+/* Puts a request that is over into the ring, in place of the oldest. */
+void proxy__remember(struct relay *r, bool aborted, uint64_t took_ns)
+{
+    struct proxy *px = r->px;
+    struct recent_fill f;
+    struct proxy_recent *e = recent_take(px, &f, took_ns);
     recent_str(&f, &e->path, r->endpoint);
     recent_str(&f, &e->client_model, r->client_model);
     recent_str(&f, &e->model, r->best_model ? r->best_model : sched_model_config(r->model)->name);
@@ -214,6 +223,19 @@ void proxy__remember(struct relay *r, bool aborted, uint64_t took_ns)
         e->checks[i].ok = json_is_true(json_object_get(c, "ok"));
         e->nchecks++;
     }
+    recent_fill_done(&f);
+}
+
+void proxy__remember_refused(struct proxy *px, const char *endpoint, const char *client_model,
+                             const struct sink_refusal *why, uint64_t took_ns)
+{
+    struct recent_fill f;
+    struct proxy_recent *e = recent_take(px, &f, took_ns);
+    recent_str(&f, &e->path, endpoint);
+    recent_str(&f, &e->client_model, client_model);
+    recent_str(&f, &e->refused, why->why.len ? buf_cstr(&why->why) : "refused");
+    e->status = why->status;
+    e->tokens_in = e->tokens_out = -1;
     recent_fill_done(&f);
 }
 

@@ -179,6 +179,16 @@ test('recent requests: the route decision and each escalation attempt, live in t
   assert.equal(rec.length, 2);
   assert.ok(rec[0].seq < rec[1].seq, 'oldest first');
   const [esc, plain] = rec;
+  // A request refused before any engine is in the list too, with why.
+  const bad = await h.post('/v1/chat/completions', { model: 'nope', messages: [] });
+  assert.equal(bad.status, 404);
+  await bad.text();
+  const [, st2] = await firstEvents(await h.fetch('/hermod/events'), 2);
+  const refused = st2.data.recent.at(-1);
+  assert.equal(refused.client_model, 'nope');
+  assert.equal(refused.status, 404);
+  assert.equal(refused.model, null);
+  assert.match(refused.refused, /^model_not_found: the model 'nope' does not exist/);
   assert.equal(esc.path, '/v1/chat/completions');
   assert.equal(esc.client_model, 'extract');
   assert.equal(esc.model, 'strong', 'the model whose answer was sent');
