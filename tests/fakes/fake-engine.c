@@ -55,6 +55,7 @@ static struct {
     int status;             /* answer completions with this status */
     bool garbage;           /* answer 200 with a body that is not JSON */
     bool no_done;           /* end streams without [DONE] */
+    bool split_writes;      /* each stream chunk in two writes (the usage line cut in two) */
     bool close_after_stream;
     bool drop_reused;       /* drop the 2nd request on a connection unanswered */
     bool json_stream;       /* answer stream requests with plain JSON */
@@ -146,6 +147,8 @@ struct req {
     bool done_sent;
     bool base64;            /* embeddings: encoding_format base64 */
     bool usage;             /* stream_options.include_usage: a usage chunk at the end */
+    char pend[8192];        /* --split-writes: the second part of the last chunk */
+    size_t npend;
     int fd;
     long id;
 };
@@ -276,6 +279,14 @@ static void crash_now(long id, long after)
 static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     struct req *q = cls;
+    if (q->npend) {
+        msleep(5);
+        size_t k = q->npend < max ? q->npend : max;
+        memcpy(buf, q->pend, k);
+        memmove(q->pend, q->pend + k, q->npend - k);
+        q->npend -= k;
+        return (ssize_t)k;
+    }
     if (q->done_sent)
         return MHD_CONTENT_READER_END_OF_STREAM;
     if (q->sent == 0)
@@ -314,7 +325,21 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
     q->sent++;
     if (q->sent % opt.record_every == 0 || q->done_sent)
         record("chunk id=%ld n=%ld", q->id, q->sent);
-    return n > max ? (ssize_t)max : (ssize_t)n;
+    if (n > max)
+        n = max;
+    if (opt.split_writes && n > 1 && n <= max) {
+        /* Cut inside the usage object when there is one, else in the middle. */
+        const char *u = memmem(buf, n, "\"usage\"", 7);
+        size_t cut = u ? (size_t)(u - buf) + 12 : n / 2;
+        if (cut >= n)
+            cut = n / 2;
+        if (n - cut <= sizeof(q->pend)) {
+            memcpy(q->pend, buf + cut, n - cut);
+            q->npend = n - cut;
+            n = cut;
+        }
+    }
+    return (ssize_t)n;
 }
 
 static void completed_cb(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -844,6 +869,7 @@ static void usage(void)
             "  --fail-after N        answer 500 after N requests\n"
             "  --garbage             answer 200 with a body that is not JSON\n"
             "  --no-done             end streams without data: [DONE]\n"
+            "  --split-writes        send each stream chunk in two writes, 5 ms apart\n"
             "  --json-stream         answer stream requests with plain JSON\n"
             "  --close-after-stream  close the connection after each stream\n"
             "  --drop-reused         drop a 2nd request on one connection unanswered\n"
@@ -921,6 +947,7 @@ int main(int argc, char **argv)
         FLAG("--hang", hang)
         FLAG("--garbage", garbage)
         FLAG("--no-done", no_done)
+        FLAG("--split-writes", split_writes)
         FLAG("--json-stream", json_stream)
         FLAG("--close-after-stream", close_after_stream)
         FLAG("--drop-reused", drop_reused)

@@ -142,3 +142,23 @@ routes:
   assert.equal(p.value('hermod_upstream_failures_total'), 0);
   await h.stop();
 });
+
+test('a usage chunk cut in two by the engine\'s writes is still counted', async (t) => {
+  // --split-writes sends every chunk in two writes 5 ms apart, the usage
+  // line cut inside its object: hermod keeps the cut line until its end.
+  const h = new Hermod(`models:
+  - name: s
+    engines:
+${managed(['--chunks', 4, '--split-writes'])}`);
+  t.after(() => h.cleanup());
+  await h.start();
+  const r = await h.post('/v1/chat/completions', { model: 's', stream: true, stream_options: { include_usage: true }, messages: [{ role: 'user', content: 'hi' }] });
+  assert.equal(r.status, 200);
+  const text = await r.text();
+  assert.match(text, /"usage":\{"prompt_tokens":3,"completion_tokens":4/);
+  assert.match(text, /data: \[DONE\]/);
+  const p = parse(await (await h.fetch('/metrics')).text());
+  assert.equal(p.value('hermod_prompt_tokens_total', { model: 's' }), 3);
+  assert.equal(p.value('hermod_completion_tokens_total', { model: 's' }), 4);
+  await h.stop();
+});
