@@ -101,7 +101,7 @@ test('default config: starts with no engine anywhere, then serves through llama-
   h.dir = dir;
   h.proc = spawn(HERMOD, ['serve', '--listen', `127.0.0.1:${port}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   h.proc.stderr.on('data', (d) => (h.stderr += d));
-  h.exitPromise = new Promise((r) => h.proc.on('exit', (code, signal) => r((h.exited = { code, signal }))));
+  h.exitPromise = new Promise((r) => h.proc.on('close', (code, signal) => r((h.exited = { code, signal }))));
   await waitFor(async () => {
     try {
       return (await fetch(h.url + '/health')).ok;

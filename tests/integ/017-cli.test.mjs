@@ -21,7 +21,7 @@ function runAsync(args, env = {}) {
     let stderr = '';
     p.stdout.on('data', (d) => (stdout += d));
     p.stderr.on('data', (d) => (stderr += d));
-    p.on('exit', (status) => resolve({ status, stdout, stderr }));
+    p.on('close', (status) => resolve({ status, stdout, stderr })); // close: after the output is read
   });
 }
 
@@ -269,7 +269,7 @@ test('the daemon is found from the config\'s listen', async (t) => {
     const p = spawn(HERMOD, ['ps', '--config', h.configPath], { env });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
-    p.on('exit', (status) => resolve({ status, out }));
+    p.on('close', (status) => resolve({ status, out }));
   });
   assert.equal(r.status, 0);
   assert.match(r.out, /^m\s+/m);

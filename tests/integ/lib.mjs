@@ -119,9 +119,14 @@ export class Hermod {
     });
     this.proc.stdout.on('data', (d) => (this.stderr += d));
     this.proc.stderr.on('data', (d) => (this.stderr += d));
+    // 'exit' can come before the last of the output has been read: the
+    // promise waits for both pipes to end too (bounded, so that a child
+    // that kept them open cannot hang a test; stop() reports such a child).
+    const ended = (s) => new Promise((r) => (s.readableEnded ? r() : (s.once('end', r), s.once('close', r))));
     this.exitPromise = new Promise((resolve) =>
-      this.proc.on('exit', (code, signal) => {
+      this.proc.on('exit', async (code, signal) => {
         this.exited = { code, signal };
+        await Promise.race([Promise.all([ended(this.proc.stdout), ended(this.proc.stderr)]), sleep(2000 * SLOW)]);
         resolve(this.exited);
       }),
     );
