@@ -562,11 +562,14 @@ static void excerpt(struct buf *out, const struct buf *body)
 }
 
 /* The engine failed this request before the client saw any of it: try the
- * model's next engine. A refused connection (rc -ECONNREFUSED) to an engine
- * hermod runs means its process is ending: the scheduler waits for the end
- * and starts it again (sched_engine_refused). */
+ * model's next engine. A refused connection, or one closed before any
+ * answer, to an engine hermod runs means its process is ending (it crashed
+ * under an earlier request): the scheduler waits for the end and starts it
+ * again (sched_engine_refused), once per request, so that a request that
+ * itself kills the engine does not restart it forever. */
 static void fall_back(struct relay *r, const char *reason, int rc)
 {
+    bool gone = rc == -ECONNREFUSED || (rc == -ECONNRESET && !r->up_status);
     log_warn("request failed on engine, trying the next engine=%s reason=\"%s\"", r->engine_id,
              reason);
     r->up_status = 0;
@@ -574,7 +577,7 @@ static void fall_back(struct relay *r, const char *reason, int rc)
     buf_reset(&r->resp);
     sse_scan_init(&r->scan);
     prom_add(r->px->m_fallbacks, (const char *[]){sched_model_config(r->model)->name}, 1);
-    if (rc == -ECONNREFUSED)
+    if (gone && r->gone_retries++ < 1)
         sched_engine_refused(r->ticket, reason);
     else
         sched_engine_failed(r->ticket, reason, true);

@@ -118,8 +118,9 @@ void sched_acquire(struct sched_ticket *t);
  * back, mark it tried, and with cooldown, skip it for other requests too. */
 void sched_engine_failed(struct sched_ticket *t, const char *reason, bool cooldown);
 /*
- * The engine's port refused the connection. A managed engine hermod holds
- * ready does that only while its process ends (it crashed, or is dying):
+ * The engine's port refused the connection, or the engine closed it before
+ * any answer. A managed engine hermod holds ready does that only while its
+ * process ends (it crashed, or is dying):
  * the ticket waits for the exit (at most SCHED_EXIT_WAIT_MS), and the next
  * pick starts the engine again, as a request after the exit would; if the
  * exit was already handled while the connection was being opened, the
