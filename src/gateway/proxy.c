@@ -334,12 +334,6 @@ static const char *skip_space(const char *v, const char *end)
     return v;
 }
 
-/*
- * The value of `"KEY": <digits>` in [v, end), or -1. A quote that is not
- * escaped cannot be inside a string, so the quoted key followed by a colon
- * is a key; after the usage key the only object holding these two keys is
- * usage itself.
- */
 /* The first key (quotes included) in [p, end): memchr for its quote, then
  * memcmp. The spans here are short (a usage object), where glibc's memmem
  * spends more on its setup than on the search. */
@@ -356,6 +350,12 @@ static const char *find_key(const char *p, const char *end, const char *key, siz
     return NULL;
 }
 
+/*
+ * The value of `"KEY": <digits>` in [v, end), or -1. A quote that is not
+ * escaped cannot be inside a string, so the quoted key followed by a colon
+ * is a key; after the usage key the only object holding these two keys is
+ * usage itself.
+ */
 static long long int_after_key(const char *v, const char *end, const char *key, size_t klen)
 {
     const char *q = find_key(v, end, key, klen);
@@ -1250,24 +1250,22 @@ static json_t *read_json(const struct sink *sk, const char *text, size_t len)
 }
 
 /*
- * The quick look (text/jreq.h): true when the body is a JSON object that
- * names, as a string, a model (not a route) this key may use, with a
- * "stream" that is a boolean, null or absent, and no "hermod" options.
- * Such a request needs no tree: the relay passes the client's bytes on,
- * with the engine's model name put in place. Anything else goes through
- * jansson, which also words every refusal.
+ * The quick look (text/jreq.h): true when the body is a JSON object whose
+ * "model" is a string that names no route (routes and model names never
+ * share a name: config.c), with a "stream" that is a boolean, null or
+ * absent, and no "hermod" options. Such a request needs no tree: the relay
+ * passes the client's bytes on, with the engine's model name put in place;
+ * whether the model exists and the key may use it is checked after, as for
+ * every request. Anything else goes through jansson.
  */
-static bool scan_plain(struct proxy *px, struct http_req *req, const char *in_body, size_t in_len,
-                       struct jreq *q)
+static bool scan_plain(struct proxy *px, const char *text, size_t len, struct jreq *q)
 {
-    size_t len = in_len;
-    const char *text = in_body ? in_body : http_req_body(req, &len);
     if (jreq_scan(text, len, q))
         return false;
     bool ok = q->model_kind == JREQ_STRING && !q->has_hermod &&
               (q->stream_kind == JREQ_ABSENT || q->stream_kind == JREQ_TRUE ||
                q->stream_kind == JREQ_FALSE || q->stream_kind == JREQ_NULL) &&
-              sched_find_model(px->sched, q->model) && auth_allows(px->cfg, req, q->model);
+              !config_find_route(px->cfg, q->model);
     if (!ok)
         jreq_release(q);
     return ok;
@@ -1291,8 +1289,9 @@ static bool handle(struct proxy *px, struct http_req *req, const char *endpoint,
     struct route_request rq;
     bool have_rq = false;
     struct jreq fast = {0}; /* BODY_JSON without a tree: what jreq_scan read */
-    bool no_tree = false;
     int st = 400; /* the status of a refusal */
+    size_t len = in_len; /* the OpenAI body: the filtered one, or the request's */
+    const char *text = in_body ? in_body : http_req_body(req, &len);
 
     if (kind == BODY_FORM) {
         struct form_scan f = {.endpoint = endpoint};
@@ -1321,13 +1320,11 @@ static bool handle(struct proxy *px, struct http_req *req, const char *endpoint,
         if (f.audio)
             rq.modality = CONFIG_MOD_AUDIO;
         rq.audios = f.audio;
-    } else if (scan_plain(px, req, in_body, in_len, &fast)) {
+    } else if (scan_plain(px, text, len, &fast)) {
         /* A model named directly, and nothing that needs the tree. */
         model = fast.model;
         fast.model = NULL;
     } else {
-        size_t len = in_len;
-        const char *text = in_body ? in_body : http_req_body(req, &len);
         body = read_json(sk, text, len);
         if (!body)
             goto refuse;
@@ -1355,12 +1352,8 @@ static bool handle(struct proxy *px, struct http_req *req, const char *endpoint,
         st = 404;
         goto refuse;
     }
-    no_tree = kind == BODY_JSON && !body;
-    if (px->cfg->log_prompts && (body || no_tree)) {
-        size_t len = in_len;
-        const char *text = in_body ? in_body : http_req_body(req, &len);
+    if (px->cfg->log_prompts && kind == BODY_JSON)
         log_debug("request body path=%s body=%.*s", endpoint, (int)len, text);
-    }
 
     /* A route picks the model from what the request holds. */
     struct route_decision dec;
@@ -1445,7 +1438,7 @@ static bool handle(struct proxy *px, struct http_req *req, const char *endpoint,
     r->body_changed = had_hermod;
     r->client_model = model;
     r->stream = (body ? json_is_true(json_object_get(body, "stream"))
-                      : no_tree && fast.stream_kind == JREQ_TRUE) &&
+                      : fast.stream_kind == JREQ_TRUE) &&
                 strcmp(endpoint, "/v1/embeddings") != 0;
     r->model_off = fast.model_off;
     r->model_end = fast.model_end;

@@ -1252,18 +1252,6 @@ int engine_pid(const struct engine *e)
     return (int)e->pid;
 }
 
-bool engine_exited_unseen(const struct engine *e)
-{
-    if (e->pid <= 0)
-        return false;
-    siginfo_t si;
-    memset(&si, 0, sizeof(si));
-    /* WNOWAIT: libuv reaps it, and then tells engine.c as usual. */
-    if (waitid(P_PID, (id_t)e->pid, &si, WEXITED | WNOHANG | WNOWAIT))
-        return false;
-    return si.si_pid == e->pid;
-}
-
 int engine_port(const struct engine *e)
 {
     return e->port;

@@ -109,10 +109,6 @@ uint64_t engine_start_ms(const struct engine *e);
 /* How many times the process ended on its own once ready (a crash, not a
  * stop hermod asked for), since hermod started. */
 unsigned engine_crashes(const struct engine *e);
-/* Whether a managed engine's process has ended though its exit has not
- * been handled yet (the loop has not seen SIGCHLD): it is still READY, and
- * a request to it is refused. Peeks without reaping (WNOWAIT). */
-bool engine_exited_unseen(const struct engine *e);
 /*
  * What the engine's own API says of the model's memory, for engines that
  * say it (Ollama: /api/ps while loaded, /api/tags for the file): loaded =

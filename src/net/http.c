@@ -551,6 +551,16 @@ static int on_url(http_parser *p, const char *at, size_t n)
     return 0;
 }
 
+/* Appends [p, p+n) and a NUL to the request's header buffer; returns where
+ * it starts. */
+static size_t hb_addz(struct http_req *r, const char *p, size_t n)
+{
+    size_t at = r->hb.len;
+    buf_add(&r->hb, p, n);
+    buf_addch(&r->hb, '\0');
+    return at;
+}
+
 static int on_header_field(http_parser *p, const char *at, size_t n)
 {
     struct http_req *r = cur(p);
@@ -560,8 +570,7 @@ static int on_header_field(http_parser *p, const char *at, size_t n)
         buf_setlen(&r->hb, r->hb.len - 1); /* the name goes on */
     else
         r->nin++;
-    buf_add(&r->hb, at, n);
-    buf_addch(&r->hb, '\0');
+    hb_addz(r, at, n);
     r->hstate = H_NAME;
     return 0;
 }
@@ -573,8 +582,7 @@ static int on_header_value(http_parser *p, const char *at, size_t n)
         return -1;
     if (r->hstate == H_VALUE)
         buf_setlen(&r->hb, r->hb.len - 1); /* the value goes on */
-    buf_add(&r->hb, at, n);
-    buf_addch(&r->hb, '\0');
+    hb_addz(r, at, n);
     r->hstate = H_VALUE;
     return 0;
 }
@@ -591,35 +599,25 @@ static int on_headers_complete(http_parser *p)
     struct http_parser_url u;
     http_parser_url_init(&u);
     const char *url = buf_cstr(&r->url);
-    size_t poff = r->hb.len, qoff = 0;
+    size_t poff, qoff = 0;
     if (url[0] == '/' && p->method != HTTP_CONNECT) {
         /* origin-form, as every client sends it: the path, then '?' and
          * the query (a fragment is never sent; cut it if it is). The
          * parser has already refused characters a target may not hold. */
         size_t n = strcspn(url, "?#");
-        buf_add(&r->hb, url, n);
-        buf_addch(&r->hb, '\0');
-        if (url[n] == '?') {
-            size_t m = strcspn(url + n + 1, "#");
-            qoff = r->hb.len;
-            buf_add(&r->hb, url + n + 1, m);
-            buf_addch(&r->hb, '\0');
-        }
+        poff = hb_addz(r, url, n);
+        if (url[n] == '?')
+            qoff = hb_addz(r, url + n + 1, strcspn(url + n + 1, "#"));
     } else if (!http_parser_parse_url(url, r->url.len, p->method == HTTP_CONNECT, &u) &&
         (u.field_set & (1 << UF_PATH))) {
-        buf_add(&r->hb, url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
-        buf_addch(&r->hb, '\0');
-        if (u.field_set & (1 << UF_QUERY)) {
-            qoff = r->hb.len;
-            buf_add(&r->hb, url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
-            buf_addch(&r->hb, '\0');
-        }
+        poff = hb_addz(r, url + u.field_data[UF_PATH].off, u.field_data[UF_PATH].len);
+        if (u.field_set & (1 << UF_QUERY))
+            qoff = hb_addz(r, url + u.field_data[UF_QUERY].off, u.field_data[UF_QUERY].len);
     } else {
-        buf_add(&r->hb, url, r->url.len);
-        buf_addch(&r->hb, '\0');
+        poff = hb_addz(r, url, r->url.len);
     }
     r->path = r->hb.data + poff;
-    r->query = qoff ? r->hb.data + qoff : NULL;
+    r->query = qoff ? r->hb.data + qoff : NULL; /* a query follows the path: never at 0 */
     if (p->content_length != ULLONG_MAX && p->content_length > r->s->lim.max_body)
         r->too_big = true; /* said so: no need to read it */
     return 0;

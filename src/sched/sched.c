@@ -512,7 +512,7 @@ int sched_reload(struct sched *s, const struct config *cfg, struct buf *report)
     return 0;
 }
 
-static void idle_timer_close_cb(uv_handle_t *h)
+static void timer_free_cb(uv_handle_t *h)
 {
     free(h);
 }
@@ -529,9 +529,9 @@ void sched_free(struct sched *s)
             engine_free(se->e);
             free(se->cooldown_reason);
             if (se->idle_timer)
-                uv_close((uv_handle_t *)se->idle_timer, idle_timer_close_cb);
+                uv_close((uv_handle_t *)se->idle_timer, timer_free_cb);
             if (se->exit_timer)
-                uv_close((uv_handle_t *)se->exit_timer, idle_timer_close_cb);
+                uv_close((uv_handle_t *)se->exit_timer, timer_free_cb);
             free(se->exit_reason);
         }
         free(m->engines);
@@ -827,7 +827,7 @@ void sched_engine_refused(struct sched_ticket *t, const char *reason)
     }
     if (!se->exit_unseen) {
         log_info("engine refused a connection; waiting for its process to end, to restart it "
-                 "engine=%s exited=%d", engine_id(se->e), engine_exited_unseen(se->e));
+                 "engine=%s", engine_id(se->e));
         se->exit_unseen = true;
         free(se->exit_reason);
         se->exit_reason = xstrdup(reason);

@@ -167,6 +167,13 @@ static const yajl_callbacks callbacks = {
     .yajl_end_array = on_end,
 };
 
+/* Whether any byte of w is b (the classic SWAR test). */
+static inline bool has_byte(uint64_t w, unsigned char b)
+{
+    uint64_t x = w ^ (0x0101010101010101ull * b);
+    return ((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) != 0;
+}
+
 /*
  * Where yajl is laxer than jansson, on the bytes themselves: yajl lets
  * overlong UTF-8 forms through, takes form feed and vertical tab for white
@@ -175,13 +182,6 @@ static const yajl_callbacks callbacks = {
  * emoji, say) goes to jansson; raw control characters cannot be in a
  * string, so jansson refuses the first two.
  */
-/* Whether any byte of w is b (the classic SWAR test). */
-static inline bool has_byte(uint64_t w, unsigned char b)
-{
-    uint64_t x = w ^ (0x0101010101010101ull * b);
-    return ((x - 0x0101010101010101ull) & ~x & 0x8080808080808080ull) != 0;
-}
-
 static bool plain(const char *p, size_t n)
 {
     const unsigned char *s = (const unsigned char *)p, *end = s + n;
