@@ -851,7 +851,7 @@ static void *loaded_thread(void *arg)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: fake-engine --port N [options]\n"
+            "usage: fake-engine --port N [options]   (N 0: a free port, printed)\n"
             "  --host H              listen address (127.0.0.1)\n"
             "  --alias ID            model id it serves (fake-model)\n"
             "  --record FILE         append what happens, one event per line\n"
@@ -898,6 +898,7 @@ static void usage(void)
 int main(int argc, char **argv)
 {
     clock_gettime(CLOCK_MONOTONIC, &started);
+    opt.port = -1; /* required; 0 asks the kernel for a free one */
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -995,7 +996,7 @@ int main(int argc, char **argv)
                 strerror(errno));
         return 1;
     }
-    if (!opt.port) {
+    if (opt.port < 0 || opt.port > 65535) {
         usage();
         return 2;
     }
@@ -1040,7 +1041,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "fake-engine: error: cannot listen on %s:%d\n", opt.host, opt.port);
         return 1;
     }
+    if (opt.port == 0) { /* --port 0: the kernel's choice, told on stdout */
+        const union MHD_DaemonInfo *di = MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT);
+        opt.port = di ? di->port : 0;
+    }
     printf("fake-engine: server is listening on http://%s:%d\n", opt.host, opt.port);
+    fflush(stdout);
     if (opt.load_delay_ms > 0) {
         pthread_t th;
         pthread_create(&th, NULL, loaded_thread, NULL);

@@ -81,14 +81,13 @@ test('default config: starts with no engine anywhere, then serves through llama-
   fs.mkdirSync(models);
   // A stand-in llama-server (our fake engine accepts llama-server's flags).
   fs.symlinkSync(FAKE, path.join(bin, 'llama-server'));
-  const port = await freePort();
   const env = {
     ...process.env,
     PATH: `${bin}:/usr/bin:/bin`,
     HERMOD_MODEL_DIR: models,
   };
   // No NIM on :8000, no Ollama on :11434 here, and no model files yet.
-  const h = new Hermod('', { args: ['--listen', `127.0.0.1:${port}`], env });
+  const h = new Hermod('', { env });
   t.after(() => {
     h.cleanup();
     fs.rmSync(dir, { recursive: true, force: true });
@@ -96,13 +95,13 @@ test('default config: starts with no engine anywhere, then serves through llama-
   // serve with no --config: use the built-in default
   h.configPath = null;
   const { spawn } = await import('node:child_process');
-  h.port = port;
-  h.url = `http://127.0.0.1:${port}`;
   h.dir = dir;
-  h.proc = spawn(HERMOD, ['serve', '--listen', `127.0.0.1:${port}`], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  h.proc = spawn(HERMOD, ['serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   h.proc.stderr.on('data', (d) => (h.stderr += d));
   h.exitPromise = new Promise((r) => h.proc.on('close', (code, signal) => r((h.exited = { code, signal }))));
+  await h.listening();
   await waitFor(async () => {
+    if (h.exited) throw new Error(`hermod exited: ${h.stderr}`);
     try {
       return (await fetch(h.url + '/health')).ok;
     } catch {

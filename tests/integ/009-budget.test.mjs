@@ -274,20 +274,13 @@ test('a corrupt model file is refused with the reader\'s reason, before any engi
 });
 
 test('an Ollama hermod does not run: charged what /api/ps says, and unloaded to make room', async (t) => {
-  const { spawn } = await import('node:child_process');
-  const { FAKE, freePort } = await import('./lib.mjs');
-  const port = await freePort();
+  const { startFake } = await import('./lib.mjs');
   const h = new Hermod('');
   const rec = path.join(h.dir, 'ollama.txt');
-  const ollama = spawn(FAKE, ['--port', String(port), '--alias', 'llama3', '--ollama-mib', '100', '--record', rec], { stdio: 'ignore' });
-  t.after(() => ollama.kill('SIGKILL'));
-  await waitFor(async () => {
-    try {
-      return (await fetch(`http://127.0.0.1:${port}/health`)).ok;
-    } catch {
-      return false;
-    }
-  }, { what: 'the fake Ollama' });
+  const fake = await startFake(['--alias', 'llama3', '--ollama-mib', '100', '--record', rec]);
+  const ollama = fake.proc;
+  const port = fake.port;
+  t.after(() => fake.stop());
   h.config =
     'budget: 300MiB\nhealth_interval: 200ms\nmeasure_interval: 100ms\nmodels:\n' +
     `  - name: o\n    engines:\n      - kind: ollama\n        url: http://127.0.0.1:${port}\n        model: llama3\n` +

@@ -263,10 +263,14 @@ test('the daemon is found from the config\'s listen', async (t) => {
   const h = new Hermod(oneModel({ engines: [managed([])] }));
   t.after(() => h.cleanup());
   await h.start();
+  // hermod listens on a port the kernel gave (listen: 127.0.0.1:0); the
+  // CLI reads a copy of its config that names that port.
+  const cfg = path.join(h.dir, 'cli.yaml');
+  fs.writeFileSync(cfg, fs.readFileSync(h.configPath, 'utf8').replace(/^listen: .*$/m, `listen: 127.0.0.1:${h.port}`));
   const env = { ...process.env };
   delete env.HERMOD_URL;
   const r = await new Promise((resolve) => {
-    const p = spawn(HERMOD, ['ps', '--config', h.configPath], { env });
+    const p = spawn(HERMOD, ['ps', '--config', cfg], { env });
     let out = '';
     p.stdout.on('data', (d) => (out += d));
     p.on('close', (status) => resolve({ status, out }));

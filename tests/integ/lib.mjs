@@ -107,11 +107,15 @@ export class Hermod {
   }
 
   async start({ expectFail = false } = {}) {
-    this.port = await freePort();
-    this.url = `http://127.0.0.1:${this.port}`;
-    const text = this.config.replaceAll('@DIR@', this.dir).replaceAll('@LISTEN@', `127.0.0.1:${this.port}`);
+    // Port 0: hermod takes a port the kernel gives and logs it. A port
+    // picked here first could be taken by another process (an engine
+    // another hermod starts) before hermod binds it, and then whatever
+    // took it would answer this test's requests.
+    this.port = null;
+    this.url = null;
+    const text = this.config.replaceAll('@DIR@', this.dir).replaceAll('@LISTEN@', '127.0.0.1:0');
     this.configPath = path.join(this.dir, 'hermod.yaml');
-    fs.writeFileSync(this.configPath, text.includes('listen:') ? text : `listen: 127.0.0.1:${this.port}\n${text}`);
+    fs.writeFileSync(this.configPath, text.includes('listen:') ? text : `listen: 127.0.0.1:0\n${text}`);
     const argv = [...this.wrap, HERMOD, 'serve', '--config', this.configPath, ...this.args];
     this.proc = spawn(argv[0], argv.slice(1), {
       env: { ...process.env, ...this.env },
@@ -131,6 +135,7 @@ export class Hermod {
       }),
     );
     if (expectFail) return this.exitPromise;
+    await this.listening();
     await waitFor(
       async () => {
         if (this.exited) throw new Error(`hermod exited early (${JSON.stringify(this.exited)}):\n${this.stderr}`);
@@ -144,6 +149,24 @@ export class Hermod {
       { what: 'hermod /health' },
     );
     return this;
+  }
+
+  // Waits for hermod's "listening on http://HOST:PORT" line and points
+  // this.url at that port on loopback (HOST may be a wildcard).
+  async listening() {
+    await waitFor(
+      () => {
+        if (this.exited) throw new Error(`hermod exited early (${JSON.stringify(this.exited)}):\n${this.stderr}`);
+        const m = / listening on http:\/\/(?:\[[^\]]*\]|[^\s:]*):(\d+) /.exec(this.stderr);
+        if (m) {
+          this.port = Number(m[1]);
+          this.url = `http://127.0.0.1:${this.port}`;
+        }
+        return !!m;
+      },
+      { what: 'hermod listening' },
+    );
+    return this.port;
   }
 
   fetch(p, init = {}) {
@@ -253,10 +276,24 @@ export function unmanaged(url, more = '') {
 // A fake engine that hermod does not run (an unmanaged `url:` engine),
 // listening on a free port; resolves once it answers /health.
 export async function startFake(args = []) {
-  const port = await freePort();
-  const proc = spawn(FAKE, ['--port', String(port), ...args.map(String)], { stdio: 'ignore' });
+  // --port 0: the fake engine binds a port the kernel gives and prints it
+  // (a port picked here could be taken before it binds; see start()).
+  const proc = spawn(FAKE, ['--port', '0', ...args.map(String)], { stdio: ['ignore', 'pipe', 'ignore'] });
   let exited = false;
+  let out = '';
   proc.on('exit', () => (exited = true));
+  proc.stdout.on('data', (d) => (out += d));
+  let port = null;
+  await waitFor(
+    () => {
+      if (exited) throw new Error(`fake engine exited early: ${out}`);
+      const m = /listening on http:\/\/[^\s:]+:(\d+)/.exec(out);
+      if (m) port = Number(m[1]);
+      return port !== null;
+    },
+    { what: 'fake engine listening' },
+  );
+  proc.stdout.resume();
   const url = `http://127.0.0.1:${port}`;
   await waitFor(
     async () => {
