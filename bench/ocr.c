@@ -192,9 +192,14 @@ int main(int argc, char **argv)
         m = codepoints(buf_cstr(&hyp), false, &b);
         cd->edits_zw += levenshtein(a, n, b, m);
         cd->chars_zw += n;
-        if (verbose && d)
+        if (verbose && d) {
             printf("  %s %s: %zu/%zu\n    ref %s\n    got %s\n", line, path, d, n, ref,
                    buf_cstr(&hyp));
+            for (size_t i = 0; *verbose == '2' && i < r.nlines; i++)
+                printf("    line %zu at %u,%u %ux%u conf %.0f: %s\n", i, r.lines[i].x,
+                       r.lines[i].y, r.lines[i].w, r.lines[i].h, r.lines[i].confidence,
+                       r.lines[i].text);
+        }
         cd->pics++;
         cd->exact += d == 0;
         cd->edits += d;

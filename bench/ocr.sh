@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/ocr.sh [N] [DATA_DIR] [SET]: character error rate and time per picture of
+# bench/ocr.sh [N] [DATA_DIR] [SET] [SKIP]: character error rate and time per picture of
 # the Kannada OCR fallback (src/ingest/ocr.c, Tesseract kan+eng), on Kannada
 # sentences rendered with Debian's Kannada fonts.
 #
@@ -8,7 +8,9 @@
 # only (no Latin letters), at most 270 bytes (31 such). SET "train" takes
 # them from DATA_DIR/train.tsv instead: a second set, for checking that
 # what was tuned on the dev pictures holds on others (OCR learns nothing
-# from either). Each is rendered by
+# from either). SKIP (default 0) passes over that many sentences first:
+# `bench/ocr.sh 40 ../shared/langid train 40` is a third set, sentences
+# 41-80 of train.tsv. Each is rendered by
 # pango-view (HarfBuzz shaping; Noto Sans Kannada, Noto Serif Kannada and
 # Lohit Kannada in turn, 22 to 30 pt, wrapped at 900 px) into a JPEG, then
 # degraded with ffmpeg:
@@ -28,6 +30,7 @@ cd "$(dirname "$0")/.."
 n=${1:-40}
 data=${2:-../shared/langid}
 set_=${3:-dev}
+skip=${4:-0}
 case $set_ in
 dev) out=build/bench/ocr-pics ;;
 train) out=build/bench/ocr-pics-train ;;
@@ -36,6 +39,7 @@ train) out=build/bench/ocr-pics-train ;;
     exit 2
     ;;
 esac
+[ "$skip" -gt 0 ] && out=$out-$skip
 mkdir -p "$out"
 make -j2 --no-print-directory build/bench/ocr >/dev/null
 
@@ -49,7 +53,7 @@ echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo
 
 awk -F'\t' '$1 == "kn" && $2 !~ /[A-Za-z]/ && length($2) <= 270 { print $2 }' "$data/$set_.tsv" |
-    awk 'length($0) > 0' | head -n "$n" >"$out/sentences.txt"
+    awk 'length($0) > 0' | tail -n +"$((skip + 1))" | head -n "$n" >"$out/sentences.txt"
 
 fonts=("Noto Sans Kannada" "Noto Serif Kannada" "Lohit Kannada")
 FF="ffmpeg -nostdin -v error -y"

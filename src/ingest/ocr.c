@@ -255,11 +255,11 @@ struct line_acc {
     int x0, y0, x1, y1;
 };
 
-static void line_flush(struct line_acc *a, const struct ocr_opts *o, struct ocr_result *out,
-                       size_t *cap)
+/* The line read so far into out, when it has a letter; the line floor
+ * comes after ocr_merge_rows(), so that a weak piece of a line still joins it. */
+static void line_flush(struct line_acc *a, struct ocr_result *out, size_t *cap)
 {
-    if (a->nwords && has_letter(buf_cstr(&a->text)) &&
-        a->conf_sum / a->nwords >= o->min_line_conf) {
+    if (a->nwords && has_letter(buf_cstr(&a->text))) {
         if (out->nlines == *cap) {
             *cap = *cap ? *cap * 2 : 8;
             out->lines = xrealloc(out->lines, *cap * sizeof(*out->lines));
@@ -378,6 +378,90 @@ static void add_word(struct buf *line, const char *word)
     buf_addstr(line, p);
 }
 
+/* Whether boxes a and b are pieces of one row: their heights overlap by
+ * at least half the shorter one's, and they stand side by side (two rows
+ * of a tilted picture overlap in height, and in width too). */
+static bool same_row(const struct ocr_line *a, const struct ocr_line *b)
+{
+    unsigned top = a->y > b->y ? a->y : b->y;
+    unsigned bot = a->y + a->h < b->y + b->h ? a->y + a->h : b->y + b->h;
+    unsigned h = a->h < b->h ? a->h : b->h;
+    unsigned left = a->x > b->x ? a->x : b->x;
+    unsigned right = a->x + a->w < b->x + b->w ? a->x + a->w : b->x + b->w;
+    return bot > top && 2 * (bot - top) >= h && (right <= left || 4 * (right - left) <= h);
+}
+
+/*
+ * Pieces of one printed line that Tesseract gave as lines of their own,
+ * joined back into one, left to right. Its layout analysis now and then
+ * cuts a Kannada line into blocks (at a wide conjunct, a gap in a word)
+ * and puts them out in right-to-left order (bench/README-ocr.md: one
+ * Lohit Kannada picture read "ಕಟಿಸಲಾಯಿತು. ಪ್ರ ..." for "...ಪ್ರಕಟಿಸಲಾಯಿತು.").
+ * A gap under a quarter of the height is inside a word. Columns, a
+ * receipt's prices, a table's cells stay lines of their own: they lie
+ * further apart, in left-to-right order.
+ */
+void ocr_merge_rows(struct ocr_result *r)
+{
+    size_t w = 0;
+    for (size_t i = 0; i < r->nlines;) {
+        size_t j = i + 1;
+        unsigned x0 = r->lines[i].x, x1 = r->lines[i].x + r->lines[i].w;
+        for (; j < r->nlines; j++) {
+            const struct ocr_line *l = &r->lines[j];
+            unsigned h = l->h < r->lines[j - 1].h ? l->h : r->lines[j - 1].h;
+            /* Left of what came before it: Tesseract's right-to-left
+             * order, never meant for these scripts; joined at any gap. */
+            bool back = l->x + l->w <= x0 + h / 4;
+            unsigned gap = l->x >= x1 ? l->x - x1 : x0 >= l->x + l->w ? x0 - (l->x + l->w) : 0;
+            if (!same_row(&r->lines[j - 1], l) || (gap > h && !back))
+                break;
+            x0 = l->x < x0 ? l->x : x0;
+            x1 = l->x + l->w > x1 ? l->x + l->w : x1;
+        }
+        if (j - i > 1) {
+            /* Lines i..j-1 are one: order them by x and join them. */
+            struct ocr_line *g = &r->lines[i];
+            size_t n = j - i;
+            for (size_t a = 1; a < n; a++)
+                for (size_t b = a; b > 0 && g[b].x < g[b - 1].x; b--) {
+                    struct ocr_line t = g[b];
+                    g[b] = g[b - 1];
+                    g[b - 1] = t;
+                }
+            struct buf text = BUF_INIT;
+            double conf = 0, weight = 0;
+            unsigned y0 = g[0].y, y1 = g[0].y + g[0].h;
+            for (size_t k = 0; k < n; k++) {
+                if (k) {
+                    unsigned end = g[k - 1].x + g[k - 1].w;
+                    unsigned h = g[k].h < g[k - 1].h ? g[k].h : g[k - 1].h;
+                    if (g[k].x > end && 4 * (g[k].x - end) >= h)
+                        buf_addch(&text, ' ');
+                }
+                size_t len = strlen(g[k].text);
+                buf_add(&text, g[k].text, len);
+                conf += g[k].confidence * (double)len;
+                weight += (double)len;
+                y0 = g[k].y < y0 ? g[k].y : y0;
+                y1 = g[k].y + g[k].h > y1 ? g[k].y + g[k].h : y1;
+                free(g[k].text);
+            }
+            struct ocr_line m = {
+                .text = buf_detach(&text, NULL),
+                .confidence = weight > 0 ? (float)(conf / weight) : 0,
+                .x = x0, .y = y0, .w = x1 - x0, .h = y1 - y0,
+            };
+            m.kannada = translit_has_kannada(m.text, strlen(m.text));
+            r->lines[w++] = m;
+        } else {
+            r->lines[w++] = r->lines[i];
+        }
+        i = j;
+    }
+    r->nlines = w;
+}
+
 /* One recognition of the picture set in api into *out; *score is the
  * confidence-weighted count of the characters kept, to compare passes. */
 static int recognize(TessBaseAPI *api, const struct ocr_opts *o, struct ocr_result *out,
@@ -395,7 +479,7 @@ static int recognize(TessBaseAPI *api, const struct ocr_opts *o, struct ocr_resu
         const TessPageIterator *pi = T.TessResultIteratorGetPageIteratorConst(ri);
         do {
             if (T.TessPageIteratorIsAtBeginningOf(pi, RIL_TEXTLINE))
-                line_flush(&a, o, out, &cap);
+                line_flush(&a, out, &cap);
             char *word = T.TessResultIteratorGetUTF8Text(ri, RIL_WORD);
             if (!word)
                 continue;
@@ -428,8 +512,17 @@ static int recognize(TessBaseAPI *api, const struct ocr_opts *o, struct ocr_resu
             *score += conf / 100.0 * (double)strlen(word);
             T.TessDeleteText(word);
         } while (T.TessResultIteratorNext(ri, RIL_WORD));
-        line_flush(&a, o, out, &cap);
+        line_flush(&a, out, &cap);
         T.TessResultIteratorDelete(ri);
+        ocr_merge_rows(out);
+        size_t w = 0;
+        for (size_t i = 0; i < out->nlines; i++) {
+            if (out->lines[i].confidence >= o->min_line_conf)
+                out->lines[w++] = out->lines[i];
+            else
+                free(out->lines[i].text);
+        }
+        out->nlines = w;
     }
     buf_release(&a.text);
     return 0;

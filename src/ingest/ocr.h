@@ -95,6 +95,16 @@ int ocr_read_image(const void *data, size_t len, const struct ocr_opts *o,
 /* Frees what out holds and empties it; an empty result is fine. */
 void ocr_result_release(struct ocr_result *out);
 
+/*
+ * Joins lines of r, in place, that are pieces of one printed line: lines
+ * next to each other in r that share a row, stand side by side and lie
+ * within a line's height of each other (or come right to left, at any
+ * gap), become one line ordered left to right, with no space where the
+ * gap is under a quarter of the line's height. ocr_read_* call it on
+ * Tesseract's lines before the line floor; exposed for tests.
+ */
+void ocr_merge_rows(struct ocr_result *r);
+
 /* "tesseract 5.3.0" once loaded, else NULL. */
 const char *ocr_version(void);
 /* Whether libtesseract is loaded now (for tests: nothing loads it at start). */
