@@ -1,14 +1,20 @@
 #!/usr/bin/env bash
-# bench/fuzz-long.sh [SECONDS] [NAME...]: the long fuzz run issue 11 asks for,
-# each libFuzzer harness for SECONDS on one CPU (default 3600, one CPU-hour),
-# JOBS harnesses at a time (default 1, so a 2-core machine stays usable).
-# Appends to bench/results/fuzz-long.txt, per harness, the line
+# bench/fuzz-long.sh [SECONDS] [NAME...]: the long fuzz run issue 11 asks for:
+# each libFuzzer harness until it has had SECONDS of CPU time (default 3600,
+# one CPU-hour), JOBS harnesses at a time (default 1, so a 2-core machine
+# stays usable). A harness runs in pieces of at most 15 wall-clock minutes
+# over one corpus that it keeps, until its CPU time (user + system, from
+# the shell's `times`) reaches SECONDS: on a busy machine a wall-clock hour
+# is less than a CPU-hour. Appends to bench/results/fuzz-long.txt, per
+# harness, the line
 #
 #   fuzz NAME: RUNS runs, CRASHES crashes
 #
-# followed by the CPU time the harness really had (user + system seconds,
-# from the shell's `times`), with the date and commit: on a busy machine a
-# wall-clock hour can be less than a CPU-hour, and the record says so.
+# with the CPU seconds it had, after a line with the date and commit. A
+# crash ends the harness; its input is kept as build/fuzz/artifacts/NAME-*.
+# Do not stop (SIGSTOP) a harness to free the CPU for a while: libFuzzer's
+# -timeout is wall-clock time, and the unit it was running is then reported
+# as a timeout. nice it instead (this script does, at 10).
 #
 #   bench/fuzz-long.sh                          # every harness, an hour each
 #   JOBS=2 bench/fuzz-long.sh 3600 http request # two of them, side by side
@@ -26,19 +32,40 @@ out=bench/results/fuzz-long.txt
 tmp=$(mktemp -d /tmp/hermod-fuzz-long.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
-one() { # one NAME: the harness's line and its CPU seconds, into $tmp/NAME
+one() { # one NAME: the harness's line and its CPU seconds, into $tmp/NAME.*
     local n=$1
     (
-        scripts/fuzz "$secs" "$n" > "$tmp/$n.line" 2> "$tmp/$n.err" || true
-        # the CPU time of this subshell's children: libFuzzer and its workers
-        times > "$tmp/$n.times"
-        tail -1 "$tmp/$n.times" | awk '{
-            split($1, u, "m"); split($2, s, "m");
-            printf "%.0f\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' > "$tmp/$n.cpu"
+        export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
+        export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
+        corpus=$tmp/$n.corpus
+        mkdir -p "$corpus" build/fuzz/artifacts
+        [ -d "tests/fuzz/$n" ] && cp -r "tests/fuzz/$n/." "$corpus/"
+        cpu=0 runs=0 crashes=0
+        while [ "$cpu" -lt "$secs" ] && [ "$crashes" -eq 0 ]; do
+            left=$((secs - cpu))
+            piece=$((left > 900 ? 900 : left < 30 ? 30 : left))
+            rc=0
+            nice -n 10 "build/fuzz/fuzz_$n" -max_total_time="$piece" -print_final_stats=1 \
+                -timeout=20 -rss_limit_mb=2048 -max_len=16384 \
+                -artifact_prefix="build/fuzz/artifacts/$n-" "$corpus" >"$tmp/$n.log" 2>&1 || rc=$?
+            r=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$tmp/$n.log" | tail -1)
+            [ -z "$r" ] && r=$(sed -n 's/^#\([0-9][0-9]*\)[[:space:]].*/\1/p' "$tmp/$n.log" | tail -1)
+            runs=$((runs + ${r:-0}))
+            [ "$rc" -ne 0 ] && crashes=1
+            # the CPU time of this subshell's children so far (libFuzzer's);
+            # `times` in a pipe or $(...) would be another subshell's
+            times >"$tmp/$n.times"
+            cpu=$(tail -1 "$tmp/$n.times" | awk '{
+                split($1, u, "m"); split($2, s, "m");
+                printf "%.0f\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
+        done
+        echo "fuzz $n: $runs runs, $crashes crashes" >"$tmp/$n.line"
+        [ "$crashes" -ne 0 ] && tail -40 "$tmp/$n.log" | sed "s/^/  $n| /" >>"$tmp/$n.line"
+        echo "$cpu" >"$tmp/$n.cpu"
     )
 }
 
-echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(git rev-parse --short HEAD) ${secs}s wall per harness, $JOBS at a time, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$out"
+echo "# $(date -u +%Y-%m-%dT%H:%MZ) $(git rev-parse --short HEAD) ${secs} CPU-s per harness, $JOBS at a time, $(nproc) cores, load $(cut -d' ' -f1 /proc/loadavg)" | tee -a "$out"
 running=0
 for n in $names; do
     one "$n" &
@@ -50,8 +77,9 @@ for n in $names; do
 done
 wait
 for n in $names; do
-    line=$(cat "$tmp/$n.line" 2>/dev/null || echo "fuzz $n: did not run")
+    line=$(head -1 "$tmp/$n.line" 2>/dev/null || echo "fuzz $n: did not run")
     cpu=$(cat "$tmp/$n.cpu" 2>/dev/null || echo 0)
     echo "$line (CPU ${cpu} s)" | tee -a "$out"
-    [ -s "$tmp/$n.line" ] && grep -v '^fuzz ' "$tmp/$n.line" | head -40
+    # a crash's report: on the terminal, not in the record
+    tail -n +2 "$tmp/$n.line" 2>/dev/null || true
 done

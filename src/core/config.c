@@ -760,12 +760,18 @@ static int parse_rule_when(struct ld *ld, yaml_node_t *n, void *target)
     if (n->type != YAML_MAPPING_NODE)
         return config__fail(ld, n, "'when' must be a mapping of conditions (modality, language, task, "
                     "keywords, min_tokens)");
+    uint64_t seen = 0;
     for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
         yaml_node_t *kn = config__node_at(ld, p->key), *vn = config__node_at(ld, p->value);
-        const char *k = (const char *)kn->data.scalar.value;
         int rc;
         if (kn->type != YAML_SCALAR_NODE)
             return config__fail(ld, kn, "conditions are plain names");
+        const char *k = (const char *)kn->data.scalar.value;
+        const struct key *wk = find_key(when_keys, ARRAY_SIZE(when_keys), k);
+        uint64_t bit = wk ? 1ull << (wk - when_keys) : 0;
+        if (seen & bit)
+            return config__fail(ld, kn, "duplicate key '%s' in 'when'", k);
+        seen |= bit;
         if (!strcmp(k, "modality"))
             rc = parse_when_modality(ld, vn, r);
         else if (!strcmp(k, "language"))

@@ -121,6 +121,11 @@ static enum match match_key(const char *p, const char *end, const char **vstart,
             if (++q == end)
                 return M_PARTIAL;
         } else if (*q == '"') {
+            /* Longer than can be held when cut by a read boundary: not
+             * renamed whole either, so that the answer's bytes never
+             * depend on where the reads fell (fuzz_sse found this). */
+            if ((size_t)(q + 1 - p) > SSE_RENAME_HOLD)
+                return M_NO;
             *vend = q + 1;
             return M_YES;
         }

@@ -37,8 +37,9 @@ void sse_scan_feed(struct sse_scan *s, const char *p, size_t n);
  * space aside), which no string's inside can fake, since a quote inside a
  * string is escaped. Bytes that may be the start of such a key, cut by a
  * read boundary, are held back until the next feed or the flush; at most
- * SSE_RENAME_HOLD bytes are held, beyond which a value goes through as it
- * came. Every other byte goes through unchanged and in order.
+ * SSE_RENAME_HOLD bytes are held, so a key and value longer than that go
+ * through as they came, wherever the reads fall. Every other byte goes
+ * through unchanged and in order.
  */
 #define SSE_RENAME_HOLD 1024
 

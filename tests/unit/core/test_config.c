@@ -172,6 +172,11 @@ static void test_errors_with_positions(void **state)
     load_fails("models:\n  - name: a\n    image_side: 9\n    engines:\n      - url: http://x\n",
                "t.yaml:3:17:");
     load_fails("", "the config is empty");
+    /* a condition given twice (fuzz_config: the first list leaked) */
+    load_fails("models:\n  - name: a\n    engines:\n      - url: http://x\n"
+               "routes:\n  - name: r\n    rules:\n"
+               "      - when: {language: kn, task: chat, language: [en]}\n        models: [a]\n",
+               "t.yaml:8:42: duplicate key 'language' in 'when'");
 }
 
 /* Every problem, a line each, in one load; a bad key, item or model does
