@@ -419,8 +419,11 @@ static int cmd_serve(struct opts *o)
     uv_prepare_init(d.loop, &d.flush);
     uv_prepare_start(&d.flush, flush_cb);
     log_set_buffered(true);
-    log_info("hermod %s listening on http://%s:%d config=%s models=%zu", HERMOD_VERSION,
-             d.cfg->listen_host, http_server_port(d.http), d.cfg->path, d.cfg->nmodels);
+    /* Written whatever log_level says: the line that tells an operator, a
+     * script or a test that the daemon is up, and on which port when
+     * listen asked for any (port 0). */
+    log_write(LOG_INFO, "hermod %s listening on http://%s:%d config=%s models=%zu", HERMOD_VERSION,
+              d.cfg->listen_host, http_server_port(d.http), d.cfg->path, d.cfg->nmodels);
     sched_start(d.sched);
     pipeline_start(d.pipeline, http_server_port(d.http));
 
