@@ -441,6 +441,10 @@ static int parse_env(struct ld *ld, yaml_node_t *n, void *target)
             rc = vn->type == YAML_SCALAR_NODE ? 0 : config__fail(ld, vn, "env values must be scalars");
         if (rc)
             return rc;
+        size_t kl = strlen(k);
+        for (size_t j = 0; j < i; j++)
+            if (!strncmp(e->env[j], k, kl) && e->env[j][kl] == '=')
+                return config__fail(ld, kn, "duplicate key '%s' in 'env'", k);
         v = (const char *)vn->data.scalar.value;
         char *ev = config__expand(ld, vn, v);
         if (!ev)
@@ -1032,6 +1036,13 @@ static int parse_reserved(struct ld *ld, yaml_node_t *n, void *target)
             rc = config__get_scalar(ld, vn, k, &v);
         if (rc) {
             bad = true;
+            continue;
+        }
+        bool twice = false;
+        for (size_t j = 0; j < cfg->nreserved; j++)
+            twice |= !strcmp(cfg->reserved[j].name, k);
+        if (twice) { /* counted twice, the budget would shrink by it again */
+            bad = config__fail(ld, kn, "duplicate key '%s' in 'reserved'", k);
             continue;
         }
         struct config_reserved *r = &cfg->reserved[cfg->nreserved++];

@@ -177,6 +177,12 @@ static void test_errors_with_positions(void **state)
                "routes:\n  - name: r\n    rules:\n"
                "      - when: {language: kn, task: chat, language: [en]}\n        models: [a]\n",
                "t.yaml:8:42: duplicate key 'language' in 'when'");
+    /* and in the other mappings hermod reads key by key */
+    load_fails("reserved: {whisper: 8GB, tts: 1GB, whisper: 8GB}\nmodels: []\n",
+               "t.yaml:1:36: duplicate key 'whisper' in 'reserved'");
+    load_fails("models:\n  - name: a\n    engines:\n      - cmd: [x, --port, \"${PORT}\"]\n"
+               "        env: {A: 1, AB: 2, A: 3}\n",
+               "t.yaml:5:28: duplicate key 'A' in 'env'");
 }
 
 /* Every problem, a line each, in one load; a bad key, item or model does
