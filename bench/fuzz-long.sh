@@ -35,23 +35,16 @@ trap 'rm -rf "$tmp"' EXIT
 one() { # one NAME: the harness's line and its CPU seconds, into $tmp/NAME.*
     local n=$1
     (
-        export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}"
-        export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-        corpus=$tmp/$n.corpus
-        mkdir -p "$corpus" build/fuzz/artifacts
-        [ -d "tests/fuzz/$n" ] && cp -r "tests/fuzz/$n/." "$corpus/"
         cpu=0 runs=0 crashes=0
         while [ "$cpu" -lt "$secs" ] && [ "$crashes" -eq 0 ]; do
             left=$((secs - cpu))
             piece=$((left > 900 ? 900 : left < 30 ? 30 : left))
-            rc=0
-            nice -n 10 "build/fuzz/fuzz_$n" -max_total_time="$piece" -print_final_stats=1 \
-                -timeout=20 -rss_limit_mb=2048 -max_len=16384 \
-                -artifact_prefix="build/fuzz/artifacts/$n-" "$corpus" >"$tmp/$n.log" 2>&1 || rc=$?
-            r=$(sed -n 's/^stat::number_of_executed_units: *\([0-9]*\).*/\1/p' "$tmp/$n.log" | tail -1)
-            [ -z "$r" ] && r=$(sed -n 's/^#\([0-9][0-9]*\)[[:space:]].*/\1/p' "$tmp/$n.log" | tail -1)
-            runs=$((runs + ${r:-0}))
-            [ "$rc" -ne 0 ] && crashes=1
+            # scripts/fuzz prints "fuzz NAME: RUNS runs, CRASHES crashes"
+            # and, after a crash, the report's tail
+            FUZZ_CORPUS=$tmp nice -n 10 scripts/fuzz "$piece" "$n" >"$tmp/$n.piece" 2>&1 || true
+            set -- $(sed -n "s/^fuzz $n: \([0-9]*\) runs, \([0-9]*\) crashes$/\1 \2/p" "$tmp/$n.piece")
+            runs=$((runs + ${1:-0}))
+            crashes=${2:-1}
             # the CPU time of this subshell's children so far (libFuzzer's);
             # `times` in a pipe or $(...) would be another subshell's
             times >"$tmp/$n.times"
@@ -60,7 +53,7 @@ one() { # one NAME: the harness's line and its CPU seconds, into $tmp/NAME.*
                 printf "%.0f\n", u[1] * 60 + u[2] + s[1] * 60 + s[2] }')
         done
         echo "fuzz $n: $runs runs, $crashes crashes" >"$tmp/$n.line"
-        [ "$crashes" -ne 0 ] && tail -40 "$tmp/$n.log" | sed "s/^/  $n| /" >>"$tmp/$n.line"
+        [ "$crashes" -ne 0 ] && grep -v "^fuzz $n: " "$tmp/$n.piece" >>"$tmp/$n.line"
         echo "$cpu" >"$tmp/$n.cpu"
     )
 }

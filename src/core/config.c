@@ -728,16 +728,6 @@ static int parse_models(struct ld *ld, yaml_node_t *n, void *target)
 
 /* ---- routes ----------------------------------------------------------- */
 
-static int parse_rule_when(struct ld *ld, yaml_node_t *n, void *target);
-
-static const struct key when_keys[] = {
-    {"modality", K_CUSTOM, 0, 0, 0, NULL},
-    {"language", K_STRLIST, offsetof(struct config_rule, languages), 0, 0, NULL},
-    {"task", K_STRLIST, offsetof(struct config_rule, tasks), 0, 0, NULL},
-    {"keywords", K_STRLIST, offsetof(struct config_rule, keywords), 0, 0, NULL},
-    {"min_tokens", K_UINT, offsetof(struct config_rule, min_tokens), 0, 100000000, NULL},
-};
-
 static int parse_when_modality(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config_rule *r = target;
@@ -758,39 +748,39 @@ static int strlist_or_one(struct ld *ld, yaml_node_t *n, const char *key, char *
     return 0;
 }
 
+static int parse_when_language(struct ld *ld, yaml_node_t *n, void *target)
+{
+    return strlist_or_one(ld, n, "language", &((struct config_rule *)target)->languages);
+}
+
+static int parse_when_task(struct ld *ld, yaml_node_t *n, void *target)
+{
+    return strlist_or_one(ld, n, "task", &((struct config_rule *)target)->tasks);
+}
+
+static int parse_when_keywords(struct ld *ld, yaml_node_t *n, void *target)
+{
+    return strlist_or_one(ld, n, "keywords", &((struct config_rule *)target)->keywords);
+}
+
+static const struct key when_keys[] = {
+    {"modality", K_CUSTOM, 0, 0, 0, parse_when_modality},
+    {"language", K_CUSTOM, 0, 0, 0, parse_when_language},
+    {"task", K_CUSTOM, 0, 0, 0, parse_when_task},
+    {"keywords", K_CUSTOM, 0, 0, 0, parse_when_keywords},
+    {"min_tokens", K_UINT, offsetof(struct config_rule, min_tokens), 0, 100000000, NULL},
+};
+
 static int parse_rule_when(struct ld *ld, yaml_node_t *n, void *target)
 {
     struct config_rule *r = target;
     if (n->type != YAML_MAPPING_NODE)
         return config__fail(ld, n, "'when' must be a mapping of conditions (modality, language, task, "
                     "keywords, min_tokens)");
-    uint64_t seen = 0;
-    for (yaml_node_pair_t *p = n->data.mapping.pairs.start; p < n->data.mapping.pairs.top; p++) {
-        yaml_node_t *kn = config__node_at(ld, p->key), *vn = config__node_at(ld, p->value);
-        int rc;
-        if (kn->type != YAML_SCALAR_NODE)
-            return config__fail(ld, kn, "conditions are plain names");
-        const char *k = (const char *)kn->data.scalar.value;
-        const struct key *wk = find_key(when_keys, ARRAY_SIZE(when_keys), k);
-        uint64_t bit = wk ? 1ull << (wk - when_keys) : 0;
-        if (seen & bit)
-            return config__fail(ld, kn, "duplicate key '%s' in 'when'", k);
-        seen |= bit;
-        if (!strcmp(k, "modality"))
-            rc = parse_when_modality(ld, vn, r);
-        else if (!strcmp(k, "language"))
-            rc = strlist_or_one(ld, vn, k, &r->languages);
-        else if (!strcmp(k, "task"))
-            rc = strlist_or_one(ld, vn, k, &r->tasks);
-        else if (!strcmp(k, "keywords"))
-            rc = strlist_or_one(ld, vn, k, &r->keywords);
-        else if (!strcmp(k, "min_tokens"))
-            rc = parse_value(ld, &when_keys[4], vn, r);
-        else
-            rc = unknown_key(ld, kn, k, "'when'", when_keys, ARRAY_SIZE(when_keys));
-        if (rc)
-            return rc;
-    }
+    /* Unknown and duplicate conditions are reported as for any mapping. */
+    int rc = config__parse_map(ld, n, "'when'", when_keys, ARRAY_SIZE(when_keys), r, NULL);
+    if (rc)
+        return rc;
     static const char *const langs[] = {"kn", "kn-latn", "en", "hi", "hi-latn", "mixed-script",
                                         "other", "kannada", "any"};
     for (size_t i = 0; r->languages && r->languages[i]; i++) {

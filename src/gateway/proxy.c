@@ -577,10 +577,12 @@ static void fall_back(struct relay *r, const char *reason, int rc)
     buf_reset(&r->resp);
     sse_scan_init(&r->scan);
     prom_add(r->px->m_fallbacks, (const char *[]){sched_model_config(r->model)->name}, 1);
-    if (gone && r->gone_retries++ < 1)
+    if (gone && !r->gone_waited) {
+        r->gone_waited = true;
         sched_engine_refused(r->ticket, reason);
-    else
+    } else {
         sched_engine_failed(r->ticket, reason, true);
+    }
     r->engine = NULL;
     if (r->stream)
         arm_keepalive(r);

@@ -121,8 +121,8 @@ struct relay {
     char *up_retry_after;
     bool sse_begun;               /* our 200 + event-stream headers are out */
     bool sent;                    /* engine bytes reached the client: no fallback now */
-    bool fresh_retry;
-    unsigned gone_retries;        /* waits for an ended engine's restart (fall_back), at most 1 */             /* already retried on a fresh connection */
+    bool fresh_retry;             /* already retried on a fresh connection */
+    bool gone_waited;             /* waited once for an ended engine's restart (fall_back) */
     struct buf resp;              /* COLLECTING: the answer so far */
     struct buf out;               /* STREAMING: renamed bytes on their way */
     struct sse_scan scan;

@@ -327,7 +327,7 @@ static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
         record("chunk id=%ld n=%ld", q->id, q->sent);
     if (n > max)
         n = max;
-    if (opt.split_writes && n > 1 && n <= max) {
+    if (opt.split_writes && n > 1) {
         /* Cut inside the usage object when there is one, else in the middle. */
         const char *u = memmem(buf, n, "\"usage\"", 7);
         size_t cut = u ? (size_t)(u - buf) + 12 : n / 2;

@@ -7,7 +7,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import OpenAI from 'openai';
-import { Hermod, HERMOD, FAKE, tmpdir, freePort, waitFor } from './lib.mjs';
+import { Hermod, HERMOD, FAKE, tmpdir, freePort } from './lib.mjs';
 
 const broken = [
   ['listen: nowhere\nmodels: []\n', /:1:9: 'listen' must be HOST:PORT/],
@@ -74,40 +74,18 @@ test('port already in use: a clear start-up error', async () => {
 });
 
 test('default config: starts with no engine anywhere, then serves through llama-server from PATH', async (t) => {
-  const dir = tmpdir();
-  const bin = path.join(dir, 'bin');
-  const models = path.join(dir, 'models');
+  // serve with no --config: hermod's built-in default
+  const h = new Hermod(null);
+  t.after(() => h.cleanup());
+  const bin = path.join(h.dir, 'bin');
+  const models = path.join(h.dir, 'models');
   fs.mkdirSync(bin);
   fs.mkdirSync(models);
   // A stand-in llama-server (our fake engine accepts llama-server's flags).
   fs.symlinkSync(FAKE, path.join(bin, 'llama-server'));
-  const env = {
-    ...process.env,
-    PATH: `${bin}:/usr/bin:/bin`,
-    HERMOD_MODEL_DIR: models,
-  };
   // No NIM on :8000, no Ollama on :11434 here, and no model files yet.
-  const h = new Hermod('', { env });
-  t.after(() => {
-    h.cleanup();
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
-  // serve with no --config: use the built-in default
-  h.configPath = null;
-  const { spawn } = await import('node:child_process');
-  h.dir = dir;
-  h.proc = spawn(HERMOD, ['serve', '--listen', '127.0.0.1:0'], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  h.proc.stderr.on('data', (d) => (h.stderr += d));
-  h.exitPromise = new Promise((r) => h.proc.on('close', (code, signal) => r((h.exited = { code, signal }))));
-  await h.listening();
-  await waitFor(async () => {
-    if (h.exited) throw new Error(`hermod exited: ${h.stderr}`);
-    try {
-      return (await fetch(h.url + '/health')).ok;
-    } catch {
-      return false;
-    }
-  });
+  h.env = { PATH: `${bin}:/usr/bin:/bin`, HERMOD_MODEL_DIR: models };
+  await h.start();
 
   let list = await h.json('/v1/models');
   const nemo = list.data.find((m) => m.id === 'nemotron-3-nano');
@@ -126,7 +104,6 @@ test('default config: starts with no engine anywhere, then serves through llama-
   assert.match((await bad.json()).error.message, /nemotron-3-nano-30b-a3b-Q4_K_M\.gguf is not a GGUF model/);
 
   // The user drops a real model file in place: it is served at once.
-  const { execFileSync } = await import('node:child_process');
   fs.rmSync(file);
   execFileSync(path.resolve('build/gguf-gen'), ['--preset', 'tiny-llama', '--out', file]);
   const client = new OpenAI({ baseURL: h.url + '/v1', apiKey: 'x', maxRetries: 0 });

@@ -111,12 +111,18 @@ export class Hermod {
     // picked here first could be taken by another process (an engine
     // another hermod starts) before hermod binds it, and then whatever
     // took it would answer this test's requests.
+    // A null config: no --config, hermod's built-in default.
     this.port = null;
     this.url = null;
-    const text = this.config.replaceAll('@DIR@', this.dir).replaceAll('@LISTEN@', '127.0.0.1:0');
-    this.configPath = path.join(this.dir, 'hermod.yaml');
-    fs.writeFileSync(this.configPath, text.includes('listen:') ? text : `listen: 127.0.0.1:0\n${text}`);
-    const argv = [...this.wrap, HERMOD, 'serve', '--config', this.configPath, ...this.args];
+    this.configPath = null;
+    let serve = ['--listen', '127.0.0.1:0'];
+    if (this.config !== null) {
+      const text = this.config.replaceAll('@DIR@', this.dir).replaceAll('@LISTEN@', '127.0.0.1:0');
+      this.configPath = path.join(this.dir, 'hermod.yaml');
+      fs.writeFileSync(this.configPath, text.includes('listen:') ? text : `listen: 127.0.0.1:0\n${text}`);
+      serve = ['--config', this.configPath];
+    }
+    const argv = [...this.wrap, HERMOD, 'serve', ...serve, ...this.args];
     this.proc = spawn(argv[0], argv.slice(1), {
       env: { ...process.env, ...this.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -293,7 +299,6 @@ export async function startFake(args = []) {
     },
     { what: 'fake engine listening' },
   );
-  proc.stdout.resume();
   const url = `http://127.0.0.1:${port}`;
   await waitFor(
     async () => {
