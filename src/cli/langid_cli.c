@@ -25,11 +25,13 @@
 #include "cli/cli.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "lib/xalloc.h"
@@ -51,13 +53,6 @@ static void usage(FILE *f)
                "the probability of each label and the code points per script.\n");
 }
 
-static char *put_str(char *p, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(p, s, n);
-    return p + n;
-}
-
 static char *put_uint(char *p, unsigned v)
 {
     char tmp[10];
@@ -77,43 +72,119 @@ static const double pow10_tab[] = {
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
 
+/* 128-bit unsigned integers (a GCC and Clang extension on 64-bit targets). */
+__extension__ typedef unsigned __int128 u128;
+
+/* 5^k, for k <= 55 (5^55 < 2^128). */
+static u128 pow5(int k)
+{
+    u128 r = 1, b = 5;
+    for (; k; k >>= 1, b *= b)
+        if (k & 1)
+            r *= b;
+    return r;
+}
+
+/* Bit i of the 192-bit number w[0..3) (w[0] the lowest word). */
+static unsigned bit192(const uint64_t *w, int i)
+{
+    return (unsigned)(w[i >> 6] >> (i & 63)) & 1u;
+}
+
+/*
+ * The four significant digits of a positive float f below 1e-18, exactly:
+ * f is M * 2^E (M < 2^24), so f * 10^k is M * 5^k / 2^s with s = -(E + k)
+ * > 0, an integer division that the 192 bits of M * 5^k make exact,
+ * rounded half to even on its remainder as printf rounds. *e gets the
+ * decimal exponent of the printed number. Returns 1000..9999.
+ */
+static long tiny_digits(float f, int *e)
+{
+    int bexp;
+    double fm = frexp((double)f, &bexp);
+    uint64_t M = (uint64_t)(fm * 16777216.0); /* exact: a float's mantissa */
+    int E = bexp - 24, d = ((bexp - 1) * 1233) >> 12;
+    for (;;) {
+        int k = 3 - d, s = -(E + k);
+        ASSERT(k >= 0 && k <= 55 && s > 0 && s < 190);
+        u128 p5 = pow5(k), lo = (u128)M * (uint64_t)p5, hi = (u128)M * (uint64_t)(p5 >> 64);
+        u128 mid = (lo >> 64) + (uint64_t)hi;
+        uint64_t w[3] = {(uint64_t)lo, (uint64_t)mid, (uint64_t)((mid >> 64) + (hi >> 64))};
+        /* q = floor(w / 2^s); q < 2^64 as M * 5^k < 2^152 and s > 60 */
+        int wi = s >> 6, b = s & 63;
+        uint64_t q = w[wi] >> b;
+        if (b && wi < 2)
+            q |= w[wi + 1] << (64 - b);
+        if (q >= 10000) { /* d was one too small */
+            d++;
+            continue;
+        }
+        if (q < 1000) { /* one too large */
+            d--;
+            continue;
+        }
+        /* The remainder against half a unit: above, or a tie to odd, rounds up. */
+        if (bit192(w, s - 1)) {
+            int t = s - 1; /* any bit below t set? */
+            bool above = (w[t >> 6] & ((UINT64_C(1) << (t & 63)) - 1)) != 0;
+            for (int i = 0; i < t >> 6; i++)
+                above |= w[i] != 0;
+            if (above || (q & 1))
+                q++;
+        }
+        *e = d;
+        if (q == 10000) {
+            q = 1000;
+            (*e)++;
+        }
+        return (long)q;
+    }
+}
+
 /*
  * Writes f as printf("%.4g", (double)f) would, at most 10 bytes. The fast
  * path covers 1e-18 <= f < 1e4, which is every probability but the tiniest;
- * the rest goes through snprintf. In the fast path f * 10^k is computed in
- * double from a float (24-bit mantissa) and an exact power of ten, so the
- * rounding to four digits (rint: ties to even, as glibc does) sees the exact
- * product or one within far less than half a unit of the fourth digit.
+ * tiny_digits() the positive ones below, exactly; the rest (negative,
+ * large, not a number) goes through snprintf. In the fast path f * 10^k is
+ * computed in double from a float (24-bit mantissa) and an exact power of
+ * ten, so the rounding to four digits (rint: ties to even, as glibc does)
+ * sees the exact product or one within far less than half a unit of the
+ * fourth digit.
  */
 static char *put_g4(char *p, float f)
 {
     double v = f;
+    long mi;
+    int e;
     if (v == 0 && !signbit(v)) {
         *p++ = '0';
         return p;
     }
-    if (!(v >= 1e-18 && v < 1e4)) {
+    if (v > 0 && v < 1e-18) {
+        mi = tiny_digits(f, &e);
+    } else if (!(v >= 1e-18 && v < 1e4)) {
         char tmp[32];
         int n = snprintf(tmp, sizeof(tmp), "%.4g", v);
         ASSERT(n > 0 && n < 16);
         memcpy(p, tmp, (size_t)n);
         return p + n;
-    }
-    /* e: the decimal exponent, 10^e <= v < 10^(e+1). */
-    int bexp;
-    frexp(v, &bexp);
-    int e = ((bexp - 1) * 1233) >> 12; /* floor((bexp - 1) * log10(2)) */
-    while (e >= 0 ? v >= pow10_tab[e + 1] : v * pow10_tab[-e - 1] >= 1)
-        e++;
-    while (e >= 0 ? v < pow10_tab[e] : v * pow10_tab[-e] < 1)
-        e--;
-    /* Four significant digits: 1000 <= m <= 10000. */
-    int k = 3 - e;
-    double m = k >= 0 ? v * pow10_tab[k] : v / pow10_tab[-k];
-    long mi = lrint(m);
-    if (mi >= 10000) {
-        mi /= 10;
-        e++;
+    } else {
+        /* e: the decimal exponent, 10^e <= v < 10^(e+1). */
+        int bexp;
+        frexp(v, &bexp);
+        e = ((bexp - 1) * 1233) >> 12; /* floor((bexp - 1) * log10(2)) */
+        while (e >= 0 ? v >= pow10_tab[e + 1] : v * pow10_tab[-e - 1] >= 1)
+            e++;
+        while (e >= 0 ? v < pow10_tab[e] : v * pow10_tab[-e] < 1)
+            e--;
+        /* Four significant digits: 1000 <= m <= 10000. */
+        int k = 3 - e;
+        double m = k >= 0 ? v * pow10_tab[k] : v / pow10_tab[-k];
+        mi = lrint(m);
+        if (mi >= 10000) {
+            mi /= 10;
+            e++;
+        }
     }
     char d[4];
     int nd = 4;
@@ -154,37 +225,55 @@ static char *put_g4(char *p, float f)
     return p;
 }
 
+/* Copies a string literal (its length known at compile time). */
+#define PUT_LIT(p, lit) (memcpy((p), "" lit, sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
+/* The label names as keys and as values: "kn":  and  kn",  */
+static const struct {
+    char key[16], value[32];
+    unsigned char key_len, value_len;
+} label_json[LANGID_NLABELS] = {
+#define L(id, name)                                                                         \
+    [id] = {"\"" name "\":", name "\",\"needs_kannada\":", sizeof(name) + 2,               \
+            sizeof(name) + 17}
+    L(LANGID_KN, "kn"),           L(LANGID_KN_LATN, "kn-latn"),
+    L(LANGID_EN, "en"),           L(LANGID_HI, "hi"),
+    L(LANGID_HI_LATN, "hi-latn"), L(LANGID_MIXED_SCRIPT, "mixed-script"),
+    L(LANGID_OTHER, "other"),
+#undef L
+};
+
 /* Writes the JSON object for r and a newline at p (room for RESULT_MAX
  * bytes); returns the end. Label names need no JSON escaping. */
 static char *format_result(char *p, const struct langid_result *r)
 {
-    p = put_str(p, "{\"lang\":\"");
-    p = put_str(p, langid_label_name(r->label));
-    p = put_str(p, r->needs_kannada ? "\",\"needs_kannada\":true" : "\",\"needs_kannada\":false");
-    p = put_str(p, r->uncertain ? ",\"uncertain\":true,\"scores\":{"
-                                : ",\"uncertain\":false,\"scores\":{");
+    unsigned l = (unsigned)r->label < LANGID_NLABELS ? (unsigned)r->label : LANGID_OTHER;
+    p = PUT_LIT(p, "{\"lang\":\"");
+    memcpy(p, label_json[l].value, label_json[l].value_len);
+    p += label_json[l].value_len;
+    p = r->needs_kannada ? PUT_LIT(p, "true") : PUT_LIT(p, "false");
+    p = r->uncertain ? PUT_LIT(p, ",\"uncertain\":true,\"scores\":{")
+                     : PUT_LIT(p, ",\"uncertain\":false,\"scores\":{");
     for (int i = 0; i < LANGID_NLABELS; i++) {
         if (i)
             *p++ = ',';
-        *p++ = '"';
-        p = put_str(p, langid_label_name((enum langid_label)i));
-        *p++ = '"';
-        *p++ = ':';
+        memcpy(p, label_json[i].key, label_json[i].key_len);
+        p += label_json[i].key_len;
         p = put_g4(p, r->scores[i]);
     }
-    p = put_str(p, "},\"scripts\":{\"kannada\":");
+    p = PUT_LIT(p, "},\"scripts\":{\"kannada\":");
     p = put_uint(p, r->n_kannada);
-    p = put_str(p, ",\"latin\":");
+    p = PUT_LIT(p, ",\"latin\":");
     p = put_uint(p, r->n_latin);
-    p = put_str(p, ",\"devanagari\":");
+    p = PUT_LIT(p, ",\"devanagari\":");
     p = put_uint(p, r->n_devanagari);
-    p = put_str(p, ",\"other\":");
+    p = PUT_LIT(p, ",\"other\":");
     p = put_uint(p, r->n_other_script);
-    p = put_str(p, ",\"digits_punct\":");
+    p = PUT_LIT(p, ",\"digits_punct\":");
     p = put_uint(p, r->n_digits_punct);
-    p = put_str(p, "},\"p_kannada\":");
+    p = PUT_LIT(p, "},\"p_kannada\":");
     p = put_g4(p, r->p_kannada);
-    p = put_str(p, "}\n");
+    p = PUT_LIT(p, "}\n");
     return p;
 }
 
@@ -203,6 +292,20 @@ static int drain(int fd, char *buf, size_t *len)
     }
     *len = 0;
     return 0;
+}
+
+/*
+ * A pipe holds 64 KiB by default, a quarter of the output buffer: each
+ * write would wait for the reader three times over, and each wait is a
+ * sleep and a wakeup on both sides. Ask for room for a whole buffer (up to
+ * the system's limit, fs.pipe-max-size, 1 MiB by default); failing that,
+ * nothing changes but the speed.
+ */
+static void widen_pipe(int fd)
+{
+    struct stat st;
+    if (fstat(fd, &st) == 0 && S_ISFIFO(st.st_mode) && fcntl(fd, F_GETPIPE_SZ) < (int)OUT_SIZE * 2)
+        (void)fcntl(fd, F_SETPIPE_SZ, (int)OUT_SIZE * 2);
 }
 
 int langid_main(int argc, char **argv)
@@ -228,6 +331,8 @@ int langid_main(int argc, char **argv)
         return 1;
     }
     tty = isatty(out_fd);
+    widen_pipe(out_fd);
+    widen_pipe(in_fd);
     in = xmalloc(cap);
     out = xmalloc(OUT_SIZE);
 

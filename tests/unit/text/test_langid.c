@@ -407,7 +407,11 @@ static void test_put_g4(void **state)
 {
     static const float fixed[] = {0.0f, 1.0f, 0.5f, 0.015625f, 1e-4f, 9.9995e-5f, 0.99995f,
                                   0.1f, 1e-18f, 9.99e-19f, 1e-45f, 1e-30f, 2.127e-08f,
-                                  1.237e-05f, 0.999949f, 123.45f, 9999.5f};
+                                  1.237e-05f, 0.999949f, 123.45f, 9999.5f,
+                                  /* the exact path below 1e-18: denormals, the
+                                   * smallest normal, both sides of 1e-18 */
+                                  0x1p-149f, 0x1.fffffcp-127f, 0x1p-126f, 9.99999e-19f,
+                                  1.00001e-18f, 9.9995e-30f, 9.99949e-30f};
     char want[64], got[64];
     uint32_t x = 2463534242u;
     for (size_t i = 0; i < ARRAY_SIZE(fixed) + 200000; i++) {
