@@ -25,8 +25,8 @@ secs=${1:-3600}
 [ $# -gt 0 ] && shift
 names=${*:-$(ls tests/fuzz/fuzz_*.c | sed 's|tests/fuzz/fuzz_||; s|\.c$||')}
 JOBS=${JOBS:-1}
-# shellcheck disable=SC2046
-make -j2 $(for n in $names; do echo "build/fuzz/fuzz_$n"; done) >/dev/null
+# shellcheck disable=SC2046 # (flock: two runs side by side share build/fuzz)
+mkdir -p build && flock build/.fuzz-long.lock make -j2 $(for n in $names; do echo "build/fuzz/fuzz_$n"; done) >/dev/null
 mkdir -p bench/results
 out=bench/results/fuzz-long.txt
 tmp=$(mktemp -d /tmp/hermod-fuzz-long.XXXXXX)

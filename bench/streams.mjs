@@ -11,7 +11,7 @@
 // the issue's bar (1,000 streams, all complete, peak RSS under 64 MB).
 //
 //   node bench/streams.mjs [N=1000] [ROUNDS=3] [CHUNKS=20] [DELAY=50]
-//   HERMOD_BIN, FAKE_ENGINE
+//   HERMOD_BIN, FAKE_ENGINE; STREAMS_VERBOSE=1 prints each round's first-chunk deciles
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -53,15 +53,27 @@ const pct = (xs, p) => {
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
 };
 
+// TCP segments retransmitted so far, machine-wide (Linux: /proc/net/snmp).
+const retrans = () => {
+  const l = fs.readFileSync('/proc/net/snmp', 'utf8').split('\n').filter((x) => x.startsWith('Tcp:'));
+  return Number(l[1].split(' ')[l[0].split(' ').indexOf('RetransSegs')]);
+};
+
 async function round(port, model) {
+  const r0 = retrans();
   const rs = await Promise.all(Array.from({ length: N }, () => stream(port, { model, stream: true, messages: [] })));
   const ok = rs.filter((r) => r.ok);
+  if (process.env.STREAMS_VERBOSE) {
+    const f = ok.map((r) => r.first);
+    console.log(`  ${port === h?.port ? 'hermod' : 'direct'} first chunk p10..p100: ${[10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 100].map((q) => pct(f, q).toFixed(0)).join(' ')}; ${retrans() - r0} TCP segments retransmitted`);
+  }
   return { ok: ok.length, p50: pct(ok.map((r) => r.first), 50), p99: pct(ok.map((r) => r.first), 99), done99: pct(ok.map((r) => r.total), 99) };
 }
 
 const rss = (pid) => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'))[1]);
 
 const eport = await freePort();
+let h = null;
 const engine = spawn(FAKE, ['--port', String(eport), '--chunks', String(CHUNKS), '--chunk-delay', String(DELAY), '--alias', 'bench'], { stdio: 'ignore' });
 for (;;) {
   try {
@@ -69,7 +81,7 @@ for (;;) {
   } catch {}
   await sleep(20);
 }
-const h = new Hermod(`log_level: warn\nmodels:\n  - name: bench\n    concurrency: 0\n    queue: 100000\n    engines:\n      - kind: openai\n        url: http://127.0.0.1:${eport}\n`);
+h = new Hermod(`log_level: warn\nmodels:\n  - name: bench\n    concurrency: 0\n    queue: 100000\n    engines:\n      - kind: openai\n        url: http://127.0.0.1:${eport}\n`);
 await h.start();
 const idle = rss(h.proc.pid);
 const res = { direct: [], hermod: [] };
