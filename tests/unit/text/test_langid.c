@@ -432,6 +432,21 @@ static void test_put_g4(void **state)
     }
 }
 
+/* The CLI's own copies of the label names agree with langid_label_name(). */
+static void test_cli_label_json(void **state)
+{
+    char want[64];
+    for (int i = 0; i < LANGID_NLABELS; i++) {
+        const char *name = langid_label_name((enum langid_label)i);
+        snprintf(want, sizeof(want), "\"%s\":", name);
+        assert_int_equal(label_json[i].key_len, strlen(want));
+        assert_memory_equal(label_json[i].key, want, label_json[i].key_len);
+        snprintf(want, sizeof(want), "%s\",\"needs_kannada\":", name);
+        assert_int_equal(label_json[i].value_len, strlen(want));
+        assert_memory_equal(label_json[i].value, want, label_json[i].value_len);
+    }
+}
+
 /* A coprocess writes a line and waits for the answer: the filter must
  * answer it without waiting for more input or the end of it. */
 static void test_cli_coprocess(void **state)
@@ -487,6 +502,7 @@ int main(void)
         cmocka_unit_test(test_labels),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_put_g4),
+        cmocka_unit_test(test_cli_label_json),
         cmocka_unit_test(test_cli_coprocess),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
