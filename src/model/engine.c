@@ -33,6 +33,7 @@
 #include "lib/list.h"
 #include "lib/str.h"
 #include "lib/xalloc.h"
+#include "model/sysmem.h"
 #include "net/upstream.h"
 
 extern char **environ;
@@ -59,6 +60,7 @@ struct engine {
     /* process */
     pid_t pid;
     int port;
+    int own_port;                 /* a loopback port the engine must listen on itself; 0 = none */
     uv_pipe_t *out;               /* captured stdout+stderr; closed async */
     struct buf log;               /* ring of the newest output */
     struct buf partial;           /* an unfinished output line */
@@ -492,6 +494,47 @@ static void went_down(struct engine *e, const char *why)
 
 static void start_probe(struct engine *e, int kind);
 
+/* Programs that listen for a container's engine (published ports). */
+static bool port_forwarder(const char *comm)
+{
+    static const char *const names[] = {"docker-proxy", "rootlessport", "rootlessport-ch",
+                                        "conmon", "pasta", "slirp4netns"};
+    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
+        if (!strcmp(comm, names[i]))
+            return true;
+    return false;
+}
+
+/*
+ * A managed engine's port answers: is the engine we started the one
+ * listening there? hermod checks that its port is free and then starts
+ * the engine, which binds it when it is ready to; another program can take
+ * the port in between, and would then get the requests meant for the
+ * engine (a user's prompts). So the listener must belong to the engine's
+ * process tree, by /proc. A container runtime's forwarder is taken for
+ * its engine; a listener whose holder cannot be seen (another user's, or
+ * in another network namespace) cannot be judged and passes. Fails the
+ * start and returns false when the port is someone else's.
+ */
+static bool listener_is_ours(struct engine *e)
+{
+    int other = 0;
+    char comm[32];
+    if (!e->pid || !e->own_port ||
+        sysmem_port_owner(e->own_port, (int)e->pid, &other, comm, sizeof(comm)) !=
+            SYSMEM_PORT_OTHER ||
+        port_forwarder(comm))
+        return true;
+    char *why = xasprintf("port %d answers, but the program listening there is not the engine "
+                          "hermod started: it is pid %d (%s), which took the port before the "
+                          "engine could; stop that program or give engines ports no other "
+                          "program uses (engine_ports)",
+                          e->own_port, other, comm);
+    fail_start(e, why);
+    free(why);
+    return false;
+}
+
 static void probe_done(struct upstream_req *r, int rc, const char *msg, void *arg)
 {
     struct engine *e = arg;
@@ -529,6 +572,8 @@ static void probe_done(struct upstream_req *r, int rc, const char *msg, void *ar
         return;
     }
     if (rc == 0 && e->probe_status == 200) {
+        if (e->state == ENGINE_STARTING && !listener_is_ours(e))
+            return;
         /* An unmanaged engine must also serve the model we route to it. */
         if (!managed && e->cfg->kind != ENGINE_KIND_LLAMA_SERVER) {
             start_probe(e, PROBE_MODELS);
@@ -838,7 +883,7 @@ static int free_port(const struct config *g)
  * spawn, or whatever already listens there would pass for the engine.
  * Only loopback and wildcard hosts can be checked from here.
  */
-static int check_fixed_port(const char *url, struct buf *err)
+static int check_fixed_port(const char *url, struct buf *err, int *own_port)
 {
     struct http_parser_url pu;
     http_parser_url_init(&pu);
@@ -854,6 +899,7 @@ static int check_fixed_port(const char *url, struct buf *err)
         return 0; /* only loopback and wildcard hosts can be checked from here */
     int p = pu.field_set & (1 << UF_PORT) ? pu.port : 80;
     int rc = try_port("127.0.0.1", p);
+    *own_port = p;
     if (rc == -EADDRINUSE)
         buf_addf(err,
                  "port %d of %s is already in use by another program, so the engine could "
@@ -920,8 +966,9 @@ static int spawn(struct engine *e, struct buf *err)
     char *path = NULL, **argv = NULL, **envp = NULL;
     int outp[2] = {-1, -1}, errp[2] = {-1, -1};
 
+    e->own_port = 0;
     if (c->url) {
-        rc = check_fixed_port(c->url, err);
+        rc = check_fixed_port(c->url, err, &e->own_port);
         if (rc)
             return rc;
         e->port = 0;
@@ -938,7 +985,7 @@ static int spawn(struct engine *e, struct buf *err)
                 buf_addf(err, "no free loopback port: %s", strerror(-p));
             return p;
         }
-        e->port = p;
+        e->port = e->own_port = p;
         snprintf(port, sizeof(port), "%d", p);
         free(e->base_url);
         e->base_url = xasprintf("http://%s:%d", host, p);

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <dlfcn.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -178,6 +179,99 @@ uint64_t sysmem_tree_rss(int pid)
         fclose(f);
     }
     return total;
+}
+
+/* The inodes of the listening TCP sockets on port in the table `path`
+ * (/proc/net/tcp or tcp6), appended to ino[*n..max). */
+static void listeners(const char *path, int port, unsigned long *ino, size_t *n, size_t max)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return;
+    char line[512];
+    if (!fgets(line, sizeof(line), f)) { /* the header */
+        fclose(f);
+        return;
+    }
+    while (*n < max && fgets(line, sizeof(line), f)) {
+        /* sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode */
+        unsigned lport, st;
+        unsigned long inode;
+        if (sscanf(line, " %*d: %*[0-9A-Fa-f]:%x %*s %x %*s %*s %*s %*u %*d %lu", &lport, &st,
+                   &inode) == 3 &&
+            st == 0x0A && (int)lport == port && inode)
+            ino[(*n)++] = inode;
+    }
+    fclose(f);
+}
+
+/* Does process pid hold one of the sockets ino[0..n)? -1: cannot look. */
+static int holds(int pid, const unsigned long *ino, size_t n)
+{
+    char path[64];
+    snprintf(path, sizeof(path), "/proc/%d/fd", pid);
+    DIR *d = opendir(path);
+    if (!d)
+        return -1;
+    struct dirent *de;
+    int found = 0;
+    while (!found && (de = readdir(d))) {
+        char fpath[320], link[64];
+        if (de->d_name[0] == '.')
+            continue;
+        snprintf(fpath, sizeof(fpath), "%s/%s", path, de->d_name);
+        ssize_t k = readlink(fpath, link, sizeof(link) - 1);
+        unsigned long v;
+        if (k <= 0)
+            continue;
+        link[k] = '\0';
+        if (sscanf(link, "socket:[%lu]", &v) == 1)
+            for (size_t i = 0; i < n && !found; i++)
+                found = v == ino[i];
+    }
+    closedir(d);
+    return found;
+}
+
+enum sysmem_port_owner sysmem_port_owner(int port, int pid, int *other_pid, char *other_comm,
+                                         size_t comm_size)
+{
+    unsigned long ino[16];
+    size_t n = 0;
+    listeners("/proc/net/tcp", port, ino, &n, ARRAY_SIZE(ino));
+    listeners("/proc/net/tcp6", port, ino, &n, ARRAY_SIZE(ino));
+    if (!n)
+        return SYSMEM_PORT_NONE;
+    int pids[256];
+    size_t np = pid > 0 ? tree(pid, pids, 0, ARRAY_SIZE(pids)) : 0;
+    for (size_t i = 0; i < np; i++)
+        if (holds(pids[i], ino, n) == 1)
+            return SYSMEM_PORT_TREE;
+    /* Not ours: whose, for the message (every process; only on this path). */
+    DIR *d = opendir("/proc");
+    if (!d)
+        return SYSMEM_PORT_UNKNOWN;
+    enum sysmem_port_owner r = SYSMEM_PORT_UNKNOWN;
+    struct dirent *de;
+    while (r == SYSMEM_PORT_UNKNOWN && (de = readdir(d))) {
+        char *end;
+        long q = strtol(de->d_name, &end, 10);
+        if (*end || q <= 0 || q > INT_MAX || holds((int)q, ino, n) != 1)
+            continue;
+        r = SYSMEM_PORT_OTHER;
+        *other_pid = (int)q;
+        char path[64];
+        snprintf(path, sizeof(path), "/proc/%ld/comm", q);
+        FILE *f = fopen(path, "r");
+        other_comm[0] = '\0';
+        if (f) {
+            if (fgets(other_comm, (int)comm_size, f))
+                other_comm[strcspn(other_comm, "\n")] = '\0';
+            fclose(f);
+        }
+    }
+    closedir(d);
+    return r;
 }
 
 uint64_t sysmem_tree_gpu(int pid)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * sysmem: how much memory the machine has and what processes really use.
+ * sysmem: how much memory the machine has and what processes really use,
+ * and which process listens on a TCP port.
  *
  * System memory comes from /proc/meminfo. GPUs come from NVIDIA's NVML,
  * loaded at run time with dlopen("libnvidia-ml.so.1"), so hermod builds
@@ -46,6 +47,19 @@ uint64_t sysmem_tree_rss(int pid);
 /* GPU memory used by pid and its descendants according to NVML (bytes),
  * summed over GPUs; 0 without NVML. */
 uint64_t sysmem_tree_gpu(int pid);
+
+/* Who holds the listening sockets on TCP port `port` (IPv4 and IPv6, any
+ * local address) in this network namespace, as /proc tells. */
+enum sysmem_port_owner {
+    SYSMEM_PORT_NONE,    /* /proc/net shows no listener on the port */
+    SYSMEM_PORT_TREE,    /* one of them belongs to pid or a descendant */
+    SYSMEM_PORT_OTHER,   /* held by another process: *other_pid, other_comm */
+    SYSMEM_PORT_UNKNOWN, /* held, but by no process we may look into */
+};
+
+/* other_comm gets at least 16 bytes (a kernel comm is 15 and a NUL). */
+enum sysmem_port_owner sysmem_port_owner(int port, int pid, int *other_pid, char *other_comm,
+                                         size_t comm_size);
 
 /* Test hook: reads meminfo from this file instead of /proc/meminfo. */
 void sysmem_set_meminfo_path(const char *path);

@@ -6,6 +6,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import path from 'node:path';
 import OpenAI, { toFile } from 'openai';
@@ -315,6 +316,38 @@ test('engine ports come from engine_ports; a fixed port already taken is an erro
   const e = await f.json();
   assert.match(e.error.message, new RegExp(`port ${taken} .*already in use`));
   assert.equal(accepted, 0, 'the program on that port was never taken for the engine');
+  await h.stop();
+});
+
+test('a program that takes an engine port before the engine binds it is never taken for the engine', async (t) => {
+  // A port free now; hermod will choose it (a range of one) and start an
+  // engine that waits 4 s before listening. In that window this test, a
+  // process outside the engine's tree, listens there and answers
+  // everything with 200, health checks included.
+  const probe = net.createServer();
+  const port = await new Promise((resolve) => probe.listen(0, '127.0.0.1', () => resolve(probe.address().port)));
+  await new Promise((resolve) => probe.close(resolve));
+  const h = new Hermod(`engine_ports: ${port}-${port}\n` + oneModel({ name: 'm', engines: [managed(['--listen-delay', 4000])] }));
+  t.after(() => h.cleanup());
+  await h.start();
+  const answer = h.post('/v1/chat/completions', { model: 'm', messages: [{ role: 'user', content: 'my bank PIN is 4321' }] });
+  await waitFor(() => h.log().includes(`engine spawned engine=m@llama-server pid=`) && h.log().includes(`port=${port} `), { what: 'the engine spawned on the port' });
+  const seen = [];
+  const squatter = http.createServer((req, res) => {
+    seen.push(req.url);
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end('{}'));
+  });
+  await new Promise((resolve) => squatter.listen(port, '127.0.0.1', resolve));
+  t.after(() => squatter.close());
+  const r = await answer;
+  assert.equal(r.status, 503);
+  const e = await r.json();
+  assert.match(e.error.message, new RegExp(`port ${port} answers, but the program listening there is not the engine hermod started: it is pid ${process.pid} `));
+  assert.ok(seen.length >= 1, 'the squatter answered a health check');
+  assert.deepEqual(seen.filter((u) => u !== '/health'), [], 'nothing but health checks reached the squatter');
+  // the engine hermod started is stopped, not left behind
+  await waitFor(() => /engine stopped engine=m@llama-server|exited before becoming ready/.test(h.log()), { what: 'the engine stopped' });
   await h.stop();
 });
 
