@@ -494,27 +494,17 @@ static void went_down(struct engine *e, const char *why)
 
 static void start_probe(struct engine *e, int kind);
 
-/* Programs that listen for a container's engine (published ports). */
-static bool port_forwarder(const char *comm)
-{
-    static const char *const names[] = {"docker-proxy", "rootlessport", "rootlessport-ch",
-                                        "conmon", "pasta", "slirp4netns"};
-    for (size_t i = 0; i < ARRAY_SIZE(names); i++)
-        if (!strcmp(comm, names[i]))
-            return true;
-    return false;
-}
-
 /*
  * A managed engine's port answers: is the engine we started the one
  * listening there? hermod checks that its port is free and then starts
  * the engine, which binds it when it is ready to; another program can take
  * the port in between, and would then get the requests meant for the
  * engine (a user's prompts). So the listener must belong to the engine's
- * process tree, by /proc. A container runtime's forwarder is taken for
- * its engine; a listener whose holder cannot be seen (another user's, or
- * in another network namespace) cannot be judged and passes. Fails the
- * start and returns false when the port is someone else's.
+ * process tree, by /proc. A container's listener (a runtime's port
+ * forwarder, or a process under a container shim) is taken for its engine,
+ * and one whose holder cannot be seen (another user's, or in another
+ * network namespace) cannot be judged: both pass. Fails the start and
+ * returns false when the port is someone else's.
  */
 static bool listener_is_ours(struct engine *e)
 {
@@ -522,8 +512,7 @@ static bool listener_is_ours(struct engine *e)
     char comm[32];
     if (!e->pid || !e->own_port ||
         sysmem_port_owner(e->own_port, (int)e->pid, &other, comm, sizeof(comm)) !=
-            SYSMEM_PORT_OTHER ||
-        port_forwarder(comm))
+            SYSMEM_PORT_OTHER)
         return true;
     char *why = xasprintf("port %d answers, but the program listening there is not the engine "
                           "hermod started: it is pid %d (%s), which took the port before the "

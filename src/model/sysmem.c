@@ -233,6 +233,49 @@ static int holds(int pid, const unsigned long *ino, size_t n)
     return found;
 }
 
+/* The parent and name of pid from /proc/PID/stat; -1 if gone. */
+static int parent_of(int pid, char *comm, size_t comm_size)
+{
+    char path[64], line[512];
+    snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char *ok = fgets(line, sizeof(line), f);
+    fclose(f);
+    /* "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses */
+    char *open = ok ? strchr(line, '(') : NULL, *close = ok ? strrchr(line, ')') : NULL;
+    int ppid;
+    if (!open || !close || close < open || sscanf(close + 1, " %*c %d", &ppid) != 1)
+        return -1;
+    size_t n = (size_t)(close - open - 1);
+    if (n >= comm_size)
+        n = comm_size - 1;
+    memcpy(comm, open + 1, n);
+    comm[n] = '\0';
+    return ppid;
+}
+
+/* Is pid (named comm) a container's: a runtime's port forwarder, or a
+ * process with a container shim among its ancestors? */
+static bool of_a_container(int pid, const char *comm)
+{
+    static const char *const forwarders[] = {"docker-proxy", "rootlessport", "rootlessport-ch",
+                                             "conmon", "pasta", "slirp4netns"};
+    for (size_t i = 0; i < ARRAY_SIZE(forwarders); i++)
+        if (!strcmp(comm, forwarders[i]))
+            return true;
+    char name[64];
+    for (int depth = 0; depth < 64 && pid > 1; depth++) {
+        pid = parent_of(pid, name, sizeof(name));
+        if (pid < 0)
+            return false;
+        if (!strncmp(name, "containerd-shim", 15) || !strcmp(name, "conmon"))
+            return true;
+    }
+    return false;
+}
+
 enum sysmem_port_owner sysmem_port_owner(int port, int pid, int *other_pid, char *other_comm,
                                          size_t comm_size)
 {
@@ -269,6 +312,8 @@ enum sysmem_port_owner sysmem_port_owner(int port, int pid, int *other_pid, char
                 other_comm[strcspn(other_comm, "\n")] = '\0';
             fclose(f);
         }
+        if (of_a_container((int)q, other_comm))
+            r = SYSMEM_PORT_CONTAINER;
     }
     closedir(d);
     return r;

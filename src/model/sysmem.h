@@ -55,6 +55,11 @@ enum sysmem_port_owner {
     SYSMEM_PORT_TREE,    /* one of them belongs to pid or a descendant */
     SYSMEM_PORT_OTHER,   /* held by another process: *other_pid, other_comm */
     SYSMEM_PORT_UNKNOWN, /* held, but by no process we may look into */
+    /* Held by a container runtime's port forwarder (docker-proxy,
+     * rootlessport, conmon, pasta, slirp4netns) or by a process under a
+     * container shim (containerd-shim*, conmon: a container on the host's
+     * network): a container's, not judged. *other_pid, other_comm set. */
+    SYSMEM_PORT_CONTAINER,
 };
 
 /* other_comm gets at least 16 bytes (a kernel comm is 15 and a NUL). */

@@ -108,22 +108,32 @@ static void test_port_owner_tree_other_none(void **state)
                      SYSMEM_PORT_NONE);
 }
 
-/* The listener belongs to a child of the engine (an engine that forks its
- * server, as vLLM does): that is the engine's tree too. */
-static void test_port_owner_descendant(void **state)
+/* A process tree outside this one: a child named top_name (NULL: as it
+ * is) whose own child, named holder_name, listens on a loopback port. */
+struct tree {
+    pid_t top, holder;
+    int port;
+};
+
+static struct tree spawn_tree(const char *top_name, const char *holder_name)
 {
-    int port, other = 0, ready[2];
-    char comm[32];
+    struct tree t = {0};
+    int ready[2];
     assert_int_equal(pipe(ready), 0);
-    pid_t engine = fork();
-    assert_true(engine >= 0);
-    if (engine == 0) {
+    t.top = fork();
+    assert_true(t.top >= 0);
+    if (t.top == 0) {
         die_with_parent();
-        pid_t server = fork();
-        if (server == 0) {
+        if (top_name)
+            prctl(PR_SET_NAME, top_name);
+        pid_t holder = fork();
+        if (holder == 0) {
             die_with_parent();
-            int p, fd = listen_on(AF_INET, &p);
-            if (write(ready[1], &p, sizeof(p)) != (ssize_t)sizeof(p) || fd < 0)
+            if (holder_name)
+                prctl(PR_SET_NAME, holder_name);
+            struct tree got = {.holder = getpid()};
+            int fd = listen_on(AF_INET, &got.port);
+            if (fd < 0 || write(ready[1], &got, sizeof(got)) != (ssize_t)sizeof(got))
                 _exit(1);
             for (;;)
                 pause();
@@ -131,21 +141,59 @@ static void test_port_owner_descendant(void **state)
         for (;;)
             pause();
     }
-    assert_int_equal(read(ready[0], &port, sizeof(port)), (ssize_t)sizeof(port));
-    assert_int_equal(sysmem_port_owner(port, (int)engine, &other, comm, sizeof(comm)),
-                     SYSMEM_PORT_TREE);
-    /* From outside that tree (this process's child that holds nothing):
-     * another process's. */
-    pid_t stranger = idle_child();
-    assert_int_equal(sysmem_port_owner(port, (int)stranger, &other, comm, sizeof(comm)),
-                     SYSMEM_PORT_OTHER);
-    assert_true(other != (int)engine && other != (int)getpid());
-    reap(stranger);
-    /* The engine's group: the server first, then the engine. */
-    kill(other, SIGKILL);
-    reap(engine);
+    struct tree got;
+    assert_int_equal(read(ready[0], &got, sizeof(got)), (ssize_t)sizeof(got));
     close(ready[0]);
     close(ready[1]);
+    t.holder = got.holder;
+    t.port = got.port;
+    return t;
+}
+
+static void end_tree(struct tree t)
+{
+    kill(t.holder, SIGKILL);
+    reap(t.top);
+}
+
+/* The listener belongs to a child of the engine (an engine that forks its
+ * server): that is the engine's tree too. From outside the tree it is
+ * another process's, named. */
+static void test_port_owner_descendant(void **state)
+{
+    int other = 0;
+    char comm[32];
+    struct tree t = spawn_tree(NULL, "fake-server");
+    assert_int_equal(sysmem_port_owner(t.port, (int)t.top, &other, comm, sizeof(comm)),
+                     SYSMEM_PORT_TREE);
+    pid_t stranger = idle_child();
+    assert_int_equal(sysmem_port_owner(t.port, (int)stranger, &other, comm, sizeof(comm)),
+                     SYSMEM_PORT_OTHER);
+    assert_int_equal(other, (int)t.holder);
+    assert_string_equal(comm, "fake-server");
+    reap(stranger);
+    end_tree(t);
+}
+
+/* A container's listener is not judged: a runtime's port forwarder by its
+ * name, or a process with a container shim among its ancestors (a
+ * container on the host's network). */
+static void test_port_owner_container(void **state)
+{
+    int other = 0;
+    char comm[32];
+    pid_t stranger = idle_child();
+    struct tree t = spawn_tree(NULL, "docker-proxy");
+    assert_int_equal(sysmem_port_owner(t.port, (int)stranger, &other, comm, sizeof(comm)),
+                     SYSMEM_PORT_CONTAINER);
+    assert_int_equal(other, (int)t.holder);
+    end_tree(t);
+    t = spawn_tree("containerd-shim-runc-v2", "vllm");
+    assert_int_equal(sysmem_port_owner(t.port, (int)stranger, &other, comm, sizeof(comm)),
+                     SYSMEM_PORT_CONTAINER);
+    assert_string_equal(comm, "vllm");
+    end_tree(t);
+    reap(stranger);
 }
 
 static void test_port_owner_ipv6(void **state)
@@ -177,6 +225,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_port_owner_tree_other_none),
         cmocka_unit_test(test_port_owner_descendant),
+        cmocka_unit_test(test_port_owner_container),
         cmocka_unit_test(test_port_owner_ipv6),
         cmocka_unit_test(test_tree_rss),
     };
