@@ -119,6 +119,8 @@ struct lookup {
 static void conn_close(struct conn *c);
 static void finish(struct upstream_req *r, int rc, const char *msg);
 static void req_free(struct upstream_req *r);
+static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b);
+static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *b);
 static void feed(struct conn *c, const char *p, size_t n);
 
 /* Health checks are counted apart: an engine that is down (or an unmanaged
@@ -204,6 +206,12 @@ static void conn_release(struct conn *c, bool reusable)
     }
     http_parser_init(&c->parser, HTTP_RESPONSE);
     c->parser.data = c;
+    /* At rest the connection is read (read_cb closes it when the engine
+     * does), and a request that takes it back expects it read: an answer
+     * that ended while reading was stopped for back-pressure (the end was
+     * among the bytes kept aside) must start it again. Already reading:
+     * UV_EALREADY, nothing to do. */
+    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
     list_add_head(&u->idle, &c->link);
     u->nidle++;
 }
