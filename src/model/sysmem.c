@@ -10,7 +10,14 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <dlfcn.h>
+#include <errno.h>
 #include <limits.h>
+#include <linux/inet_diag.h>
+#include <linux/netlink.h>
+#include <linux/sock_diag.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -181,8 +188,72 @@ uint64_t sysmem_tree_rss(int pid)
     return total;
 }
 
-/* The inodes of the listening TCP sockets on port in the table `path`
- * (/proc/net/tcp or tcp6), appended to ino[*n..max). */
+/*
+ * The inodes of the listening TCP sockets of `family` on port, appended to
+ * ino[*n..max), by the kernel's socket diagnostics (netlink, as ss asks):
+ * a dump of listening sockets only, so its cost does not grow with the
+ * connections open. Reading /proc/net/tcp instead took 225 ms with 40,000
+ * sockets on the machine. Returns 0 or -errno (then /proc is read).
+ */
+static int listeners_diag(int family, int port, unsigned long *ino, size_t *n, size_t max)
+{
+    int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG);
+    if (fd < 0)
+        return -errno;
+    struct {
+        struct nlmsghdr nlh;
+        struct inet_diag_req_v2 r;
+    } req = {
+        .nlh = {.nlmsg_len = sizeof(req),
+                .nlmsg_type = SOCK_DIAG_BY_FAMILY,
+                .nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP},
+        .r = {.sdiag_family = (uint8_t)family,
+              .sdiag_protocol = IPPROTO_TCP,
+              .idiag_states = 1u << TCP_LISTEN},
+    };
+    struct sockaddr_nl sa = {.nl_family = AF_NETLINK};
+    int rc = 0;
+    if (sendto(fd, &req, sizeof(req), 0, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+        rc = -errno;
+        close(fd);
+        return rc;
+    }
+    long buf[4096]; /* 32 KiB, aligned for the headers */
+    for (bool done = false; !done;) {
+        ssize_t got = recv(fd, buf, sizeof(buf), 0);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            rc = -errno;
+            break;
+        }
+        int len = (int)got;
+        if (!len) {
+            rc = -EPROTO;
+            break;
+        }
+        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
+             h = NLMSG_NEXT(h, len)) {
+            if (h->nlmsg_type == NLMSG_DONE) {
+                done = true;
+                break;
+            }
+            if (h->nlmsg_type == NLMSG_ERROR) {
+                const struct nlmsgerr *e = NLMSG_DATA(h);
+                rc = e->error < 0 ? e->error : -EPROTO;
+                done = true;
+                break;
+            }
+            const struct inet_diag_msg *m = NLMSG_DATA(h);
+            if (ntohs(m->id.idiag_sport) == port && m->idiag_inode && *n < max)
+                ino[(*n)++] = m->idiag_inode;
+        }
+    }
+    close(fd);
+    return rc;
+}
+
+/* The same from the table `path` (/proc/net/tcp or tcp6). */
 static void listeners(const char *path, int port, unsigned long *ino, size_t *n, size_t max)
 {
     FILE *f = fopen(path, "r");
@@ -281,8 +352,10 @@ enum sysmem_port_owner sysmem_port_owner(int port, int pid, int *other_pid, char
 {
     unsigned long ino[16];
     size_t n = 0;
-    listeners("/proc/net/tcp", port, ino, &n, ARRAY_SIZE(ino));
-    listeners("/proc/net/tcp6", port, ino, &n, ARRAY_SIZE(ino));
+    if (listeners_diag(AF_INET, port, ino, &n, ARRAY_SIZE(ino)) < 0)
+        listeners("/proc/net/tcp", port, ino, &n, ARRAY_SIZE(ino));
+    if (listeners_diag(AF_INET6, port, ino, &n, ARRAY_SIZE(ino)) < 0)
+        listeners("/proc/net/tcp6", port, ino, &n, ARRAY_SIZE(ino));
     if (!n)
         return SYSMEM_PORT_NONE;
     int pids[256];

@@ -49,7 +49,11 @@ uint64_t sysmem_tree_rss(int pid);
 uint64_t sysmem_tree_gpu(int pid);
 
 /* Who holds the listening sockets on TCP port `port` (IPv4 and IPv6, any
- * local address) in this network namespace, as /proc tells. */
+ * local address) in this network namespace: the sockets by the kernel's
+ * socket diagnostics (netlink; /proc/net/tcp where that fails), their
+ * holders by /proc/PID/fd. Well under a millisecond when the engine's
+ * tree holds them, also with 45,000 sockets open; a scan of every
+ * process when it does not. */
 enum sysmem_port_owner {
     SYSMEM_PORT_NONE,    /* /proc/net shows no listener on the port */
     SYSMEM_PORT_TREE,    /* one of them belongs to pid or a descendant */

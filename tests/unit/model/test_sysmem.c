@@ -62,15 +62,26 @@ static void die_with_parent(void)
  * closes what fork() gave it, the test's listener among them). */
 static pid_t idle_child(void)
 {
+    int ready[2];
+    char c = 0;
+    assert_int_equal(pipe(ready), 0);
     pid_t pid = fork();
     if (pid == 0) {
         die_with_parent();
         for (int fd = 3; fd < 1024; fd++)
-            close(fd);
+            if (fd != ready[1])
+                close(fd);
+        /* closed: now the test may look */
+        if (write(ready[1], &c, 1) != 1)
+            _exit(1);
+        close(ready[1]);
         for (;;)
             pause();
     }
     assert_true(pid > 0);
+    close(ready[1]);
+    assert_int_equal(read(ready[0], &c, 1), 1);
+    close(ready[0]);
     return pid;
 }
 
