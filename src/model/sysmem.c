@@ -227,13 +227,24 @@ static int listeners_diag(int family, int port, unsigned long *ino, size_t *n, s
             rc = -errno;
             break;
         }
-        int len = (int)got;
-        if (!len) {
+        if (!got) {
             rc = -EPROTO;
             break;
         }
-        for (struct nlmsghdr *h = (struct nlmsghdr *)buf; NLMSG_OK(h, len);
-             h = NLMSG_NEXT(h, len)) {
+        /* NLMSG_OK/NLMSG_NEXT by hand: the macros compare signed and
+         * unsigned lengths. */
+        char *p = (char *)buf;
+        for (size_t left = (size_t)got, step; left >= sizeof(struct nlmsghdr);
+             p += step, left -= step) {
+            struct nlmsghdr *h = (struct nlmsghdr *)(void *)p;
+            if (h->nlmsg_len < sizeof(*h) || h->nlmsg_len > left) {
+                rc = -EPROTO;
+                done = true;
+                break;
+            }
+            step = NLMSG_ALIGN(h->nlmsg_len);
+            if (step > left)
+                step = left; /* the last one, unpadded */
             if (h->nlmsg_type == NLMSG_DONE) {
                 done = true;
                 break;
