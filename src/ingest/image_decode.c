@@ -16,7 +16,9 @@
  * WebPGetFeatures, libheif's handle) and calls image__check_size() before
  * any pixel buffer exists. The libraries' own limits stay in place beneath
  * ours (libpng's chunk limits; libheif's security limits, such as 32768
- * pixels a side).
+ * pixels a side, which HEIF lowers to the picture's declared size). HEIF
+ * also checks the canvas of every grid and overlay image, which libheif
+ * allocates from sizes its handle does not report (image_heif_box.c).
  *
  * Alpha is composited onto white here, straight after decoding, so that
  * everything after this file is plain RGB.
@@ -588,6 +590,24 @@ static void heif_keep_exif(struct image_dec *d, const struct heif_image_handle *
     free(p);
 }
 
+struct heif_canvas_check {
+    const struct image_dec *d;
+    heif_item_id primary;
+    int iw, ih; /* the primary image's ispe */
+};
+
+static int heif_canvas_cb(void *arg, uint32_t item, uint32_t w, uint32_t h, struct buf *err)
+{
+    const struct heif_canvas_check *cc = arg;
+    int rc = image__check_size(cc->d, w, h, err);
+    if (rc == 0 && item == cc->primary && (w != (uint32_t)cc->iw || h != (uint32_t)cc->ih)) {
+        buf_addf(err, "corrupt HEIF: its canvas is %ux%u, but the image says it is %dx%d", w, h,
+                 cc->iw, cc->ih);
+        rc = -EBADMSG;
+    }
+    return rc;
+}
+
 int image__decode_heif(struct image_dec *d, struct buf *err)
 {
     pthread_once(&heif_once, heif_init_once);
@@ -634,6 +654,27 @@ int image__decode_heif(struct image_dec *d, struct buf *err)
         rc = image__check_size(d, w < 0 ? 0 : (uint64_t)w, hh < 0 ? 0 : (uint64_t)hh, err);
     if (rc < 0)
         goto out;
+    /* A grid or overlay canvas comes from the item's own data, which the
+     * handle's sizes do not show and libheif 1.15 allocates unchecked
+     * (image_heif_box.c): each one is held to our limits, and the primary
+     * image's must be the size its handle declares. */
+    struct heif_canvas_check cc = {.d = d, .iw = iw0, .ih = ih0};
+    if (heif_context_get_primary_image_ID(ctx, &cc.primary).code != heif_error_Ok)
+        cc.primary = 0;
+    rc = image__heif_canvases(d->data, d->len, heif_canvas_cb, &cc, err);
+    if (rc < 0)
+        goto out;
+    /* And beneath that, libheif's own per-side limit, lowered from 32768
+     * towards the declared size, for any canvas this reading and libheif's
+     * might see differently. libheif holds coded frames to it too, and
+     * those are padded (HEVC to its coding-block size, up to 64) and may
+     * be tiles larger than a small picture: hence the rounding and the
+     * floor of 4096 (a canvas then at most 4096 x 4096, 100 MB). */
+    int side = iw0 > ih0 ? iw0 : ih0;
+    side = side > w ? side : w;
+    side = side > hh ? side : hh;
+    side = (side + 63) / 64 * 64;
+    heif_context_set_maximum_image_size_limit(ctx, (side > 4096 ? side : 4096) + 1);
     d->src_w = (unsigned)w;
     d->src_h = (unsigned)hh;
     heif_keep_exif(d, h);

@@ -87,8 +87,10 @@
     X(heif, heif_context_alloc)                                                               \
     X(heif, heif_context_free)                                                                \
     X(heif, heif_context_get_primary_image_handle)                                            \
+    X(heif, heif_context_get_primary_image_ID)                                                \
     X(heif, heif_context_read_from_memory_without_copy)                                       \
     X(heif, heif_context_set_max_decoding_threads)                                            \
+    X(heif, heif_context_set_maximum_image_size_limit)                                        \
     X(heif, heif_decode_image)                                                                \
     X(heif, heif_decoding_options_alloc)                                                      \
     X(heif, heif_decoding_options_free)                                                       \
@@ -182,8 +184,11 @@ bool medialib_heif_loaded(void);
 #define heif_context_alloc (hf->heif_context_alloc)
 #define heif_context_free (hf->heif_context_free)
 #define heif_context_get_primary_image_handle (hf->heif_context_get_primary_image_handle)
+#define heif_context_get_primary_image_ID (hf->heif_context_get_primary_image_ID)
 #define heif_context_read_from_memory_without_copy (hf->heif_context_read_from_memory_without_copy)
 #define heif_context_set_max_decoding_threads (hf->heif_context_set_max_decoding_threads)
+#define heif_context_set_maximum_image_size_limit                                             \
+    (hf->heif_context_set_maximum_image_size_limit)
 #define heif_decode_image (hf->heif_decode_image)
 #define heif_decoding_options_alloc (hf->heif_decoding_options_alloc)
 #define heif_decoding_options_free (hf->heif_decoding_options_free)
