@@ -72,6 +72,7 @@
     X(avutil, av_free)                                                                        \
     X(avutil, av_freep)                                                                       \
     X(avutil, av_get_pix_fmt_name)                                                            \
+    X(avutil, av_log_set_callback)                                                            \
     X(avutil, av_log_set_level)                                                               \
     X(avutil, av_malloc)                                                                      \
     X(avutil, av_strdup)                                                                      \
@@ -168,6 +169,7 @@ bool medialib_heif_loaded(void);
 #define av_free (av->av_free)
 #define av_freep (av->av_freep)
 #define av_get_pix_fmt_name (av->av_get_pix_fmt_name)
+#define av_log_set_callback (av->av_log_set_callback)
 #define av_log_set_level (av->av_log_set_level)
 #define av_malloc (av->av_malloc)
 #define av_strdup (av->av_strdup)

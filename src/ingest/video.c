@@ -96,15 +96,35 @@ static pthread_once_t av_once = PTHREAD_ONCE_INIT;
  * they cannot be. Set once under av_once, read-only after. */
 static const struct medialib_av *av;
 
+/*
+ * libav's first error message since the clip began, on this thread (each
+ * clip is sampled on one worker thread): its error codes are coarse
+ * ("Invalid data found when processing input" for a frame over
+ * max_pixels), its log says what it was ("Picture size 160x120 is
+ * invalid"). av_fail() adds it to the message.
+ */
+static _Thread_local char av_first_error[160];
+
+static void av_log_cb(void *avcl, int level, const char *fmt, va_list ap)
+{
+    if (level > AV_LOG_ERROR || av_first_error[0])
+        return;
+    vsnprintf(av_first_error, sizeof(av_first_error), fmt, ap);
+    size_t n = strlen(av_first_error);
+    while (n && (av_first_error[n - 1] == '\n' || av_first_error[n - 1] == ' '))
+        av_first_error[--n] = '\0';
+}
+
 static void av_init_once(void)
 {
     av = medialib_av(NULL);
     if (!av)
         return;
     /* libav prints warnings about every odd packet to stderr, which would
-     * interleave with hermod's log lines; errors come back to us anyway.
-     * NEEDSWORK: route libav's messages to log_debug instead. */
+     * interleave with hermod's log lines: nothing is printed, and the first
+     * error of a clip is kept for its message. */
     av_log_set_level(AV_LOG_QUIET);
+    av_log_set_callback(av_log_cb);
 }
 
 /* ---- reading from memory ------------------------------------------------- */
@@ -181,6 +201,8 @@ static int av_fail(struct sampler *s, int averr, const char *what)
     char m[AV_ERROR_MAX_STRING_SIZE];
     av_strerror(averr, m, sizeof(m));
     buf_addf(s->err, "%s: %s", what, m);
+    if (av_first_error[0])
+        buf_addf(s->err, " (libav said: %s)", av_first_error);
     if (averr == AVERROR(ENOMEM))
         return -ENOMEM;
     if (averr == AVERROR(ENOENT) || averr == AVERROR(EACCES) || averr == AVERROR(EISDIR))
@@ -404,6 +426,11 @@ static int open_decoder(struct sampler *s)
         return av_fail(s, averr, "bad codec parameters");
     s->dec->thread_count = 1;
     s->dec->pkt_timebase = s->tb;
+    /* The size checked above is the container's; the decoder allocates
+     * what the stream's own headers say (an H.264 SPS), up to INT_MAX
+     * pixels a frame and a picture buffer of them. Held to the same
+     * limit, libavcodec refuses such a frame before allocating it. */
+    s->dec->max_pixels = s->o.max_pixels > INT64_MAX ? INT64_MAX : (int64_t)s->o.max_pixels;
     averr = avcodec_open2(s->dec, codec, NULL);
     if (averr < 0)
         return av_fail(s, averr, "cannot open the decoder");
@@ -593,6 +620,19 @@ static int on_frame(struct sampler *s, const AVFrame *f)
     return rc;
 }
 
+/*
+ * A decoding error. A stream whose frames are over dec->max_pixels, which
+ * the container's size was not (open_decoder), ends here before the first
+ * frame exists, with libav's words for it (av_first_error: "Picture size
+ * 160x120 is invalid").
+ */
+static int decode_fail(struct sampler *s, int averr)
+{
+    return av_fail(s, averr,
+                   s->res->decoded == 0 ? "corrupt video: its first frame cannot be decoded"
+                                        : "corrupt video: decoding failed");
+}
+
 /* Takes every frame the decoder has ready. */
 static int drain(struct sampler *s)
 {
@@ -601,7 +641,7 @@ static int drain(struct sampler *s)
         if (averr == AVERROR(EAGAIN) || averr == AVERROR_EOF)
             return 0;
         if (averr < 0)
-            return av_fail(s, averr, "corrupt video: decoding failed");
+            return decode_fail(s, averr);
         int rc = s->done ? 0 : on_frame(s, s->frame);
         av_frame_unref(s->frame);
         if (rc < 0)
@@ -643,7 +683,7 @@ static int run(struct sampler *s)
         } else if (s->pkt->stream_index == s->stream) {
             averr = avcodec_send_packet(s->dec, s->pkt);
             if (averr < 0 && averr != AVERROR(EAGAIN))
-                rc = av_fail(s, averr, "corrupt video: decoding failed");
+                rc = decode_fail(s, averr);
             else
                 rc = drain(s);
         }
@@ -687,6 +727,7 @@ static int sample(const char *path, const void *data, size_t len, const struct v
         free(s);
         return -ENOTSUP;
     }
+    av_first_error[0] = '\0';
 
     int rc = open_input(s, path);
     if (rc == 0)

@@ -303,6 +303,49 @@ static void test_hostile(void **state)
     buf_release(&b);
 }
 
+/*
+ * The container says one size (the MP4 sample entry), the stream another
+ * (the H.264 SPS): the container's is the one checked before decoding, and
+ * the decoder allocates the stream's. A 1 KB file could claim 64x64 and
+ * carry 16384x16384 frames (400 MB each, a picture buffer of them). Here
+ * main.mp4 (160x120) says 16x12 and the limit is 16x12: libavcodec must
+ * refuse the first frame before it exists, not hermod after decoding it.
+ */
+static void test_stream_larger_than_container(void **state)
+{
+    struct buf b = BUF_INIT, err = BUF_INIT;
+    struct video_result r;
+    read_file("main.mp4", &b);
+    char *stsd = memmem(b.data, b.len, "stsd", 4);
+    assert_non_null(stsd);
+    char *avc1 = memmem(stsd, b.len - (size_t)(stsd - b.data), "avc1", 4);
+    assert_non_null(avc1);
+    /* Sample entry: box header (the type at +4), 6 reserved, 2 data
+     * reference index, 16 pre-defined and reserved, then width, height. */
+    unsigned char *wh = (unsigned char *)avc1 - 4 + 32;
+    assert_int_equal(wh[0] << 8 | wh[1], 160);
+    assert_int_equal(wh[2] << 8 | wh[3], 120);
+    wh[0] = 0, wh[1] = 16, wh[2] = 0, wh[3] = 12;
+
+    struct video_opts o = {.max_pixels = 16 * 12};
+    int rc = video_sample_mem(b.data, b.len, &o, &r, &err);
+    assert_int_equal(rc, -EBADMSG);
+    if (!strstr(buf_cstr(&err), "its first frame cannot be decoded") ||
+        !strstr(buf_cstr(&err), "max pixel count 192")) /* libav's words */
+        fail_msg("refused, but not by the decoder: %s", buf_cstr(&err));
+    assert_int_equal(r.nframes, 0);
+
+    /* Within the limit, the stream's own size is what comes out. */
+    buf_reset(&err);
+    rc = video_sample_mem(b.data, b.len, NULL, &r, &err);
+    if (rc != 0)
+        fail_msg("video_sample_mem: %d %s", rc, buf_cstr(&err));
+    assert_true(r.nframes > 0);
+    video_result_release(&r);
+    buf_release(&b);
+    buf_release(&err);
+}
+
 /* ---- set-up -------------------------------------------------------------- */
 
 static int setup(void **state)
@@ -360,6 +403,7 @@ int main(void)
         cmocka_unit_test(test_webm_without_duration),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_hostile),
+        cmocka_unit_test(test_stream_larger_than_container),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
