@@ -592,6 +592,7 @@ static void heif_keep_exif(struct image_dec *d, const struct heif_image_handle *
 
 struct heif_canvas_check {
     const struct image_dec *d;
+    bool has_primary;
     heif_item_id primary;
     int iw, ih; /* the primary image's ispe */
 };
@@ -600,7 +601,10 @@ static int heif_canvas_cb(void *arg, uint32_t item, uint32_t w, uint32_t h, stru
 {
     const struct heif_canvas_check *cc = arg;
     int rc = image__check_size(cc->d, w, h, err);
-    if (rc == 0 && item == cc->primary && (w != (uint32_t)cc->iw || h != (uint32_t)cc->ih)) {
+    if (rc < 0 && item == 0)
+        buf_addstr(err, " (the size its HEVC stream declares)");
+    if (rc == 0 && item != 0 && cc->has_primary && item == cc->primary &&
+        (w != (uint32_t)cc->iw || h != (uint32_t)cc->ih)) {
         buf_addf(err, "corrupt HEIF: its canvas is %ux%u, but the image says it is %dx%d", w, h,
                  cc->iw, cc->ih);
         rc = -EBADMSG;
@@ -654,13 +658,13 @@ int image__decode_heif(struct image_dec *d, struct buf *err)
         rc = image__check_size(d, w < 0 ? 0 : (uint64_t)w, hh < 0 ? 0 : (uint64_t)hh, err);
     if (rc < 0)
         goto out;
-    /* A grid or overlay canvas comes from the item's own data, which the
-     * handle's sizes do not show and libheif 1.15 allocates unchecked
-     * (image_heif_box.c): each one is held to our limits, and the primary
-     * image's must be the size its handle declares. */
+    /* A grid or overlay canvas comes from the item's own data, and a
+     * tile's picture from its HEVC parameter sets: neither is what the
+     * handle reports, and libheif 1.15 and libde265 allocate them
+     * unchecked (image_heif_box.c). Each one is held to our limits, and
+     * the primary image's canvas must be the size its handle declares. */
     struct heif_canvas_check cc = {.d = d, .iw = iw0, .ih = ih0};
-    if (heif_context_get_primary_image_ID(ctx, &cc.primary).code != heif_error_Ok)
-        cc.primary = 0;
+    cc.has_primary = heif_context_get_primary_image_ID(ctx, &cc.primary).code == heif_error_Ok;
     rc = image__heif_canvases(d->data, d->len, heif_canvas_cb, &cc, err);
     if (rc < 0)
         goto out;

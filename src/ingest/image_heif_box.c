@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * image_heif_box.c: the size of every grid and overlay canvas in a HEIF
- * file, read before libheif decodes it.
+ * image_heif_box.c: the sizes libheif and libde265 will allocate for a
+ * HEIF file, read before libheif decodes it: every grid and overlay
+ * canvas, every HEVC picture.
  *
  * WHY
  * A derived HEIF image ('grid' of tiles, 'iovl' overlay; ISO/IEC
@@ -12,13 +13,19 @@
  * size. A 508-byte file found by fuzz_image declared 64x64 and a grid of
  * 26742x25393: 2 GB allocated before any tile was decoded. So the decoder
  * reads each canvas here and holds it to the same limits as every other
- * picture (image__decode_heif()).
+ * picture (image__decode_heif()). The same goes one level down: libde265
+ * (1.0.11 in bookworm) allocates the picture its sequence parameter set
+ * declares, up to 65535 a side, whatever the tile's ispe says; so the
+ * width and height of each SPS in an hvcC property are read too. (AVIF's
+ * av1C need not carry the sequence header, and libheif holds dav1d to
+ * 32768 x 32768: not covered here.)
  *
  * This reads only the boxes that locate an item's data (meta, iinf/infe,
- * iloc, idat) and the first bytes of that data. It never decodes
- * anything; libheif still parses the whole file afterwards, and a file
- * this code cannot follow is one libheif could not decode either (the
- * same boxes, read the same way).
+ * iloc, idat) and the first bytes of that data, and the hvcC properties
+ * (iprp/ipco) up to each SPS's size. It never decodes anything; libheif
+ * still parses the whole file afterwards, and a file this code cannot
+ * follow is one libheif could not decode either (the same boxes, read the
+ * same way).
  */
 #include "ingest/image_int.h"
 
@@ -138,6 +145,137 @@ static bool canvas_size(bool grid, const unsigned char *d, int n, uint32_t *w, u
     return !r.bad;
 }
 
+/* ---- HEVC: the size a tile's decoder will allocate ----------------------- */
+
+/* Bits of an RBSP: the NAL unit's bytes without emulation prevention. */
+struct bits {
+    unsigned char b[256];
+    size_t n, pos; /* pos in bits */
+    bool bad;
+};
+
+static uint32_t u(struct bits *r, unsigned k)
+{
+    uint32_t v = 0;
+    for (unsigned i = 0; i < k; i++) {
+        if (r->pos >= r->n * 8) {
+            r->bad = true;
+            return 0;
+        }
+        v = v << 1 | (r->b[r->pos / 8] >> (7 - r->pos % 8) & 1);
+        r->pos++;
+    }
+    return v;
+}
+
+static uint32_t ue(struct bits *r)
+{
+    unsigned zeros = 0;
+    while (!r->bad && u(r, 1) == 0)
+        if (++zeros > 31) {
+            r->bad = true;
+            return 0;
+        }
+    return (uint32_t)((1ull << zeros) - 1 + u(r, zeros));
+}
+
+/*
+ * pic_width/height_in_luma_samples of an HEVC sequence parameter set
+ * (H.265 7.3.2.2.1, with profile_tier_level 7.3.3), nal[0..n) starting at
+ * its NAL header. What libde265 allocates a picture of, up to 65535 a
+ * side in Debian's 1.0.11 whatever the container says.
+ */
+static bool sps_size(const unsigned char *nal, size_t n, uint32_t *w, uint32_t *h)
+{
+    struct bits r = {.n = 0};
+    unsigned zeros = 0;
+    for (size_t i = 0; i < n && r.n < sizeof(r.b); i++) {
+        if (zeros >= 2 && nal[i] == 3) { /* emulation prevention */
+            zeros = 0;
+            continue;
+        }
+        zeros = nal[i] == 0 ? zeros + 1 : 0;
+        r.b[r.n++] = nal[i];
+    }
+    u(&r, 16);                     /* NAL unit header */
+    u(&r, 4);                      /* sps_video_parameter_set_id */
+    unsigned sub = u(&r, 3);       /* sps_max_sub_layers_minus1 */
+    u(&r, 1);                      /* sps_temporal_id_nesting_flag */
+    u(&r, 32), u(&r, 32), u(&r, 32); /* general profile, flags, level */
+    bool prof[8], level[8];
+    for (unsigned i = 0; i < sub; i++) {
+        prof[i] = u(&r, 1);
+        level[i] = u(&r, 1);
+    }
+    if (sub > 0)
+        u(&r, 2 * (8 - sub)); /* reserved_zero_2bits */
+    for (unsigned i = 0; i < sub; i++) {
+        if (prof[i])
+            u(&r, 32), u(&r, 32), u(&r, 24); /* 88 bits */
+        if (level[i])
+            u(&r, 8);
+    }
+    ue(&r); /* sps_seq_parameter_set_id */
+    if (ue(&r) == 3) /* chroma_format_idc */
+        u(&r, 1);    /* separate_colour_plane_flag */
+    *w = ue(&r);
+    *h = ue(&r);
+    return !r.bad;
+}
+
+/* Each SPS in an hvcC property (ISO/IEC 14496-15 8.3.3.1). */
+static int hvcc_sizes(struct rd *c, image_canvas_cb *cb, void *arg, struct buf *err)
+{
+    get(c, 22); /* up to numOfArrays */
+    unsigned arrays = (unsigned)get(c, 1);
+    for (unsigned a = 0; a < arrays && !c->bad; a++) {
+        unsigned type = (unsigned)get(c, 1) & 0x3f;
+        unsigned nalus = (unsigned)get(c, 2);
+        for (unsigned k = 0; k < nalus && !c->bad; k++) {
+            size_t len = (size_t)get(c, 2);
+            if (c->bad || len > c->n - c->off) {
+                c->bad = true;
+                break;
+            }
+            const unsigned char *nal = c->p + c->off;
+            c->off += len;
+            if (type != 33) /* SPS_NUT */
+                continue;
+            uint32_t w, h;
+            if (!sps_size(nal, len, &w, &h)) {
+                buf_addstr(err, "corrupt HEIF: an HEVC sequence parameter set cannot be read");
+                return -EBADMSG;
+            }
+            int rc = cb(arg, 0, w, h, err);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* Every hvcC property in iprp/ipco. A truncated property is libheif's to
+ * refuse; only a size read in full counts. */
+static int coded_sizes(struct rd iprp, image_canvas_cb *cb, void *arg, struct buf *err)
+{
+    char type[4];
+    struct rd ipco, prop;
+    while (next_box(&iprp, type, &ipco)) {
+        if (memcmp(type, "ipco", 4))
+            continue;
+        while (next_box(&ipco, type, &prop)) {
+            if (memcmp(type, "hvcC", 4))
+                continue;
+            int rc = hvcc_sizes(&prop, cb, arg, err);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- derived images ------------------------------------------------------ */
+
 int image__heif_canvases(const unsigned char *p, size_t n, image_canvas_cb *cb, void *arg,
                          struct buf *err)
 {
@@ -158,6 +296,11 @@ int image__heif_canvases(const unsigned char *p, size_t n, image_canvas_cb *cb, 
             m.iloc = child, m.has_iloc = true;
         else if (!memcmp(type, "idat", 4) && !m.has_idat)
             m.idat = child, m.has_idat = true;
+        else if (!memcmp(type, "iprp", 4)) {
+            int rc = coded_sizes(child, cb, arg, err);
+            if (rc < 0)
+                return rc;
+        }
     }
     if (!m.has_iinf)
         return 0;

@@ -54,17 +54,19 @@ int image__decode_heif(struct image_dec *d, struct buf *err);
 
 /*
  * Called for each grid or overlay image of a HEIF file with the canvas
- * size its own data declares; returns 0 to go on, or a negative errno
- * (with a message in err) to stop.
+ * size its own data declares (item is its ID), and for each HEVC sequence
+ * parameter set with the picture size it declares (item 0); returns 0 to
+ * go on, or a negative errno (with a message in err) to stop.
  */
 typedef int image_canvas_cb(void *arg, uint32_t item, uint32_t w, uint32_t h, struct buf *err);
 
 /*
- * Reads the canvas size of every grid and overlay image in the HEIF file
- * p[0..n) (image_heif_box.c) and calls cb with each. Returns 0, cb's
- * error, or -EBADMSG with a message in err when such an image's size
- * cannot be read. A file without the boxes it looks for returns 0 (then
- * libheif says what is wrong with it).
+ * Reads the sizes that libheif and its decoder allocate without checking
+ * from the HEIF file p[0..n) (image_heif_box.c): the canvas of every grid
+ * and overlay image, the picture of every HEVC parameter set in an hvcC
+ * property. Calls cb with each. Returns 0, cb's error, or -EBADMSG with a
+ * message in err when such a size cannot be read. A file without the
+ * boxes it looks for returns 0 (then libheif says what is wrong with it).
  */
 int image__heif_canvases(const unsigned char *p, size_t n, image_canvas_cb *cb, void *arg,
                          struct buf *err);

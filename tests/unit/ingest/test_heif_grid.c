@@ -124,6 +124,7 @@ struct spec {
     uint32_t ispe_w, ispe_h;     /* the property the handle reports */
     bool no_location;            /* leave the derived item out of iloc */
     bool short_data;             /* locate only its first 4 bytes */
+    const struct buf *hvcc0;     /* instead of tile 1's hvcC property */
 };
 
 /* The derived image's data: grid (rows, columns, size) or overlay (fill
@@ -192,8 +193,10 @@ static void meta_box(struct buf *b, const struct spec *s, uint32_t mdat_data)
 
     at = begin(b, "iprp", -1, 0);
     size_t co = begin(b, "ipco", -1, 0);
-    for (int i = 0; i < 4; i++)
-        buf_add(b, tiles[i].hvcc.data, tiles[i].hvcc.len); /* properties 1-4 */
+    for (int i = 0; i < 4; i++) {
+        const struct buf *h = i == 0 && s->hvcc0 ? s->hvcc0 : &tiles[i].hvcc;
+        buf_add(b, h->data, h->len); /* properties 1-4 */
+    }
     size_t is = begin(b, "ispe", 0, 0);                     /* 5: a tile's */
     put32(b, 64), put32(b, 64);
     end(b, is);
@@ -269,6 +272,97 @@ static void write_derived(struct buf *out, const struct spec *s)
     assert_int_equal(out->len - md - 8 + mdat_data, out->len);
     buf_release(&ftyp);
     buf_release(&meta);
+}
+
+/* ---- an HEVC sequence parameter set that declares a size ----------------- */
+
+struct bitw {
+    struct buf *b;
+    unsigned acc, n;
+};
+
+static void bit(struct bitw *w, unsigned v)
+{
+    w->acc = w->acc << 1 | (v & 1);
+    if (++w->n == 8) {
+        put8(w->b, w->acc);
+        w->acc = w->n = 0;
+    }
+}
+static void bits(struct bitw *w, uint64_t v, unsigned k)
+{
+    while (k--)
+        bit(w, k < 64 ? (unsigned)(v >> k) & 1 : 0);
+}
+static void ue_bits(struct bitw *w, uint32_t v)
+{
+    unsigned k = 0;
+    while ((v + 1) >> (k + 1))
+        k++;
+    bits(w, 0, k);
+    bits(w, v + 1, k + 1);
+}
+
+/*
+ * An hvcC property whose one SPS says w x h, with sub-layers (and their
+ * profile and level) when sub > 0. The NAL unit gets emulation prevention
+ * bytes as an encoder writes them: its run of zero flags needs several.
+ * Only the fields up to the size are real; the rest is cut off.
+ */
+static void hvcc_with_sps(struct buf *out, uint32_t w, uint32_t h, unsigned sub)
+{
+    struct buf rbsp = BUF_INIT;
+    struct bitw bw = {&rbsp};
+    bits(&bw, 0x4201, 16); /* NAL header: SPS_NUT */
+    bits(&bw, 0, 4);       /* sps_video_parameter_set_id */
+    bits(&bw, sub, 3);
+    bits(&bw, 1, 1);
+    bits(&bw, 1, 8);        /* profile space, tier, Main */
+    bits(&bw, 0, 32);       /* compatibility flags */
+    bits(&bw, 0, 48);       /* constraint flags */
+    bits(&bw, 93, 8);       /* level 3.1 */
+    for (unsigned i = 0; i < sub; i++)
+        bits(&bw, i % 2 ? 1 : 3, 2); /* profile present for even i, level for all */
+    if (sub)
+        bits(&bw, 0, 2 * (8 - sub));
+    for (unsigned i = 0; i < sub; i++) {
+        if (i % 2 == 0)
+            bits(&bw, 0, 88);
+        bits(&bw, 93, 8);
+    }
+    ue_bits(&bw, 0); /* sps_seq_parameter_set_id */
+    ue_bits(&bw, 1); /* 4:2:0 */
+    ue_bits(&bw, w);
+    ue_bits(&bw, h);
+    while (bw.n)
+        bit(&bw, bw.n == 7 ? 1 : 0); /* then a stop bit's worth of padding */
+
+    struct buf nal = BUF_INIT;
+    unsigned zeros = 0, epb = 0;
+    for (size_t i = 0; i < rbsp.len; i++) {
+        unsigned char c = (unsigned char)rbsp.data[i];
+        if (zeros >= 2 && c <= 3) {
+            put8(&nal, 3);
+            zeros = 0;
+            epb++;
+        }
+        put8(&nal, c);
+        zeros = c == 0 ? zeros + 1 : 0;
+    }
+    assert_true(epb >= 2);
+
+    size_t at = begin(out, "hvcC", -1, 0);
+    put8(out, 1);
+    for (int i = 0; i < 21; i++) /* the rest of the record's header */
+        put8(out, i == 20 ? 0x0f : 0);
+    put8(out, 1);    /* numOfArrays */
+    put8(out, 33);   /* SPS */
+    put16(out, 1);
+    put16(out, (unsigned)nal.len);
+    buf_add(out, nal.data, nal.len);
+    end(out, at);
+    buf_release(&rbsp);
+    buf_release(&nal);
 }
 
 /* ---- fixtures ------------------------------------------------------------ */
@@ -460,6 +554,39 @@ static void test_canvas_unreadable(void **state)
     buf_release(&b);
 }
 
+/*
+ * A tile whose HEVC parameter set declares a picture far larger than its
+ * ispe: libde265 (Debian's 1.0.11) allocates what the SPS says, up to
+ * 65535 a side (6 GB), so the SPS is read and held to the limit before
+ * libheif decodes.
+ */
+static void test_tile_sps_over_limit(void **state)
+{
+    need_tiles();
+    struct buf b = BUF_INIT, h = BUF_INIT;
+    hvcc_with_sps(&h, 65535, 65535, 0);
+    write_derived(&b, &(struct spec){GRID, 128, 128, 128, 128, false, false, &h});
+    assert_int_equal(refused(&b, "65535x65535 pixels"), -E2BIG);
+    assert_int_equal(refused(&b, "the size its HEVC stream declares"), -E2BIG);
+    /* With sub-layers, which move the size further into the SPS. */
+    buf_reset(&h);
+    hvcc_with_sps(&h, 30000, 4000, 5);
+    write_derived(&b, &(struct spec){GRID, 128, 128, 128, 128, false, false, &h});
+    assert_int_equal(refused(&b, "30000x4000 pixels"), -E2BIG);
+    /* An SPS cut before its size. */
+    buf_reset(&h);
+    hvcc_with_sps(&h, 64, 64, 0);
+    /* The NAL unit's length (box header, 22 bytes of record, numOfArrays,
+     * the array's type and count): now its header and 4 bytes. */
+    unsigned char *len = (unsigned char *)h.data + 8 + 22 + 1 + 1 + 2;
+    assert_int_equal(len[0] << 8 | len[1], h.len - 8 - 22 - 1 - 1 - 2 - 2);
+    len[0] = 0, len[1] = 6;
+    write_derived(&b, &(struct spec){GRID, 128, 128, 128, 128, false, false, &h});
+    assert_int_equal(refused(&b, "sequence parameter set cannot be read"), -EBADMSG);
+    buf_release(&h);
+    buf_release(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -468,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_canvas_over_limit),
         cmocka_unit_test(test_canvas_not_declared_size),
         cmocka_unit_test(test_canvas_unreadable),
+        cmocka_unit_test(test_tile_sps_over_limit),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
