@@ -80,9 +80,9 @@ static bool next_box(struct rd *r, char type[4], struct rd *body)
     return true;
 }
 
+/* The boxes of meta this reads; p is NULL for one the file lacks. */
 struct meta {
     struct rd iinf, iloc, idat;
-    bool has_iinf, has_iloc, has_idat;
 };
 
 /*
@@ -117,7 +117,7 @@ static int item_data(const struct rd *file, const struct meta *m, uint32_t id,
             if (item != id || got == want)
                 continue;
             const struct rd *src = method == 0 ? file : method == 1 ? &m->idat : NULL;
-            if (!src || (method == 1 && !m->has_idat) || off < base || off > src->n)
+            if (!src || !src->p || off < base || off > src->n)
                 return -1;
             uint64_t avail = src->n - off;
             if (len == 0 || len > avail) /* 0: to the end (14496-12) */
@@ -290,19 +290,19 @@ int image__heif_canvases(const unsigned char *p, size_t n, image_canvas_cb *cb, 
     get(&box, 4); /* FullBox version and flags */
     struct rd child;
     while (next_box(&box, type, &child)) {
-        if (!memcmp(type, "iinf", 4) && !m.has_iinf)
-            m.iinf = child, m.has_iinf = true;
-        else if (!memcmp(type, "iloc", 4) && !m.has_iloc)
-            m.iloc = child, m.has_iloc = true;
-        else if (!memcmp(type, "idat", 4) && !m.has_idat)
-            m.idat = child, m.has_idat = true;
+        if (!memcmp(type, "iinf", 4) && !m.iinf.p)
+            m.iinf = child;
+        else if (!memcmp(type, "iloc", 4) && !m.iloc.p)
+            m.iloc = child;
+        else if (!memcmp(type, "idat", 4) && !m.idat.p)
+            m.idat = child;
         else if (!memcmp(type, "iprp", 4)) {
             int rc = coded_sizes(child, cb, arg, err);
             if (rc < 0)
                 return rc;
         }
     }
-    if (!m.has_iinf)
+    if (!m.iinf.p)
         return 0;
 
     struct rd r = m.iinf;
@@ -331,7 +331,7 @@ int image__heif_canvases(const unsigned char *p, size_t n, image_canvas_cb *cb, 
             return -EBADMSG;
         }
         unsigned char d[2 + 8 + 8];
-        int got = m.has_iloc ? item_data(&file, &m, id, d, grid ? 12 : sizeof(d)) : -1;
+        int got = m.iloc.p ? item_data(&file, &m, id, d, grid ? 12 : sizeof(d)) : -1;
         uint32_t w = 0, h = 0;
         if (got < 0 || !canvas_size(grid, d, got, &w, &h)) {
             buf_addf(err, "corrupt HEIF: the size of %s image %u cannot be read",

@@ -492,6 +492,25 @@ static void test_overlay_decodes(void **state)
     buf_release(&b);
 }
 
+/* Each file its spec makes must be refused with rc and a message that
+ * says this. */
+struct refusal {
+    struct spec spec;
+    const char *says;
+    int rc;
+};
+
+static void refuse_each(const struct refusal *r, size_t n)
+{
+    need_tiles();
+    struct buf b = BUF_INIT;
+    for (size_t i = 0; i < n; i++) {
+        write_derived(&b, &r[i].spec);
+        assert_int_equal(refused(&b, r[i].says), r[i].rc);
+    }
+    buf_release(&b);
+}
+
 /*
  * The file fuzz_image found: a grid that says 64x64 in its ispe and
  * 26742x25393 in its data. libheif 1.15 allocated the canvas, 2 GB, before
@@ -499,41 +518,39 @@ static void test_overlay_decodes(void **state)
  */
 static void test_canvas_over_limit(void **state)
 {
-    need_tiles();
-    struct buf b = BUF_INIT;
-    write_derived(&b, &(struct spec){GRID, 26742, 25393, 128, 128, false});
-    assert_int_equal(refused(&b, "26742x25393"), -E2BIG);
-    write_derived(&b, &(struct spec){OVERLAY, 30000, 30000, 128, 128, false});
-    assert_int_equal(refused(&b, "30000x30000"), -E2BIG);
-    /* 32-bit sizes, beyond libheif's own 32768 a side. */
-    write_derived(&b, &(struct spec){GRID, 100000, 70000, 128, 128, false});
-    assert_int_equal(refused(&b, "100000x70000"), -E2BIG);
-    buf_release(&b);
+    static const struct refusal r[] = {
+        {{GRID, 26742, 25393, 128, 128, false}, "26742x25393", -E2BIG},
+        {{OVERLAY, 30000, 30000, 128, 128, false}, "30000x30000", -E2BIG},
+        /* 32-bit sizes, beyond libheif's own 32768 a side. */
+        {{GRID, 100000, 70000, 128, 128, false}, "100000x70000", -E2BIG},
+    };
+    refuse_each(r, ARRAY_SIZE(r));
 }
 
 /* Within the limit but not the size the image declares: a file libheif
  * would decode to a size nothing else agrees with. */
 static void test_canvas_not_declared_size(void **state)
 {
-    need_tiles();
-    struct buf b = BUF_INIT;
-    write_derived(&b, &(struct spec){GRID, 120, 120, 128, 128, false});
-    assert_int_equal(refused(&b, "canvas is 120x120, but the image says it is 128x128"), -EBADMSG);
-    write_derived(&b, &(struct spec){OVERLAY, 1000, 1000, 128, 128, false});
-    assert_int_equal(refused(&b, "canvas is 1000x1000"), -EBADMSG);
-    buf_release(&b);
+    static const struct refusal r[] = {
+        {{GRID, 120, 120, 128, 128, false},
+         "canvas is 120x120, but the image says it is 128x128",
+         -EBADMSG},
+        {{OVERLAY, 1000, 1000, 128, 128, false}, "canvas is 1000x1000", -EBADMSG},
+    };
+    refuse_each(r, ARRAY_SIZE(r));
 }
 
 static void test_canvas_unreadable(void **state)
 {
-    need_tiles();
+    static const struct refusal r[] = {
+        {{GRID, 128, 128, 128, 128, true, false}, "corrupt HEIF", -EBADMSG},
+        {{GRID, 128, 128, 128, 128, false, true}, "the size of grid image 5 cannot be read",
+         -EBADMSG},
+        {{OVERLAY, 128, 128, 128, 128, false, true}, "the size of overlay image 5 cannot be read",
+         -EBADMSG},
+    };
+    refuse_each(r, ARRAY_SIZE(r));
     struct buf b = BUF_INIT;
-    write_derived(&b, &(struct spec){GRID, 128, 128, 128, 128, true, false});
-    assert_int_equal(refused(&b, "corrupt HEIF"), -EBADMSG);
-    write_derived(&b, &(struct spec){GRID, 128, 128, 128, 128, false, true});
-    assert_int_equal(refused(&b, "the size of grid image 5 cannot be read"), -EBADMSG);
-    write_derived(&b, &(struct spec){OVERLAY, 128, 128, 128, 128, false, true});
-    assert_int_equal(refused(&b, "the size of overlay image 5 cannot be read"), -EBADMSG);
     /* Cut anywhere before the coded data: every prefix is refused. */
     write_derived(&b, &(struct spec){GRID, 128, 128, 128, 128, false});
     struct buf err = BUF_INIT, out = BUF_INIT;
