@@ -39,8 +39,10 @@
 
 #define IN_CHUNK (1u << 20)
 #define OUT_SIZE (256u << 10)
-/* The longest object format_result() writes: fixed text, seven labels with
- * a number of at most 10 bytes each, five counts of at most 10 digits. */
+/* Room for the longest object format_result() writes (fixed text, seven
+ * labels with a number of at most 10 bytes each, five counts of at most 10
+ * digits: under 400 bytes), with the 32 bytes past its end that its
+ * fixed-size copies may write over. */
 #define RESULT_MAX 512
 
 static void usage(FILE *f)
@@ -75,14 +77,70 @@ static const double pow10_tab[] = {
 /* 128-bit unsigned integers (a GCC and Clang extension on 64-bit targets). */
 __extension__ typedef unsigned __int128 u128;
 
-/* 5^k, for k <= 55 (5^55 < 2^128). */
+/* 5^k for k <= 55 (5^55 < 2^128), high and low 64 bits: a table, as
+ * tiny_digits() runs for a third of the numbers the filter prints. */
+static const uint64_t pow5_tab[56][2] = {
+    {0x0000000000000000ULL, 0x0000000000000001ULL}, /* 5^0 */
+    {0x0000000000000000ULL, 0x0000000000000005ULL}, /* 5^1 */
+    {0x0000000000000000ULL, 0x0000000000000019ULL}, /* 5^2 */
+    {0x0000000000000000ULL, 0x000000000000007DULL}, /* 5^3 */
+    {0x0000000000000000ULL, 0x0000000000000271ULL}, /* 5^4 */
+    {0x0000000000000000ULL, 0x0000000000000C35ULL}, /* 5^5 */
+    {0x0000000000000000ULL, 0x0000000000003D09ULL}, /* 5^6 */
+    {0x0000000000000000ULL, 0x000000000001312DULL}, /* 5^7 */
+    {0x0000000000000000ULL, 0x000000000005F5E1ULL}, /* 5^8 */
+    {0x0000000000000000ULL, 0x00000000001DCD65ULL}, /* 5^9 */
+    {0x0000000000000000ULL, 0x00000000009502F9ULL}, /* 5^10 */
+    {0x0000000000000000ULL, 0x0000000002E90EDDULL}, /* 5^11 */
+    {0x0000000000000000ULL, 0x000000000E8D4A51ULL}, /* 5^12 */
+    {0x0000000000000000ULL, 0x0000000048C27395ULL}, /* 5^13 */
+    {0x0000000000000000ULL, 0x000000016BCC41E9ULL}, /* 5^14 */
+    {0x0000000000000000ULL, 0x000000071AFD498DULL}, /* 5^15 */
+    {0x0000000000000000ULL, 0x0000002386F26FC1ULL}, /* 5^16 */
+    {0x0000000000000000ULL, 0x000000B1A2BC2EC5ULL}, /* 5^17 */
+    {0x0000000000000000ULL, 0x000003782DACE9D9ULL}, /* 5^18 */
+    {0x0000000000000000ULL, 0x00001158E460913DULL}, /* 5^19 */
+    {0x0000000000000000ULL, 0x000056BC75E2D631ULL}, /* 5^20 */
+    {0x0000000000000000ULL, 0x0001B1AE4D6E2EF5ULL}, /* 5^21 */
+    {0x0000000000000000ULL, 0x000878678326EAC9ULL}, /* 5^22 */
+    {0x0000000000000000ULL, 0x002A5A058FC295EDULL}, /* 5^23 */
+    {0x0000000000000000ULL, 0x00D3C21BCECCEDA1ULL}, /* 5^24 */
+    {0x0000000000000000ULL, 0x0422CA8B0A00A425ULL}, /* 5^25 */
+    {0x0000000000000000ULL, 0x14ADF4B7320334B9ULL}, /* 5^26 */
+    {0x0000000000000000ULL, 0x6765C793FA10079DULL}, /* 5^27 */
+    {0x0000000000000002ULL, 0x04FCE5E3E2502611ULL}, /* 5^28 */
+    {0x000000000000000AULL, 0x18F07D736B90BE55ULL}, /* 5^29 */
+    {0x0000000000000032ULL, 0x7CB2734119D3B7A9ULL}, /* 5^30 */
+    {0x00000000000000FCULL, 0x6F7C40458122964DULL}, /* 5^31 */
+    {0x00000000000004EEULL, 0x2D6D415B85ACEF81ULL}, /* 5^32 */
+    {0x00000000000018A6ULL, 0xE32246C99C60AD85ULL}, /* 5^33 */
+    {0x0000000000007B42ULL, 0x6FAB61F00DE36399ULL}, /* 5^34 */
+    {0x000000000002684CULL, 0x2E58E9B04570F1FDULL}, /* 5^35 */
+    {0x00000000000C097CULL, 0xE7BC90715B34B9F1ULL}, /* 5^36 */
+    {0x00000000003C2F70ULL, 0x86AED236C807A1B5ULL}, /* 5^37 */
+    {0x00000000012CED32ULL, 0xA16A1B11E8262889ULL}, /* 5^38 */
+    {0x0000000005E0A1FDULL, 0x2712875988BECAADULL}, /* 5^39 */
+    {0x000000001D6329F1ULL, 0xC35CA4BFABB9F561ULL}, /* 5^40 */
+    {0x0000000092EFD1B8ULL, 0xD0CF37BE5AA1CAE5ULL}, /* 5^41 */
+    {0x00000002DEAF189CULL, 0x140C16B7C528F679ULL}, /* 5^42 */
+    {0x0000000E596B7B0CULL, 0x643C7196D9CCD05DULL}, /* 5^43 */
+    {0x00000047BF19673DULL, 0xF52E37F2410011D1ULL}, /* 5^44 */
+    {0x00000166BB7F0435ULL, 0xC9E717BB45005915ULL}, /* 5^45 */
+    {0x00000701A97B150CULL, 0xF18376A85901BD69ULL}, /* 5^46 */
+    {0x000023084F676940ULL, 0xB7915149BD08B30DULL}, /* 5^47 */
+    {0x0000AF298D050E43ULL, 0x95D69670B12B7F41ULL}, /* 5^48 */
+    {0x00036BCFC1194751ULL, 0xED30F03375D97C45ULL}, /* 5^49 */
+    {0x00111B0EC57E6499ULL, 0xA1F4B1014D3F6D59ULL}, /* 5^50 */
+    {0x00558749DB77F700ULL, 0x29C77506823D22BDULL}, /* 5^51 */
+    {0x01ABA4714957D300ULL, 0xD0E549208B31ADB1ULL}, /* 5^52 */
+    {0x085A36366EB71F04ULL, 0x147A6DA2B7F86475ULL}, /* 5^53 */
+    {0x29C30F1029939B14ULL, 0x6664242D97D9F649ULL}, /* 5^54 */
+    {0xD0CF4B50CFE20765ULL, 0xFFF4B4E3F741CF6DULL}, /* 5^55 */
+};
+
 static u128 pow5(int k)
 {
-    u128 r = 1, b = 5;
-    for (; k; k >>= 1, b *= b)
-        if (k & 1)
-            r *= b;
-    return r;
+    return (u128)pow5_tab[k][0] << 64 | pow5_tab[k][1];
 }
 
 /* Bit i of the 192-bit number w[0..3) (w[0] the lowest word). */
@@ -141,9 +199,18 @@ static long tiny_digits(float f, int *e)
     }
 }
 
+/* m rounded to the nearest integer, ties to even (as lrint() in the
+ * default rounding mode, without the call), for 0 <= m < 2^51: adding 2^52
+ * leaves no bits for a fraction, so the sum is the rounded value. */
+static long round_even(double m)
+{
+    return (long)((m + 0x1p52) - 0x1p52); /* no -ffast-math: kept as written */
+}
+
 /*
- * Writes f as printf("%.4g", (double)f) would, at most 10 bytes. The fast
- * path covers 1e-18 <= f < 1e4, which is every probability but the tiniest;
+ * Writes f as printf("%.4g", (double)f) would, at most 10 bytes. The
+ * fastest path takes 1e-4 <= f < 1, most probabilities; the fast path
+ * covers 1e-18 <= f < 1e4, which is every probability but the tiniest;
  * tiny_digits() the positive ones below, exactly; the rest (negative,
  * large, not a number) goes through snprintf. In the fast path f * 10^k is
  * computed in double from a float (24-bit mantissa) and an exact power of
@@ -160,7 +227,17 @@ static char *put_g4(char *p, float f)
         *p++ = '0';
         return p;
     }
-    if (v > 0 && v < 1e-18) {
+    if (v < 1 && v * 1e4 >= 1) {
+        /* A probability of at least 1e-4, most of what the filter prints.
+         * v * 10^k is exact here (24 bits of mantissa times 10^k, k <= 7,
+         * fit a double), so the comparisons and the rounding are too. */
+        e = v * 10 >= 1 ? -1 : v * 100 >= 1 ? -2 : v * 1000 >= 1 ? -3 : -4;
+        mi = round_even(v * pow10_tab[3 - e]);
+        if (mi >= 10000) {
+            mi /= 10;
+            e++;
+        }
+    } else if (v > 0 && v < 1e-18) {
         mi = tiny_digits(f, &e);
     } else if (!(v >= 1e-18 && v < 1e4)) {
         char tmp[32];
@@ -169,9 +246,12 @@ static char *put_g4(char *p, float f)
         memcpy(p, tmp, (size_t)n);
         return p + n;
     } else {
-        /* e: the decimal exponent, 10^e <= v < 10^(e+1). */
-        int bexp;
-        frexp(v, &bexp);
+        /* e: the decimal exponent, 10^e <= v < 10^(e+1), from the binary
+         * one (v = m * 2^bexp, 0.5 <= m < 1, as frexp() would say: v is a
+         * normal double here) and corrected below by at most one. */
+        uint64_t bits;
+        memcpy(&bits, &v, sizeof(bits));
+        int bexp = (int)(bits >> 52) - 1022;
         e = ((bexp - 1) * 1233) >> 12; /* floor((bexp - 1) * log10(2)) */
         while (e >= 0 ? v >= pow10_tab[e + 1] : v * pow10_tab[-e - 1] >= 1)
             e++;
@@ -180,7 +260,7 @@ static char *put_g4(char *p, float f)
         /* Four significant digits: 1000 <= m <= 10000. */
         int k = 3 - e;
         double m = k >= 0 ? v * pow10_tab[k] : v / pow10_tab[-k];
-        mi = lrint(m);
+        mi = round_even(m);
         if (mi >= 10000) {
             mi /= 10;
             e++;
@@ -198,7 +278,7 @@ static char *put_g4(char *p, float f)
         *p++ = d[0];
         if (nd > 1) {
             *p++ = '.';
-            memcpy(p, d + 1, (size_t)nd - 1);
+            memcpy(p, d + 1, 3); /* a fixed size: no call; p has room */
             p += nd - 1;
         }
         *p++ = 'e';
@@ -219,7 +299,7 @@ static char *put_g4(char *p, float f)
         *p++ = '.';
         for (int i = 0; i < -e - 1; i++)
             *p++ = '0';
-        memcpy(p, d, (size_t)nd);
+        memcpy(p, d, 4);
         p += nd;
     }
     return p;
@@ -249,7 +329,7 @@ static char *format_result(char *p, const struct langid_result *r)
 {
     unsigned l = (unsigned)r->label < LANGID_NLABELS ? (unsigned)r->label : LANGID_OTHER;
     p = PUT_LIT(p, "{\"lang\":\"");
-    memcpy(p, label_json[l].value, label_json[l].value_len);
+    memcpy(p, label_json[l].value, sizeof(label_json[l].value)); /* fixed sizes: no calls */
     p += label_json[l].value_len;
     p = r->needs_kannada ? PUT_LIT(p, "true") : PUT_LIT(p, "false");
     p = r->uncertain ? PUT_LIT(p, ",\"uncertain\":true,\"scores\":{")
@@ -257,7 +337,7 @@ static char *format_result(char *p, const struct langid_result *r)
     for (int i = 0; i < LANGID_NLABELS; i++) {
         if (i)
             *p++ = ',';
-        memcpy(p, label_json[i].key, label_json[i].key_len);
+        memcpy(p, label_json[i].key, sizeof(label_json[i].key));
         p += label_json[i].key_len;
         p = put_g4(p, r->scores[i]);
     }

@@ -31,6 +31,17 @@
  * buckets), so the whole table is 4 << LANGID_BITS bytes and stays in L2.
  * Lane sums are exact integers; the one float step is the final scaling.
  *
+ * Two paths compute the same sums. The generic one (scan_text()'s loop
+ * over code points, letter(), push(), end_word()) takes any text. Most
+ * text is words of ASCII or Devanagari letters with ASCII spaces and
+ * punctuation between them: fast_words() takes those runs whole, a word's
+ * state in locals, the n-grams of its first letters apart from the rest
+ * (which always have four), and the weights of two features summed in
+ * bytes before they are spread into lanes. It hands anything else back
+ * (another script, a Latin-1 letter inside a word, a mention).
+ * langid__classify_generic() (langid_int.h) runs the generic path alone;
+ * the unit tests and the fuzz harness require the two to agree to the bit.
+ *
  * The feature extraction must match scan() in train.py exactly; the unit
  * tests compare both on the golden texts stored in the tables. There is no
  * state outside the stack, so every function here is re-entrant.
@@ -45,6 +56,7 @@
 
 #include "lib/utf8.h"
 #include "lib/xalloc.h"
+#include "text/langid_int.h"
 #include "text/langid_tables.h"
 
 /* Character classes; the twins of C_* in train.py. */
@@ -384,6 +396,302 @@ static inline const unsigned char *ascii_run(struct scan *s, const unsigned char
     return p;
 }
 
+/* Is c an ASCII letter? */
+static inline bool ascii_alpha(uint32_t c)
+{
+    return (c | 0x20) - 'a' < 26u;
+}
+
+/* The Devanagari code point encoded at p (E0 A4|A5 xx), or 0. */
+static inline uint32_t deva_at(const unsigned char *p, const unsigned char *end)
+{
+    if (end - p < 3 || p[0] != 0xE0 || (p[1] & 0xFE) != 0xA4 || (p[2] & 0xC0) != 0x80)
+        return 0;
+    return 0x900 + ((uint32_t)(p[1] & 1) << 6) + (p[2] & 0x3Fu);
+}
+
+/* A Devanagari sign that is not part of words: danda, double danda, digits. */
+static inline bool deva_sign(uint32_t cp)
+{
+    return cp - 0x964 < 12u;
+}
+
+/* Is a zero-width non-joiner or joiner (E2 80 8C|8D) encoded at p? */
+static inline bool joiner_at(const unsigned char *p, const unsigned char *end)
+{
+    return end - p >= 3 && p[0] == 0xE2 && p[1] == 0x80 && (p[2] & 0xFE) == 0x8C;
+}
+
+/*
+ * The next letter of a word of `kind` at p: its symbol in *sym, and where
+ * it ends; NULL when the word has no letter at p. In a Devanagari word
+ * joiners are stepped over, as the generic path ignores them.
+ */
+static inline __attribute__((always_inline)) const unsigned char *
+word_letter(enum word_kind kind, const unsigned char *p, const unsigned char *end, uint32_t *sym)
+{
+    if (kind == WORD_LATIN) {
+        if (p < end && ascii_alpha(*p)) {
+            *sym = *p | 0x20;
+            return p + 1;
+        }
+        return NULL;
+    }
+    for (;;) {
+        uint32_t cp = deva_at(p, end);
+        if (cp && !deva_sign(cp)) {
+            *sym = cp;
+            return p + 3;
+        }
+        if (!joiner_at(p, end))
+            return NULL;
+        p += 3;
+    }
+}
+
+/* Adds a weight word's four bytes to the 16-bit halves of a02 and a13. */
+#define ACC(a02, a13, v)                                                                    \
+    do {                                                                                   \
+        uint32_t v_ = (v);                                                                 \
+        (a02) += v_ & 0x00FF00FFu;                                                         \
+        (a13) += (v_ >> 8) & 0x00FF00FFu;                                                  \
+    } while (0)
+
+/* Letters of a word taken in one go before the pending sums are flushed:
+ * at 4 features of at most 126 a letter, 97 letters and the 11 features
+ * of a word's start and end stay below a 16-bit half. */
+#define WORD_CHUNK 96
+
+/* What fast_words() gathers, written to the scan when it returns. */
+struct words {
+    int64_t lane[LANGID_NLANES], nfeat;
+    size_t latin, deva, punct, latin_words, deva_words, kn_words, en_words;
+    bool sent_start;
+};
+
+/*
+ * One word of `kind` (ASCII letters, or Devanagari letters and joiners)
+ * from its first letter at p, with its state in locals; the twin of
+ * start_word(), letter(), push() and end_word() for such a word. Returns
+ * where the word ends. An ASCII word followed by a non-ASCII byte (a
+ * Latin-1 letter or a joiner may go on with it) is handed to the generic
+ * path open, as start_word() and letter() leave it, and *open set.
+ */
+static inline __attribute__((always_inline)) const unsigned char *
+fast_word(struct scan *s, struct words *w, enum word_kind kind, const unsigned char *p,
+          const unsigned char *end, bool *open)
+{
+    const unsigned char *w0 = p, *q;
+    /* h0..h3: the symbols before the current one, newest first. */
+    uint32_t wh = SEED_WORD, h0 = BOUND_START, h1 = 0, h2 = 0, h3 = 0, a02 = 0, a13 = 0, sym;
+    int64_t d0 = 0, d1 = 0, d2 = 0, d3 = 0, nf = 0;
+    unsigned depth = 1; /* symbols so far, the start mark included */
+    size_t dropped = 0, nsym = 0; /* letters left out of runs; Devanagari letters */
+    bool may_name = !w->sent_start;
+    w->sent_start = false;
+
+    /* The first three letters: the n-grams reach back to the start. */
+    while (depth < LANGID_NGRAM_MAX - 1 && (q = word_letter(kind, p, end, &sym))) {
+        p = q;
+        nsym += kind == WORD_DEVA;
+        if (sym == h0 && sym == h1) {
+            dropped++;
+            continue;
+        }
+        wh = mix(wh, sym);
+        uint32_t h = mix(mix(SEED_NGRAM, sym), h0);
+        ACC(a02, a13, weights_of(h));
+        if (depth > 1) {
+            h = mix(h, h1);
+            ACC(a02, a13, weights_of(h));
+            if (depth > 2) {
+                h = mix(h, h2);
+                ACC(a02, a13, weights_of(h));
+            }
+        }
+        nf += depth;
+        h3 = h2, h2 = h1, h1 = h0, h0 = sym;
+        depth++;
+    }
+    /* The rest: the history holds four symbols, so four n-grams a letter,
+     * summed two by two in bytes (a weight byte is at most 126), in chunks
+     * that a 16-bit half holds. */
+    while (word_letter(kind, p, end, &sym)) {
+        size_t span = WORD_CHUNK * (kind == WORD_DEVA ? 3 : 1);
+        const unsigned char *lim = (size_t)(end - p) > span ? p + span : end, *c0 = p;
+        size_t dropped0 = dropped, nsym0 = nsym;
+        /* lim <= end, so for ASCII it bounds the letter's read too. */
+        while (p < lim && (q = word_letter(kind, p, kind == WORD_LATIN ? lim : end, &sym))) {
+            p = q;
+            nsym += kind == WORD_DEVA;
+            if (sym == h0 && sym == h1) {
+                dropped++;
+                continue;
+            }
+            wh = mix(wh, sym);
+            uint32_t h = mix(mix(SEED_NGRAM, sym), h0), x, y;
+            x = weights_of(h);
+            h = mix(h, h1);
+            x += weights_of(h);
+            h = mix(h, h2);
+            y = weights_of(h);
+            h = mix(h, h3);
+            y += weights_of(h);
+            a02 += (x & 0x00FF00FFu) + (y & 0x00FF00FFu);
+            a13 += ((x >> 8) & 0x00FF00FFu) + ((y >> 8) & 0x00FF00FFu);
+            h3 = h2, h2 = h1, h1 = h0, h0 = sym;
+        }
+        size_t taken = (kind == WORD_DEVA ? nsym - nsym0 : (size_t)(p - c0)) - (dropped - dropped0);
+        nf += 4 * (int64_t)taken;
+        if (taken)
+            depth = LANGID_NGRAM_MAX;
+        d0 += a02 & 0xFFFFu, d2 += a02 >> 16, d1 += a13 & 0xFFFFu, d3 += a13 >> 16;
+        a02 = a13 = 0;
+    }
+
+    bool cap_first = false, cap_rest = false;
+    if (kind == WORD_LATIN) {
+        w->latin += (size_t)(p - w0);
+        cap_first = (unsigned)*w0 - 'A' < 26u;
+        if (cap_first && may_name)
+            for (q = w0 + 1; q < p; q++)
+                cap_rest |= (unsigned)*q - 'A' < 26u;
+    } else {
+        w->deva += nsym;
+    }
+
+    if (kind == WORD_LATIN && p < end && *p >= 0x80) {
+        /* The word may go on in a letter that is not ASCII. */
+        memcpy(s->wstart, w->lane, sizeof(s->wstart));
+        s->wnfeat = w->nfeat;
+        w->lane[0] += d0 + (a02 & 0xFFFFu), w->lane[2] += d2 + (a02 >> 16);
+        w->lane[1] += d1 + (a13 & 0xFFFFu), w->lane[3] += d3 + (a13 >> 16);
+        w->nfeat += nf;
+        s->kind = WORD_LATIN;
+        s->wh = wh;
+        s->hist[0] = h0, s->hist[1] = h1, s->hist[2] = h2, s->hist[3] = h3, s->hist[4] = 0;
+        s->depth = depth;
+        s->prev_sym = h0; /* a letter: the first is never dropped */
+        s->run = depth > 2 && h0 == h1 ? MAX_RUN : 1;
+        s->skip = false;
+        s->may_name = may_name;
+        s->cap_first = cap_first;
+        s->cap_rest = cap_rest;
+        *open = true;
+        return p;
+    }
+
+    /* The end mark's n-grams (up to four symbols back) and the word. */
+    uint32_t h = mix(mix(SEED_NGRAM, BOUND_END), h0);
+    ACC(a02, a13, weights_of(h));
+    if (depth > 1) {
+        h = mix(h, h1);
+        ACC(a02, a13, weights_of(h));
+        if (depth > 2) {
+            h = mix(h, h2);
+            ACC(a02, a13, weights_of(h));
+            if (depth > 3) {
+                h = mix(h, h3);
+                ACC(a02, a13, weights_of(h));
+            }
+        }
+    }
+    ACC(a02, a13, weights_of(mix(wh, BOUND_END)));
+    nf += (depth < LANGID_NGRAM_MAX - 1 ? depth : LANGID_NGRAM_MAX - 1) + 1;
+    d0 += a02 & 0xFFFFu, d2 += a02 >> 16, d1 += a13 & 0xFFFFu, d3 += a13 >> 16;
+    w->lane[0] += d0, w->lane[1] += d1, w->lane[2] += d2, w->lane[3] += d3;
+    w->nfeat += nf;
+    if (kind == WORD_DEVA) {
+        w->deva_words++;
+        return p;
+    }
+    /* The word's vote: its best lane, the first on a tie. */
+    int64_t m = d0;
+    int best = L_EN;
+    if (d1 > m)
+        m = d1, best = L_KN;
+    if (d2 > m)
+        m = d2, best = L_HI;
+    if (d3 > m)
+        best = L_OT;
+    w->kn_words += best == L_KN;
+    w->en_words += best == L_EN;
+    w->latin_words++;
+    if (cap_first && may_name && !cap_rest &&
+        d0 - (int64_t)LANGID_WEIGHT_ZERO * nf < NAME_EN_MAX) {
+        s->name_lane[0] += d0, s->name_lane[1] += d1;
+        s->name_lane[2] += d2, s->name_lane[3] += d3;
+        s->name_nfeat += nf;
+    }
+    return p;
+}
+
+/*
+ * Words of ASCII letters or of Devanagari letters, and the separators
+ * between them (ASCII spaces and punctuation, danda and Devanagari digits,
+ * joiners), from the first letter of a word at p: the common case, at a
+ * third of the instructions of the generic path's letter(), push() and
+ * end_word() (bench/README-langid.md). The caller guarantees that no word
+ * is open and that this one is not a mention. Features, sums, counts and
+ * votes are exactly those of the generic path, which the unit tests and
+ * the fuzz harness compare (langid__classify_generic()). Returns where the
+ * generic path goes on: the end of the text, a word it must start (a
+ * mention, or one in other letters), any other code point, or inside a
+ * word handed over open (fast_word()).
+ */
+static const unsigned char *fast_words(struct scan *s, const unsigned char *p,
+                                       const unsigned char *end)
+{
+    struct words w = {.nfeat = s->nfeat, .sent_start = s->sent_start};
+    bool at = false, open = false;
+    memcpy(w.lane, s->lane, sizeof(w.lane));
+
+    for (;;) {
+        if (*p < 0x80)
+            p = fast_word(s, &w, WORD_LATIN, p, end, &open);
+        else
+            p = fast_word(s, &w, WORD_DEVA, p, end, &open);
+        if (open)
+            break;
+        /* The separators up to the next word. */
+        at = false;
+        while (p < end) {
+            uint32_t c = *p, cp;
+            if (c < 0x80) {
+                if (ascii_alpha(c))
+                    break;
+                p++;
+                w.punct += c > 0x20 && c != 0x7F;
+                at = c == '@';
+                w.sent_start |= c == '.' || c == '!' || c == '?';
+            } else if (joiner_at(p, end)) {
+                p += 3;
+            } else if ((cp = deva_at(p, end)) && deva_sign(cp)) {
+                p += 3;
+                w.deva++;
+                at = false;
+            } else {
+                break;
+            }
+        }
+        if (p == end || at || !(ascii_alpha(*p) || deva_at(p, end)))
+            break;
+    }
+    memcpy(s->lane, w.lane, sizeof(w.lane));
+    s->nfeat = w.nfeat;
+    s->latin += w.latin;
+    s->deva += w.deva;
+    s->punct += w.punct;
+    s->latin_words += w.latin_words;
+    s->deva_words += w.deva_words;
+    s->vote_words += w.latin_words;
+    s->kn_words += w.kn_words;
+    s->en_words += w.en_words;
+    s->sent_start = w.sent_start;
+    s->prev_at = at;
+    return p;
+}
+
 /* The class of an ASCII byte; a letter's symbol is its lowercase form. */
 #define ASCII_CLASS(c)                                                          \
     ((c) >= 'a' && (c) <= 'z'   ? C_LATIN                                       \
@@ -391,8 +699,9 @@ static inline const unsigned char *ascii_run(struct scan *s, const unsigned char
      : (c) <= 0x20 || (c) == 0x7F ? C_SPACE                                     \
                                   : C_PUNCT)
 
+/* fast: ASCII words by ascii_word(); false only for the tests' twin. */
 static inline __attribute__((always_inline)) void scan_text(struct scan *s, const unsigned char *p,
-                                                           size_t len)
+                                                           size_t len, bool fast)
 {
     const unsigned char *end = p + len;
 
@@ -400,10 +709,19 @@ static inline __attribute__((always_inline)) void scan_text(struct scan *s, cons
         uint32_t cp, sym;
         enum cclass cls;
         if (*p < 0x80) {
+            if (fast && ascii_alpha(*p) && s->kind == WORD_NONE && !s->prev_at) {
+                p = fast_words(s, p, end);
+                continue;
+            }
             cp = *p++;
             cls = ASCII_CLASS(cp);
             sym = cp | 0x20; /* only used for letters */
         } else {
+            if (fast && s->kind == WORD_NONE && !s->prev_at && (cp = deva_at(p, end)) &&
+                !deva_sign(cp)) {
+                p = fast_words(s, p, end);
+                continue;
+            }
             p += utf8_next(p, (size_t)(end - p), &cp);
             if (cp == CP_INVALID) {
                 cls = C_OTHER;
@@ -543,7 +861,7 @@ static bool looks_like_name(const unsigned char *w, size_t n)
 {
     struct scan s;
     scan_init(&s);
-    scan_text(&s, w, n);
+    scan_text(&s, w, n, true);
     return s.lane[L_EN] - (int64_t)LANGID_WEIGHT_ZERO * s.nfeat < -20;
 }
 
@@ -662,7 +980,8 @@ float langid_kannada_threshold(void)
     return langid_route_min;
 }
 
-void langid_classify(const char *utf8, size_t len, struct langid_result *out)
+static inline __attribute__((always_inline)) void classify_text(const char *utf8, size_t len,
+                                                          struct langid_result *out, bool fast)
 {
     struct scan s;
     float logit[LANGID_NLANES], p[LANGID_NLANES];
@@ -671,7 +990,7 @@ void langid_classify(const char *utf8, size_t len, struct langid_result *out)
     scan_init(&s);
     memset(out, 0, sizeof(*out));
     if (len)
-        scan_text(&s, (const unsigned char *)utf8, len);
+        scan_text(&s, (const unsigned char *)utf8, len, fast);
 
     out->n_kannada = sat(s.kannada);
     out->n_devanagari = sat(s.deva);
@@ -731,6 +1050,16 @@ void langid_classify(const char *utf8, size_t len, struct langid_result *out)
     out->label = LANGID_OTHER;
     out->scores[LANGID_OTHER] = 1;
     out->uncertain = s.other == s.invalid;
+}
+
+void langid_classify(const char *utf8, size_t len, struct langid_result *out)
+{
+    classify_text(utf8, len, out, true);
+}
+
+void langid__classify_generic(const char *utf8, size_t len, struct langid_result *out)
+{
+    classify_text(utf8, len, out, false);
 }
 
 static const char *const label_names[LANGID_NLABELS] = {

@@ -296,10 +296,11 @@ static void test_golden(void **state)
 {
     for (int i = 0; i < LANGID_NGOLDEN; i++) {
         const char *t = langid_golden[i].text;
+        for (int fast = 0; fast < 2; fast++) {
         struct scan s;
         float logit[LANGID_NLANES];
         scan_init(&s);
-        scan_text(&s, (const unsigned char *)t, strlen(t));
+        scan_text(&s, (const unsigned char *)t, strlen(t), fast);
         lane_logits(&s, logit);
         for (int k = 0; k < LANGID_NLANES; k++) {
             float want = langid_golden[i].logits[k];
@@ -316,7 +317,153 @@ static void test_golden(void **state)
                 fail_msg("\"%s\" p_kannada: C %f, Python %f", t, (double)p,
                          (double)langid_golden[i].p_kannada);
         }
+        }
     }
+}
+
+/* Pieces of text for test_fast_path_twin(): every kind of byte that moves
+ * ascii_words() in or out of a word. */
+static const char *const twin_pieces[] = {
+    " ", " ", " ", ".", "!", "?", ",", "@", "@", "9", "10th", "\t", "\x7f", "-", "'", "\n",
+    "a", "b", "e", "ee", "aaa", "aaaaaa", "zz", "o", "ooooo", "k",
+    "A", "E", "Z", "AA", "Ooo", "MRI", "KSRTC",
+    "naanu", "nale", "office", "ge", "hogtini", "maadi", "Mysuru", "Rakshith", "Shetty",
+    "the", "meeting", "Please", "tomorrow", "jaana", "hai", "sooooper", "McD",
+    "\xc3\xa9", "\xc3\x84", "\xc3\x9f", "\xc3\x97", "\xe1\xb8\x8d", /* é Ä ß × ḍ */
+    "\xe2\x80\x8c", "\xe2\x80\x8d",                                 /* ZWNJ ZWJ */
+    "\xe0\xa4\x95", "\xe0\xa4\xbe", "\xe0\xa5\xa4", "\xe0\xa5\xa6", /* क ा । ० */
+    "\xe0\xa4\xb9\xe0\xa5\x88", "\xe0\xa4\x95\xe0\xa4\x95\xe0\xa4\x95", /* है ककक */
+    "\xe0\xb2\x95", "\xe0\xb3\x8d",                                 /* ಕ ್ */
+    "\xd0\x96", "\xe2\x80\x94", "\xf0\x9f\x91\x8c",               /* Ж — 👌 */
+    "\xff", "\xe0", "\xc3", "\xe0\xa4", "\xa9",                         /* ill-formed */
+};
+
+static uint64_t twin_rand(uint64_t *x)
+{
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    return *x;
+}
+
+/* The fields of a finished scan that reach the result or could. */
+static void assert_scan_equal(const struct scan *a, const struct scan *b, const char *t, size_t n)
+{
+    bool same = a->latin == b->latin && a->deva == b->deva && a->kannada == b->kannada &&
+                a->other == b->other && a->punct == b->punct && a->invalid == b->invalid &&
+                a->latin_words == b->latin_words && a->deva_words == b->deva_words &&
+                a->vote_words == b->vote_words && a->kn_words == b->kn_words &&
+                a->en_words == b->en_words && a->nfeat == b->nfeat &&
+                a->name_nfeat == b->name_nfeat && a->kind == b->kind &&
+                !memcmp(a->lane, b->lane, sizeof(a->lane)) &&
+                !memcmp(a->name_lane, b->name_lane, sizeof(a->name_lane));
+    if (!same)
+        fail_msg("fast and generic scans differ on \"%.*s\" (%zu bytes): nfeat %lld/%lld, "
+                 "lane0 %lld/%lld, votes %zu/%zu, kn %zu/%zu, names %lld/%lld",
+                 (int)n, t, n, (long long)a->nfeat, (long long)b->nfeat, (long long)a->lane[0],
+                 (long long)b->lane[0], a->vote_words, b->vote_words, a->kn_words, b->kn_words,
+                 (long long)a->name_nfeat, (long long)b->name_nfeat);
+}
+
+/*
+ * ascii_words() is the generic path's twin for words of ASCII letters:
+ * on 30,000 random texts built from pieces that enter and leave it (words
+ * of every case, runs of a letter, separators, mentions, sentence ends,
+ * Latin-1 letters and joiners inside words, other scripts, ill-formed
+ * UTF-8, words long enough to be flushed in chunks), both must give the
+ * same sums, counts and votes, and the same result to the bit.
+ */
+static void test_fast_path_twin(void **state)
+{
+    uint64_t x = 0x9E3779B97F4A7C15u;
+    struct buf t = BUF_INIT;
+
+    for (int i = 0; i < 30000; i++) {
+        buf_reset(&t);
+        size_t npieces = twin_rand(&x) % 24;
+        for (size_t k = 0; k < npieces; k++) {
+            uint64_t r = twin_rand(&x);
+            if (r % 97 == 0) {
+                /* A long word: past WORD_CHUNK, some past a 16-bit half. */
+                size_t len = 90 + r / 97 % 700;
+                for (size_t j = 0; j < len; j++)
+                    buf_addch(&t, (char)("abcdefghijklmnopqrstuvwxyzAE"[twin_rand(&x) % 28]));
+            } else {
+                buf_addstr(&t, twin_pieces[r / 97 % ARRAY_SIZE(twin_pieces)]);
+            }
+        }
+        struct scan a, b;
+        scan_init(&a);
+        scan_init(&b);
+        scan_text(&a, (const unsigned char *)t.data, t.len, true);
+        scan_text(&b, (const unsigned char *)t.data, t.len, false);
+        assert_scan_equal(&a, &b, t.data, t.len);
+
+        struct langid_result ra, rb;
+        char *copy = t.len ? xmalloc(t.len) : NULL; /* exact size, for ASan */
+        if (t.len)
+            memcpy(copy, t.data, t.len);
+        langid_classify(copy, t.len, &ra);
+        langid__classify_generic(copy, t.len, &rb);
+        free(copy);
+        if (memcmp(&ra, &rb, sizeof(ra)))
+            fail_msg("fast and generic results differ on \"%.*s\"", (int)t.len, t.data);
+    }
+    buf_release(&t);
+}
+
+/*
+ * The pending sums of a word are flushed every WORD_CHUNK letters, before
+ * a 16-bit half can overflow. Random letters weigh about LANGID_WEIGHT_ZERO
+ * on average, too little to overflow even with no flushing; a word that
+ * repeats its heaviest short pattern is the worst case. Finds the period of
+ * 2 or 3 letters whose features weigh most in one lane, checks that a
+ * chunk twice as long would overflow with it, and that a word of 4,000
+ * such letters scans alike on both paths.
+ */
+static void test_fast_path_heavy_word(void **state)
+{
+    char best[4] = "", pat[4] = "";
+    double best_avg = 0;
+    struct buf w = BUF_INIT;
+
+    for (int len = 2; len <= 3; len++) {
+        int total = len == 2 ? 26 * 26 : 26 * 26 * 26;
+        for (int i = 0; i < total; i++) {
+            for (int k = 0, v = i; k < len; k++, v /= 26)
+                pat[k] = (char)('a' + v % 26);
+            pat[len] = 0;
+            if (pat[0] == pat[1] && pat[1] == pat[len - 1])
+                continue; /* a run: all but two letters left out */
+            buf_reset(&w);
+            for (int k = 0; k < 40; k++)
+                buf_addstr(&w, pat);
+            struct scan s;
+            scan_init(&s);
+            scan_text(&s, (const unsigned char *)w.data, w.len, false);
+            for (int k = 0; k < LANGID_NLANES; k++) {
+                double avg = (double)s.lane[k] / (double)s.nfeat;
+                if (avg > best_avg) {
+                    best_avg = avg;
+                    memcpy(best, pat, sizeof(best));
+                }
+            }
+        }
+    }
+    print_message("heaviest pattern \"%s\": %.1f a feature\n", best, best_avg);
+    /* Heavy enough that 4 * 2 * WORD_CHUNK features would overflow a half. */
+    assert_true(best_avg * 4 * 2 * WORD_CHUNK > 65535);
+    buf_reset(&w);
+    while (w.len < 4000)
+        buf_addstr(&w, best);
+    buf_addstr(&w, " ok");
+    struct scan a, b;
+    scan_init(&a);
+    scan_init(&b);
+    scan_text(&a, (const unsigned char *)w.data, w.len, true);
+    scan_text(&b, (const unsigned char *)w.data, w.len, false);
+    assert_scan_equal(&a, &b, best, strlen(best));
+    buf_release(&w);
 }
 
 static void test_labels(void **state)
@@ -414,6 +561,9 @@ static void test_put_g4(void **state)
                                   1.00001e-18f, 9.9995e-30f, 9.99949e-30f};
     char want[64], got[64];
     uint32_t x = 2463534242u;
+    u128 five = 1;
+    for (int k = 0; k < 56; k++, five *= 5)
+        assert_true(pow5(k) == five);
     for (size_t i = 0; i < ARRAY_SIZE(fixed) + 200000; i++) {
         float f;
         if (i < ARRAY_SIZE(fixed)) {
@@ -499,6 +649,8 @@ int main(void)
         cmocka_unit_test(test_invalid_utf8),
         cmocka_unit_test(test_huge),
         cmocka_unit_test(test_golden),
+        cmocka_unit_test(test_fast_path_twin),
+        cmocka_unit_test(test_fast_path_heavy_word),
         cmocka_unit_test(test_labels),
         cmocka_unit_test(test_cli),
         cmocka_unit_test(test_put_g4),
