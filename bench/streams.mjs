@@ -12,6 +12,7 @@
 //
 //   node bench/streams.mjs [N=1000] [ROUNDS=3] [CHUNKS=20] [DELAY=50]
 //   HERMOD_BIN, FAKE_ENGINE; STREAMS_VERBOSE=1 prints each round's first-chunk deciles
+//   and the CPU time the engine, hermod and this client spent in it
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -59,13 +60,22 @@ const retrans = () => {
   return Number(l[1].split(' ')[l[0].split(' ').indexOf('RetransSegs')]);
 };
 
+// CPU time of a process so far, in ms (utime + stime from /proc, 10 ms ticks).
+const cpu = (pid) => {
+  const f = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(f[11]) + Number(f[12])) * 10;
+};
+
 async function round(port, model) {
   const r0 = retrans();
+  const c0 = { engine: cpu(engine.pid), hermod: cpu(h.proc.pid), node: process.cpuUsage() };
   const rs = await Promise.all(Array.from({ length: N }, () => stream(port, { model, stream: true, messages: [] })));
   const ok = rs.filter((r) => r.ok);
   if (process.env.STREAMS_VERBOSE) {
     const f = ok.map((r) => r.first);
-    console.log(`  ${port === h?.port ? 'hermod' : 'direct'} first chunk p10..p100: ${[10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 100].map((q) => pct(f, q).toFixed(0)).join(' ')}; ${retrans() - r0} TCP segments retransmitted`);
+    const nu = process.cpuUsage(c0.node);
+    console.log(`  CPU ms in the round: engine ${cpu(engine.pid) - c0.engine}, hermod ${cpu(h.proc.pid) - c0.hermod}, client ${((nu.user + nu.system) / 1000).toFixed(0)}`);
+    console.log(`  ${port === h.port ? 'hermod' : 'direct'} first chunk p10..p100: ${[10, 20, 30, 40, 50, 60, 70, 80, 90, 95, 99, 100].map((q) => pct(f, q).toFixed(0)).join(' ')}; ${retrans() - r0} TCP segments retransmitted`);
   }
   return { ok: ok.length, p50: pct(ok.map((r) => r.first), 50), p99: pct(ok.map((r) => r.first), 99), done99: pct(ok.map((r) => r.total), 99) };
 }
