@@ -457,6 +457,29 @@ word_letter(enum word_kind kind, const unsigned char *p, const unsigned char *en
         (a13) += (v_ >> 8) & 0x00FF00FFu;                                                  \
     } while (0)
 
+/* Adds the n-grams of 2 to n + 1 symbols that end in sym, h0..h3 being
+ * the symbols before it (newest first; n <= 4), to a02 and a13. */
+static inline __attribute__((always_inline)) void add_ngrams(uint32_t sym, uint32_t h0,
+                                                            uint32_t h1, uint32_t h2,
+                                                            uint32_t h3, unsigned n,
+                                                            uint32_t *a02, uint32_t *a13)
+{
+    uint32_t h = mix(mix(SEED_NGRAM, sym), h0);
+    ACC(*a02, *a13, weights_of(h));
+    if (n > 1) {
+        h = mix(h, h1);
+        ACC(*a02, *a13, weights_of(h));
+        if (n > 2) {
+            h = mix(h, h2);
+            ACC(*a02, *a13, weights_of(h));
+            if (n > 3) {
+                h = mix(h, h3);
+                ACC(*a02, *a13, weights_of(h));
+            }
+        }
+    }
+}
+
 /* Letters of a word taken in one go before the pending sums are flushed:
  * at 4 features of at most 126 a letter, 97 letters and the 11 features
  * of a word's start and end stay below a 16-bit half. */
@@ -499,16 +522,7 @@ fast_word(struct scan *s, struct words *w, enum word_kind kind, const unsigned c
             continue;
         }
         wh = mix(wh, sym);
-        uint32_t h = mix(mix(SEED_NGRAM, sym), h0);
-        ACC(a02, a13, weights_of(h));
-        if (depth > 1) {
-            h = mix(h, h1);
-            ACC(a02, a13, weights_of(h));
-            if (depth > 2) {
-                h = mix(h, h2);
-                ACC(a02, a13, weights_of(h));
-            }
-        }
+        add_ngrams(sym, h0, h1, h2, h3, depth, &a02, &a13);
         nf += depth;
         h3 = h2, h2 = h1, h1 = h0, h0 = sym;
         depth++;
@@ -582,20 +596,7 @@ fast_word(struct scan *s, struct words *w, enum word_kind kind, const unsigned c
     }
 
     /* The end mark's n-grams (up to four symbols back) and the word. */
-    uint32_t h = mix(mix(SEED_NGRAM, BOUND_END), h0);
-    ACC(a02, a13, weights_of(h));
-    if (depth > 1) {
-        h = mix(h, h1);
-        ACC(a02, a13, weights_of(h));
-        if (depth > 2) {
-            h = mix(h, h2);
-            ACC(a02, a13, weights_of(h));
-            if (depth > 3) {
-                h = mix(h, h3);
-                ACC(a02, a13, weights_of(h));
-            }
-        }
-    }
+    add_ngrams(BOUND_END, h0, h1, h2, h3, depth, &a02, &a13);
     ACC(a02, a13, weights_of(mix(wh, BOUND_END)));
     nf += (depth < LANGID_NGRAM_MAX - 1 ? depth : LANGID_NGRAM_MAX - 1) + 1;
     d0 += a02 & 0xFFFFu, d2 += a02 >> 16, d1 += a13 & 0xFFFFu, d3 += a13 >> 16;
