@@ -557,7 +557,11 @@ static void heif_init_once(void)
 
 static int heif_fail(struct buf *err, const char *what, struct heif_error he)
 {
-    buf_addf(err, "corrupt HEIF: %s: %s", what, he.message ? he.message : "?");
+    const char *m = he.message ? he.message : "?";
+    size_t n = strlen(m);
+    while (n && (m[n - 1] == '\n' || m[n - 1] == ' ')) /* libheif may end it with one */
+        n--;
+    buf_addf(err, "corrupt HEIF: %s: %.*s", what, (int)n, m);
     if (he.subcode == heif_suberror_Security_limit_exceeded)
         return -E2BIG;
     if (he.code == heif_error_Memory_allocation_error)

@@ -17,8 +17,13 @@
  * (1.0.11 in bookworm) allocates the picture its sequence parameter set
  * declares, up to 65535 a side, whatever the tile's ispe says; so the
  * width and height of each SPS in an hvcC property are read too. (AVIF's
- * av1C need not carry the sequence header, and libheif holds dav1d to
- * 32768 x 32768: not covered here.)
+ * av1C need not carry the sequence header, so nothing is read here for
+ * AV1: Debian's libheif reads the coded size from the stream itself and
+ * holds it to the per-side limit that image__decode_heif() lowers towards
+ * the declared size, which caps a lying AVIF at a 4096 x 4096 frame
+ * (test_heif_grid's test_avif_frame_larger_than_declared). Not covered: an
+ * AV1 frame header that overrides the size beyond its sequence header's
+ * maximum, which dav1d 1.0 takes up to its own limit of 32768 a side.)
  *
  * This reads only the boxes that locate an item's data (meta, iinf/infe,
  * iloc, idat) and the first bytes of that data, and the hvcC properties

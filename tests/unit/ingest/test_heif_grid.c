@@ -604,6 +604,59 @@ static void test_tile_sps_over_limit(void **state)
     buf_release(&b);
 }
 
+/*
+ * AVIF: dav1d allocates the frame the AV1 sequence header declares, not
+ * the ispe. A 4160x64 AVIF made by heif-enc (aom) decodes; the same file
+ * with its ispe made to say 64x64 is refused before anything is decoded:
+ * libheif (Debian's) reads the coded size from the sequence header and
+ * holds it to the per-side limit that image__decode_heif() lowers to the
+ * declared size, never below 4096 (so a lying AVIF costs at most a
+ * 4096x4096 frame before it is refused: the floor that padded HEVC tiles
+ * need). An 8192x8192 frame behind a 64x64 ispe, measured by hand the
+ * same way: refused at 6 MB peak RSS; decoded as declared, 436 MB.
+ */
+static void test_avif_frame_larger_than_declared(void **state)
+{
+    need_tool("heif-enc", "libheif-examples");
+    enum { W = 4160, H = 64 };
+    unsigned char *px = xmalloc((size_t)W * H * 3);
+    for (size_t j = 0; j < (size_t)W * H; j++)
+        memcpy(px + j * 3, COLOURS[j % W < W / 2 ? 0 : 1], 3);
+    png_image im = {.version = PNG_IMAGE_VERSION, .width = W, .height = H,
+                    .format = PNG_FORMAT_RGB};
+    char *path = xasprintf("%s/wide.png", media_tmpdir);
+    assert_true(png_image_write_to_file(&im, path, 0, px, 0, NULL));
+    free(path);
+    free(px);
+    sh("heif-enc -A wide.png -o wide.avif >/dev/null");
+    struct buf b = BUF_INIT, out = BUF_INIT, err = BUF_INIT;
+    read_file("wide.avif", &b);
+    struct image_opts o;
+    image_opts_init(&o);
+    struct image_info info;
+    int rc = image_prepare(b.data, b.len, &o, &out, &info, &err);
+    if (rc != 0)
+        fail_msg("image_prepare: %d %s", rc, buf_cstr(&err));
+    assert_string_equal(info.format, "avif");
+    assert_int_equal(info.src_w, W);
+    assert_int_equal(info.src_h, H);
+
+    /* The one ispe (in meta/iprp/ipco): size 20, type, FullBox header,
+     * width, height. */
+    unsigned char *ispe = memmem(b.data, b.len, "ispe", 4);
+    assert_non_null(ispe);
+    assert_int_equal(be32(ispe - 4), 20);
+    assert_int_equal(be32(ispe + 8), W);
+    assert_int_equal(be32(ispe + 12), H);
+    ispe[8 + 2] = 0, ispe[8 + 3] = 64; /* width 64: 0x00000040 */
+    assert_int_equal(be32(ispe + 8), 64);
+    assert_int_equal(refused(&b, "Coded image size 4160x64 exceeds"), -E2BIG);
+    assert_int_equal(refused(&b, "4097x4097"), -E2BIG);
+    buf_release(&b);
+    buf_release(&out);
+    buf_release(&err);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -613,6 +666,7 @@ int main(void)
         cmocka_unit_test(test_canvas_not_declared_size),
         cmocka_unit_test(test_canvas_unreadable),
         cmocka_unit_test(test_tile_sps_over_limit),
+        cmocka_unit_test(test_avif_frame_larger_than_declared),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
