@@ -208,11 +208,11 @@ static long round_even(double m)
 }
 
 /*
- * Writes f as printf("%.4g", (double)f) would, at most 10 bytes. The
- * fastest path takes 1e-4 <= f < 1, most probabilities; the fast path
- * covers 1e-18 <= f < 1e4, which is every probability but the tiniest;
- * tiny_digits() the positive ones below, exactly; the rest (negative,
- * large, not a number) goes through snprintf. In the fast path f * 10^k is
+ * Writes f as printf("%.4g", (double)f) would, at most 10 bytes. The fast
+ * path covers 1e-18 <= f < 1e4, which is every probability but the tiniest
+ * (its exponent found with plain comparisons for 1e-4 <= f < 1, the most
+ * common); tiny_digits() the positive ones below, exactly; the rest
+ * (negative, large, not a number) goes through snprintf. In the fast path f * 10^k is
  * computed in double from a float (24-bit mantissa) and an exact power of
  * ten, so the rounding to four digits (rint: ties to even, as glibc does)
  * sees the exact product or one within far less than half a unit of the
@@ -227,17 +227,7 @@ static char *put_g4(char *p, float f)
         *p++ = '0';
         return p;
     }
-    if (v < 1 && v * 1e4 >= 1) {
-        /* A probability of at least 1e-4, most of what the filter prints.
-         * v * 10^k is exact here (24 bits of mantissa times 10^k, k <= 7,
-         * fit a double), so the comparisons and the rounding are too. */
-        e = v * 10 >= 1 ? -1 : v * 100 >= 1 ? -2 : v * 1000 >= 1 ? -3 : -4;
-        mi = round_even(v * pow10_tab[3 - e]);
-        if (mi >= 10000) {
-            mi /= 10;
-            e++;
-        }
-    } else if (v > 0 && v < 1e-18) {
+    if (v > 0 && v < 1e-18) {
         mi = tiny_digits(f, &e);
     } else if (!(v >= 1e-18 && v < 1e4)) {
         char tmp[32];
@@ -246,17 +236,25 @@ static char *put_g4(char *p, float f)
         memcpy(p, tmp, (size_t)n);
         return p + n;
     } else {
-        /* e: the decimal exponent, 10^e <= v < 10^(e+1), from the binary
-         * one (v = m * 2^bexp, 0.5 <= m < 1, as frexp() would say: v is a
-         * normal double here) and corrected below by at most one. */
-        uint64_t bits;
-        memcpy(&bits, &v, sizeof(bits));
-        int bexp = (int)(bits >> 52) - 1022;
-        e = ((bexp - 1) * 1233) >> 12; /* floor((bexp - 1) * log10(2)) */
-        while (e >= 0 ? v >= pow10_tab[e + 1] : v * pow10_tab[-e - 1] >= 1)
-            e++;
-        while (e >= 0 ? v < pow10_tab[e] : v * pow10_tab[-e] < 1)
-            e--;
+        /* e: the decimal exponent, 10^e <= v < 10^(e+1). */
+        if (v < 1 && v * 1e4 >= 1) {
+            /* A probability of at least 1e-4, most of what the filter
+             * prints. v * 10^k is exact here (24 bits of mantissa times
+             * 10^k, k <= 7, fit a double), so the comparisons are too. */
+            e = v * 10 >= 1 ? -1 : v * 100 >= 1 ? -2 : v * 1000 >= 1 ? -3 : -4;
+        } else {
+            /* From the binary exponent (v = m * 2^bexp, 0.5 <= m < 1, as
+             * frexp() would say: v is a normal double here), corrected
+             * by at most one. */
+            uint64_t bits;
+            memcpy(&bits, &v, sizeof(bits));
+            int bexp = (int)(bits >> 52) - 1022;
+            e = ((bexp - 1) * 1233) >> 12; /* floor((bexp - 1) * log10(2)) */
+            while (e >= 0 ? v >= pow10_tab[e + 1] : v * pow10_tab[-e - 1] >= 1)
+                e++;
+            while (e >= 0 ? v < pow10_tab[e] : v * pow10_tab[-e] < 1)
+                e--;
+        }
         /* Four significant digits: 1000 <= m <= 10000. */
         int k = 3 - e;
         double m = k >= 0 ? v * pow10_tab[k] : v / pow10_tab[-k];

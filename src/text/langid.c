@@ -513,7 +513,9 @@ fast_word(struct scan *s, struct words *w, enum word_kind kind, const unsigned c
     bool may_name = !w->sent_start;
     w->sent_start = false;
 
-    /* The first three letters: the n-grams reach back to the start. */
+    /* The first three letters: the n-grams reach back to the start. The
+     * loop below repeats this one's head on purpose: one loop for both,
+     * with a branch on depth a letter, measured 0.90x (10 pairs). */
     while (depth < LANGID_NGRAM_MAX - 1 && (q = word_letter(kind, p, end, &sym))) {
         p = q;
         nsym += kind == WORD_DEVA;
@@ -700,7 +702,8 @@ static const unsigned char *fast_words(struct scan *s, const unsigned char *p,
      : (c) <= 0x20 || (c) == 0x7F ? C_SPACE                                     \
                                   : C_PUNCT)
 
-/* fast: ASCII words by ascii_word(); false only for the tests' twin. */
+/* fast: words of ASCII or Devanagari letters by fast_words(); false only
+ * for the tests' twin (langid__classify_generic()). */
 static inline __attribute__((always_inline)) void scan_text(struct scan *s, const unsigned char *p,
                                                            size_t len, bool fast)
 {
