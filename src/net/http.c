@@ -68,6 +68,9 @@ struct http_server {
     struct list conns;
     struct list ended;          /* connections whose answer is all written */
     uv_idle_t ender;            /* runs their req_end() from the loop */
+    char *rbuf;                 /* the read buffer of every connection (READ_BUF) */
+    struct list to_flush;       /* connections with stream bytes held in outq */
+    uv_check_t flusher;         /* writes them once this loop turn's callbacks are done */
     unsigned nconns;
     unsigned active;            /* requests open */
     bool draining;
@@ -81,13 +84,14 @@ struct conn {
     struct http_server *s;
     struct list link;
     http_parser parser;
-    char *rbuf;
     struct http_req *req;       /* the request being read or answered */
     struct buf rest;            /* read, not parsed: what follows a request */
     uint64_t last_ms;           /* uv_now() of the last activity */
     unsigned writes;            /* uv_write()s pending */
     struct list end_link;       /* in s->ended */
     bool end_pending;
+    struct list flush_link;     /* in s->to_flush */
+    bool flush_pending;
     struct buf outq;            /* stream bytes waiting for the pending write */
     struct buf sending;         /* stream bytes being written (swapped with outq) */
     bool outq_last;             /* outq ends the request */
@@ -217,6 +221,18 @@ static void req_end(struct http_req *r, bool aborted)
 
 /* ---- writing ---------------------------------------------------------------- */
 
+/* A stream above the high-water mark is below the low one again: its
+ * producer may go on. Only from loop callbacks. */
+static void maybe_drain(struct conn *c)
+{
+    struct http_req *r = c->req;
+    if (r && r->above_high && c->tcp.write_queue_size + c->outq.len < HTTP_STREAM_LOW_WATER) {
+        r->above_high = false;
+        if (r->on_drain && !r->owner_told)
+            r->on_drain(r, r->owner);
+    }
+}
+
 static void write_cb(uv_write_t *w, int status)
 {
     struct wr *x = container_of(w, struct wr, w);
@@ -242,12 +258,8 @@ static void write_cb(uv_write_t *w, int status)
     c->last_ms = uv_now(c->s->loop);
     if (!c->writes && c->outq.len)
         flush_outq(c);
-    if (r && r->above_high && c->tcp.write_queue_size + c->outq.len < HTTP_STREAM_LOW_WATER) {
-        r->above_high = false;
-        if (r->on_drain && !r->owner_told)
-            r->on_drain(r, r->owner);
-        r = c->req; /* the drain callback may have ended it */
-    }
+    maybe_drain(c);
+    r = c->req; /* the drain callback may have ended it */
     if (last && r)
         req_end(r, false);
     else if (c->close_after && !c->writes)
@@ -273,6 +285,45 @@ static void flush_outq(struct conn *c)
     write_bufs(c, &b, 1, NULL, NULL, last, true);
 }
 
+static void flusher_cb(uv_check_t *h)
+{
+    struct http_server *s = h->data;
+    while (!list_empty(&s->to_flush)) {
+        struct conn *c = container_of(list_first(&s->to_flush), struct conn, flush_link);
+        list_del(&c->flush_link);
+        c->flush_pending = false;
+        if (!c->writes && c->outq.len)
+            flush_outq(c);
+        /* Held bytes can pass the high-water mark within a turn, and the
+         * socket can take them all at once: no write_cb then. */
+        if (!c->closing)
+            maybe_drain(c);
+    }
+    uv_check_stop(h);
+}
+
+/* Writes what c holds now instead of at the end of the loop turn. */
+static void flush_now(struct conn *c)
+{
+    if (!c->flush_pending)
+        return;
+    list_del(&c->flush_link);
+    c->flush_pending = false;
+    if (!c->writes && c->outq.len)
+        flush_outq(c);
+}
+
+/*
+ * Stream bytes (a stream's head, its chunks, its end) are held in outq
+ * until the callbacks of this loop turn are done, then written in one
+ * system call (the check phase follows the poll phase's callbacks). One
+ * read from an engine often holds several chunks, or the last chunk and
+ * the end, and a stream's head comes with its first chunk: each was a
+ * write of its own before, each write on loopback running the client's
+ * TCP input too. The wait is the rest of this turn's callbacks, so none
+ * when the loop is idle. While a write is pending, outq waits for it
+ * (write_cb) as before.
+ */
 static void send_stream(struct conn *c, const char *head, size_t hl, const char *p, size_t n,
                         const char *tail, size_t tl, bool last)
 {
@@ -280,8 +331,11 @@ static void send_stream(struct conn *c, const char *head, size_t hl, const char 
     buf_add(&c->outq, p, n);
     buf_add(&c->outq, tail, tl);
     c->outq_last |= last;
-    if (!c->writes)
-        flush_outq(c);
+    if (c->writes || c->flush_pending)
+        return;
+    c->flush_pending = true;
+    list_add_tail(&c->s->to_flush, &c->flush_link);
+    uv_check_start(&c->s->flusher, flusher_cb);
 }
 
 static void ender_cb(uv_idle_t *h)
@@ -475,10 +529,9 @@ void http_stream_begin(struct http_req *r, int status, const char *content_type)
     /* Tell a reverse proxy in front of us not to buffer the stream. */
     buf_addstr(&h, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
                    "Transfer-Encoding: chunked\r\n\r\n");
-    size_t hl;
-    char *hp = buf_detach(&h, &hl);
-    uv_buf_t b = uv_buf_init(hp, (unsigned)hl);
-    write_bufs(r->c, &b, 1, hp, NULL, false, false);
+    /* Held with the stream's bytes: it goes out with the first chunk. */
+    send_stream(r->c, h.data, h.len, "", 0, "", 0, false);
+    buf_release(&h);
 }
 
 void http_stream_write(struct http_req *r, const char *p, size_t n)
@@ -510,6 +563,7 @@ void http_stream_end(struct http_req *r, bool ok)
     }
     /* Cut: no end of stream. What was written goes out, then the close. */
     struct conn *c = r->c;
+    flush_now(c);
     r->keep_alive = false;
     c->close_after = true;
     req_end(r, true);
@@ -736,12 +790,16 @@ static void dispatch(struct conn *c)
     s->handler(r, s->arg);
 }
 
+/* One read buffer for all connections: the loop reads one socket at a
+ * time, and read_cb copies what it keeps (headers and body into the
+ * request, pipelined bytes into c->rest) before it returns. A buffer per
+ * connection was 64 KiB of heap each, allocated, touched and freed per
+ * connection: with 1,000 clients at once, page faults, brk() calls and a
+ * fragmented heap (bench/README.md). */
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
     struct conn *c = h->data;
-    if (!c->rbuf)
-        c->rbuf = xmalloc(READ_BUF);
-    b->base = c->rbuf;
+    b->base = c->s->rbuf;
     b->len = READ_BUF;
 }
 
@@ -778,15 +836,16 @@ static void read_cb(uv_stream_t *st, ssize_t n, const uv_buf_t *b)
 
 static void handle_closed(struct http_server *s)
 {
-    if (--s->handles == 0 && s->closing)
+    if (--s->handles == 0 && s->closing) {
+        free(s->rbuf);
         free(s);
+    }
 }
 
 static void conn_closed_cb(uv_handle_t *h)
 {
     struct conn *c = h->data;
     struct http_server *s = c->s;
-    free(c->rbuf);
     buf_release(&c->rest);
     buf_release(&c->outq);
     buf_release(&c->sending);
@@ -802,6 +861,10 @@ static void conn_close(struct conn *c)
     if (c->end_pending) {
         list_del(&c->end_link);
         c->end_pending = false;
+    }
+    if (c->flush_pending) {
+        list_del(&c->flush_link);
+        c->flush_pending = false;
     }
     struct http_req *r = c->req;
     if (r) {
@@ -823,6 +886,7 @@ static void on_connection(uv_stream_t *l, int status)
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
     list_init(&c->end_link);
+    list_init(&c->flush_link);
     s->handles++;
     list_add_tail(&s->conns, &c->link);
     s->nconns++;
@@ -852,7 +916,8 @@ static void on_connection(uv_stream_t *l, int status)
         conn_close(c);
         return;
     }
-    uv_tcp_nodelay(&c->tcp, 1);
+    /* TCP_NODELAY comes from the listener (Linux copies it to accepted
+     * sockets): no setsockopt per connection. */
     http_parser_init(&c->parser, HTTP_REQUEST);
     c->parser.data = c;
     c->last_ms = uv_now(s->loop);
@@ -904,6 +969,7 @@ struct http_server *http_server_new(uv_loop_t *loop, const char *host, int port,
     }
     struct http_server *s = xcalloc(1, sizeof(*s));
     s->loop = loop;
+    s->rbuf = xmalloc(READ_BUF);
     s->lim = *lim;
     if (!s->lim.max_body)
         s->lim.max_body = 64ull << 20;
@@ -922,6 +988,7 @@ struct http_server *http_server_new(uv_loop_t *loop, const char *host, int port,
     s->arg = arg;
     list_init(&s->conns);
     list_init(&s->ended);
+    list_init(&s->to_flush);
     http_parser_settings_init(&s->ps);
     s->ps.on_message_begin = on_message_begin;
     s->ps.on_url = on_url;
@@ -934,6 +1001,8 @@ struct http_server *http_server_new(uv_loop_t *loop, const char *host, int port,
     s->listener.data = s;
     s->handles = 1;
     int rc = uv_tcp_bind(&s->listener, (struct sockaddr *)&ss, 0);
+    if (!rc)
+        rc = uv_tcp_nodelay(&s->listener, 1);
     if (!rc)
         rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
     if (rc < 0) {
@@ -953,6 +1022,9 @@ struct http_server *http_server_new(uv_loop_t *loop, const char *host, int port,
     s->handles++;
     uv_idle_init(loop, &s->ender);
     s->ender.data = s;
+    s->handles++;
+    uv_check_init(loop, &s->flusher);
+    s->flusher.data = s;
     s->handles++;
     uv_timer_start(&s->sweep, sweep_cb, SWEEP_MS, SWEEP_MS);
     uv_unref((uv_handle_t *)&s->sweep);
@@ -997,6 +1069,8 @@ void http_server_free(struct http_server *s)
     uv_close((uv_handle_t *)&s->sweep, listener_closed_cb);
     uv_idle_stop(&s->ender);
     uv_close((uv_handle_t *)&s->ender, listener_closed_cb);
+    uv_check_stop(&s->flusher);
+    uv_close((uv_handle_t *)&s->flusher, listener_closed_cb);
 }
 
 void http_server_set_cors(struct http_server *s, const char *const *origins)

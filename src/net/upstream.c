@@ -60,6 +60,7 @@ struct upstream {
      * the same few URLs (base + endpoint). */
     char *url_last;
     struct http_parser_url url_parts;
+    char *rbuf;               /* the read buffer of every connection (READ_BUF) */
 };
 
 struct conn {
@@ -69,7 +70,6 @@ struct conn {
     char *key;                /* "host:port" */
     struct upstream_req *req; /* the request on it, or NULL at rest */
     http_parser parser;
-    char *rbuf;               /* read buffer (READ_BUF) */
     char *rest;               /* read but not parsed (the parser paused) */
     struct buf hname, hvalue; /* the header being parsed (here: kept between requests) */
     size_t nrest;
@@ -416,7 +416,6 @@ static void feed(struct conn *c, const char *p, size_t n)
 static void conn_closed_cb(uv_handle_t *h)
 {
     struct conn *c = h->data;
-    free(c->rbuf);
     free(c->rest);
     free(c->key);
     buf_release(&c->hname);
@@ -441,12 +440,13 @@ static void conn_close(struct conn *c)
     uv_close((uv_handle_t *)&c->tcp, conn_closed_cb);
 }
 
+/* One read buffer for all connections, as in http.c: the loop reads one
+ * socket at a time, and what is kept past read_cb is copied (c->rest when
+ * the parser pauses, r->held for refused bytes). */
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *b)
 {
     struct conn *c = h->data;
-    if (!c->rbuf)
-        c->rbuf = xmalloc(READ_BUF);
-    b->base = c->rbuf;
+    b->base = c->u->rbuf;
     b->len = READ_BUF;
 }
 
@@ -552,7 +552,6 @@ static void connect_cb(uv_connect_t *cr, int status)
     c->connected = true;
     uv_tcp_nodelay(&c->tcp, 1);
     arm(r, r->o.first_byte_timeout_ms);
-    uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
     send_request(r);
 }
 
@@ -571,6 +570,13 @@ static void open_conn(struct upstream_req *r, const struct sockaddr *sa)
     r->c = c;
     arm(r, r->o.connect_timeout_ms);
     int rc = uv_tcp_connect(&c->connect, &c->tcp, sa, connect_cb);
+    /* Reading is asked for with the connect, so that the socket's epoll
+     * entry is added once for both and changed once when the connect is
+     * done (libuv reports nothing read before that). Asked for in
+     * connect_cb, libuv saw no events left after the connect, and the
+     * re-add cost two epoll_ctl calls, the first failing. */
+    if (rc == 0)
+        rc = uv_read_start((uv_stream_t *)&c->tcp, alloc_cb, read_cb);
     if (rc < 0) {
         count_failure(r);
         struct buf m = BUF_INIT;
@@ -888,6 +894,7 @@ struct upstream *upstream_new(uv_loop_t *loop)
 {
     struct upstream *u = xcalloc(1, sizeof(*u));
     u->loop = loop;
+    u->rbuf = xmalloc(READ_BUF);
     list_init(&u->reqs);
     list_init(&u->idle);
     http_parser_settings_init(&u->ps);
@@ -916,5 +923,6 @@ void upstream_free(struct upstream *u)
     list_for_each_safe(p, tmp, &u->idle)
         conn_close(container_of(p, struct conn, link));
     free(u->url_last);
+    free(u->rbuf);
     free(u);
 }
