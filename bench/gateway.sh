@@ -18,6 +18,7 @@ cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
 DUR=${DUR:-5}
 make -s build/hermod build/fake-engine build/bench/sse_client >/dev/null
+HERMOD=${HERMOD:-build/hermod}   # another build, for an A/B in one sitting
 
 for tool in wrk nginx taskset; do
     command -v $tool >/dev/null || { echo "bench: $tool is missing (apt-get install wrk nginx-light util-linux)" >&2; exit 1; }
@@ -61,7 +62,7 @@ models:
         url: http://127.0.0.1:$E3
         model: fake-model
 EOF
-build/hermod serve --config "$dir/hermod.yaml" 2>"$dir/hermod.log" & HPID=$!; pids+=($HPID)
+"$HERMOD" serve --config "$dir/hermod.yaml" 2>"$dir/hermod.log" & HPID=$!; pids+=($HPID)
 
 mkdir -p "$dir/nginx"
 cat > "$dir/nginx.conf" <<EOF

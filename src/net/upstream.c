@@ -45,7 +45,15 @@
 #include "lib/xalloc.h"
 
 #define READ_BUF (64 * 1024)
-#define IDLE_MAX 256          /* connections at rest, all hosts together */
+/* Connections at rest, all hosts together: room for a burst of the size
+ * the gateway is built for (1,000 concurrent streams, issue 10), so that
+ * the next burst finds its connections open. At 256, a second burst of
+ * 1,000 streams connected 744 times again, and the first chunks came
+ * ~20-30% later (bench/README.md). A connection at rest costs a file
+ * descriptor, a few KB of kernel memory and ~0.5 KB here; engines close
+ * the ones they do not want (llama-server and uvicorn after 5 s idle), and
+ * hermod drops them when they do. */
+#define IDLE_MAX 1024
 #define HEADER_MAX (64 * 1024)
 
 struct upstream {
