@@ -38,7 +38,14 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 E1=$(port); E2=$(port); E3=$(port); HP=$(port); NP=$(port)
 
 # engines: E1 small non-streamed answers; E2 streams paced 10 ms; E3 unpaced
-build/fake-engine --port "$E1" --chunks 1 --alias bench >/dev/null 2>&1 & pids+=($!)
+# ENGINE=event answers the small requests with build/bench/streams_engine
+# (one libuv loop) instead of the fake engine's thread per connection.
+if [ "${ENGINE:-fake}" = event ]; then
+    make -s build/bench/streams_engine >/dev/null
+    build/bench/streams_engine --port "$E1" --alias bench >/dev/null 2>&1 & pids+=($!)
+else
+    build/fake-engine --port "$E1" --chunks 1 --alias bench >/dev/null 2>&1 & pids+=($!)
+fi
 build/fake-engine --port "$E2" --bench --chunks 100 --chunk-delay 10 >/dev/null 2>&1 & pids+=($!)
 build/fake-engine --port "$E3" --bench --chunks 400 >/dev/null 2>&1 & pids+=($!)
 ENGINE_PIDS="${pids[*]}"

@@ -285,23 +285,6 @@ static void flush_outq(struct conn *c)
     write_bufs(c, &b, 1, NULL, NULL, last, true);
 }
 
-static void flusher_cb(uv_check_t *h)
-{
-    struct http_server *s = h->data;
-    while (!list_empty(&s->to_flush)) {
-        struct conn *c = container_of(list_first(&s->to_flush), struct conn, flush_link);
-        list_del(&c->flush_link);
-        c->flush_pending = false;
-        if (!c->writes && c->outq.len)
-            flush_outq(c);
-        /* Held bytes can pass the high-water mark within a turn, and the
-         * socket can take them all at once: no write_cb then. */
-        if (!c->closing)
-            maybe_drain(c);
-    }
-    uv_check_stop(h);
-}
-
 /* Writes what c holds now instead of at the end of the loop turn. */
 static void flush_now(struct conn *c)
 {
@@ -311,6 +294,20 @@ static void flush_now(struct conn *c)
     c->flush_pending = false;
     if (!c->writes && c->outq.len)
         flush_outq(c);
+}
+
+static void flusher_cb(uv_check_t *h)
+{
+    struct http_server *s = h->data;
+    while (!list_empty(&s->to_flush)) {
+        struct conn *c = container_of(list_first(&s->to_flush), struct conn, flush_link);
+        flush_now(c);
+        /* Held bytes can pass the high-water mark within a turn, and the
+         * socket can take them all at once: no write_cb then. */
+        if (!c->closing)
+            maybe_drain(c);
+    }
+    uv_check_stop(h);
 }
 
 /*
