@@ -285,14 +285,20 @@ static void flush_outq(struct conn *c)
     write_bufs(c, &b, 1, NULL, NULL, last, true);
 }
 
+/* Takes c off the list of connections to flush; true if it was on it. */
+static bool flush_unlink(struct conn *c)
+{
+    if (!c->flush_pending)
+        return false;
+    list_del(&c->flush_link);
+    c->flush_pending = false;
+    return true;
+}
+
 /* Writes what c holds now instead of at the end of the loop turn. */
 static void flush_now(struct conn *c)
 {
-    if (!c->flush_pending)
-        return;
-    list_del(&c->flush_link);
-    c->flush_pending = false;
-    if (!c->writes && c->outq.len)
+    if (flush_unlink(c) && !c->writes && c->outq.len)
         flush_outq(c);
 }
 
@@ -303,9 +309,9 @@ static void flusher_cb(uv_check_t *h)
         struct conn *c = container_of(list_first(&s->to_flush), struct conn, flush_link);
         flush_now(c);
         /* Held bytes can pass the high-water mark within a turn, and the
-         * socket can take them all at once: no write_cb then. */
-        if (!c->closing)
-            maybe_drain(c);
+         * socket can take them all at once: no write_cb then. (A closed
+         * connection has no request left to drain.) */
+        maybe_drain(c);
     }
     uv_check_stop(h);
 }
@@ -321,6 +327,15 @@ static void flusher_cb(uv_check_t *h)
  * when the loop is idle. While a write is pending, outq waits for it
  * (write_cb) as before.
  */
+static void hold_outq(struct conn *c)
+{
+    if (c->writes || c->flush_pending)
+        return;
+    c->flush_pending = true;
+    list_add_tail(&c->s->to_flush, &c->flush_link);
+    uv_check_start(&c->s->flusher, flusher_cb);
+}
+
 static void send_stream(struct conn *c, const char *head, size_t hl, const char *p, size_t n,
                         const char *tail, size_t tl, bool last)
 {
@@ -328,11 +343,7 @@ static void send_stream(struct conn *c, const char *head, size_t hl, const char 
     buf_add(&c->outq, p, n);
     buf_add(&c->outq, tail, tl);
     c->outq_last |= last;
-    if (c->writes || c->flush_pending)
-        return;
-    c->flush_pending = true;
-    list_add_tail(&c->s->to_flush, &c->flush_link);
-    uv_check_start(&c->s->flusher, flusher_cb);
+    hold_outq(c);
 }
 
 static void ender_cb(uv_idle_t *h)
@@ -521,14 +532,14 @@ void http_stream_begin(struct http_req *r, int status, const char *content_type)
     r->responded = true;
     r->streaming = true;
     r->state = R_ANSWERING;
-    struct buf h = BUF_INIT;
-    add_head(r, &h, status, content_type);
+    /* Built straight into the stream's held bytes: it goes out with the
+     * first chunk. */
+    struct buf *h = &r->c->outq;
+    add_head(r, h, status, content_type);
     /* Tell a reverse proxy in front of us not to buffer the stream. */
-    buf_addstr(&h, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
-                   "Transfer-Encoding: chunked\r\n\r\n");
-    /* Held with the stream's bytes: it goes out with the first chunk. */
-    send_stream(r->c, h.data, h.len, "", 0, "", 0, false);
-    buf_release(&h);
+    buf_addstr(h, "Cache-Control: no-cache\r\nX-Accel-Buffering: no\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n");
+    hold_outq(r->c);
 }
 
 void http_stream_write(struct http_req *r, const char *p, size_t n)
@@ -859,10 +870,7 @@ static void conn_close(struct conn *c)
         list_del(&c->end_link);
         c->end_pending = false;
     }
-    if (c->flush_pending) {
-        list_del(&c->flush_link);
-        c->flush_pending = false;
-    }
+    flush_unlink(c);
     struct http_req *r = c->req;
     if (r) {
         r->gone = true;
