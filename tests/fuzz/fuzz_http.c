@@ -32,7 +32,8 @@ static int form_cb(void *arg, const char *name, const char *filename, const char
                    const char *d, uint64_t off, size_t n)
 {
     size_t *total = arg;
-    *total += strlen(name) + (filename ? strlen(filename) : 0) + (ct ? strlen(ct) : 0) + n;
+    /* name is NULL for a part whose Content-Disposition has none (form.h) */
+    *total += (name ? strlen(name) : 0) + (filename ? strlen(filename) : 0) + (ct ? strlen(ct) : 0) + n;
     return 0;
 }
 

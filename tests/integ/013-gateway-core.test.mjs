@@ -229,6 +229,15 @@ test('a 3 MB multipart upload reaches the engine byte-exact; audio goes only to 
   assert.equal(r4.status, 404);
   assert.equal((await r4.json()).error.code, 'model_not_found');
 
+  // a part whose Content-Disposition names no field (the fuzzer's find) is
+  // passed along with the rest; the model field still decides
+  const nameless = multipart({ model: 'stt' }, { name: 'a.wav', type: 'audio/wav', data: audio.subarray(0, 100) });
+  const nb = Buffer.from(nameless.body.toString('latin1').replace(/(--[^\r]+\r\n)/, '$1Content-Disposition: form-data\r\n\r\nloose\r\n$1'), 'latin1');
+  const r5 = await h.fetch('/v1/audio/transcriptions', { method: 'POST', headers: { 'content-type': nameless.type }, body: nb });
+  assert.equal(r5.status, 200);
+  assert.equal(r5.headers.get('x-hermod-model'), 'whisper');
+  assert.ok(fs.readFileSync(path.join(h.dir, 'upload.bin')).equals(nb), 'the engine got the form unchanged');
+
   // the official client, as users' code sends it
   const client = new OpenAI({ baseURL: h.url + '/v1', apiKey: 'x', maxRetries: 0 });
   const tr = await client.audio.transcriptions.create({ model: 'whisper', file: await toFile(audio.subarray(0, 50000), 'clip.wav') });
