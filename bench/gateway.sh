@@ -13,6 +13,16 @@
 #   4. RSS idle and under load.
 # Every figure is a median of ROUNDS interleaved rounds. Needs wrk, nginx
 # (`apt-get install wrk nginx-light`) and taskset.
+#
+# At 32 connections client, proxy and engine share the machine's CPUs, so
+# requests/s is the CPUs over the CPU time all three spend per request;
+# the report gives that split (wrk's from `times`, the others' from
+# /proc). The small requests go to build/bench/streams_engine (one libuv
+# loop, ~20 µs a request) by default: the fake engine's thread per
+# connection spends 50-90 µs a request, more than either proxy, and its
+# 32 runnable threads take the proxy's share of the CPUs, so the ratio
+# then measured the scheduler (bench/README.md, 2026-12-07).
+# ENGINE=fake measures with it all the same.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROUNDS=${ROUNDS:-3}
@@ -38,14 +48,15 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 E1=$(port); E2=$(port); E3=$(port); HP=$(port); NP=$(port)
 
 # engines: E1 small non-streamed answers; E2 streams paced 10 ms; E3 unpaced
-# ENGINE=event answers the small requests with build/bench/streams_engine
-# (one libuv loop) instead of the fake engine's thread per connection.
-if [ "${ENGINE:-fake}" = event ]; then
+# ENGINE=event (the default) answers the small requests with
+# build/bench/streams_engine; ENGINE=fake with the fake engine.
+if [ "${ENGINE:-event}" = event ]; then
     make -s build/bench/streams_engine >/dev/null
     build/bench/streams_engine --port "$E1" --alias bench >/dev/null 2>&1 & pids+=($!)
 else
     build/fake-engine --port "$E1" --chunks 1 --alias bench >/dev/null 2>&1 & pids+=($!)
 fi
+E1PID=${pids[0]}
 build/fake-engine --port "$E2" --bench --chunks 100 --chunk-delay 10 >/dev/null 2>&1 & pids+=($!)
 build/fake-engine --port "$E3" --bench --chunks 400 >/dev/null 2>&1 & pids+=($!)
 ENGINE_PIDS="${pids[*]}"
@@ -130,7 +141,15 @@ NGINX_WORKER=$(pgrep -P "$(cat "$dir/nginx.pid")" | head -1)
 NGINX_IDLE_RSS=$(( $(rss_kb "$(cat "$dir/nginx.pid")") + $(rss_kb "$NGINX_WORKER") ))
 TICK_US=$((1000000 / $(getconf CLK_TCK)))
 
-declare -A P50 RPS CPU
+# The CPU time (µs) of this shell's waited-for children (wrk's, once it
+# ended) in FILE, written by `times > FILE` in this shell, not a subshell.
+child_cpu_us() {
+    awk 'NR == 2 {
+        split($1, u, /[ms]/); split($2, s, /[ms]/)
+        printf "%.0f", (u[1] * 60 + u[2] + s[1] * 60 + s[2]) * 1000000 }' "$1"
+}
+
+declare -A P50 RPS CPU CLI ENG
 for round in $(seq "$ROUNDS"); do
     # 1. pinned, one connection
     pin_all 0
@@ -144,12 +163,17 @@ for round in $(seq "$ROUNDS"); do
     for t in direct nginx hermod; do
         case $t in hermod) who=$HPID ;; nginx) who=$NGINX_WORKER ;; *) who="" ;; esac
         before=$([ -n "$who" ] && cpu_ticks $who || echo 0)
+        e0=$(cpu_ticks $E1PID); times > "$dir/times.0"
         out=$(wrk -t2 -c32 -d"${DUR}s" -s "$dir/post.lua" "${URL[$t]}")
+        e1=$(cpu_ticks $E1PID); times > "$dir/times.1"
+        c0=$(child_cpu_us "$dir/times.0"); c1=$(child_cpu_us "$dir/times.1")
         after=$([ -n "$who" ] && cpu_ticks $who || echo 0)
         [ "$t" = hermod ] && LOAD_RSS=$(rss_kb $HPID)
         reqs=$(printf '%s\n' "$out" | awk '/requests in/ {print $1}')
         RPS[$t]+="$(printf '%s\n' "$out" | awk '/Requests\/sec/ {print $2}') "
         [ -n "$who" ] && CPU[$t]+="$(awk -v d=$((after - before)) -v r="$reqs" -v u=$TICK_US 'BEGIN {printf "%.1f", d * u / r}') "
+        ENG[$t]+="$(awk -v d=$((e1 - e0)) -v r="$reqs" -v u=$TICK_US 'BEGIN {printf "%.1f", d * u / r}') "
+        CLI[$t]+="$(awk -v d=$((c1 - c0)) -v r="$reqs" 'BEGIN {printf "%.1f", d / r}') "
     done
 done
 
@@ -177,6 +201,7 @@ field() { # field KEY NAME: median over rounds of NAME=VALUE in ST[KEY]
 
 echo "hermod gateway benchmark — $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, $(uname -r)"
 echo "nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'), 1 worker, proxy_buffering off, upstream keepalive; wrk; ${ROUNDS} rounds x ${DUR}s, medians"
+echo "engine for the small requests: ${ENGINE:-event}"
 echo
 printf '%-44s %12s %12s %12s\n' "" direct nginx hermod
 printf '%-44s %12.1f %12.1f %12.1f\n' "p50 latency, 1 conn, pinned to 1 CPU (µs)" "$d50" "$n50" "$h50"
@@ -195,6 +220,10 @@ pl=$(paste -d' ' <(printf '%s\n' ${P50[hermod]}) <(printf '%s\n' ${P50[nginx]}) 
      awk '{printf "%s%+.0f", (NR > 1 ? " " : ""), ($1 - $3) - ($2 - $3)}')
 printf '%-44s %38s\n' "  added p50 hermod - nginx (µs), each round" "$pl"
 printf '%-44s %12s %12.1f %12.1f\n' "proxy CPU per request (µs)" "-" "$ncpu" "$hcpu"
+printf '%-44s %12.1f %12.1f %12.1f\n' "  client (wrk) CPU per request (µs)" \
+    "$(med "${CLI[direct]}")" "$(med "${CLI[nginx]}")" "$(med "${CLI[hermod]}")"
+printf '%-44s %12.1f %12.1f %12.1f\n' "  engine CPU per request (µs)" \
+    "$(med "${ENG[direct]}")" "$(med "${ENG[nginx]}")" "$(med "${ENG[hermod]}")"
 for pace in 10 0; do
     printf '%-44s %12.1f %12.1f %12.1f\n' "stream ${pace} ms pacing: per-chunk delay p50 (µs)" \
         "$(field direct$pace chunk_p50_us)" "$(field nginx$pace chunk_p50_us)" "$(field hermod$pace chunk_p50_us)"
