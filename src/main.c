@@ -254,17 +254,40 @@ static void drain_cb(uv_timer_t *t)
 /* Every client connection and engine connection is a descriptor: the
  * soft RLIMIT_NOFILE (often 1024) is raised to the hard one (often
  * 524288), as nginx's worker_rlimit_nofile does, so that max_connections
- * is the limit that bites and not EMFILE at accept. */
-static void raise_nofile(void)
+ * is the limit that bites and not EMFILE at accept. When even the hard
+ * limit is below what max_connections can need (a client and an engine
+ * connection each, plus the daemon's own files), max_connections is
+ * lowered to what fits, and that is said: past it a client gets the 503
+ * too_many_connections with its reason, where EMFILE would have had
+ * libuv reset the connection without a word to anyone. Returns the
+ * max_connections to use. */
+#define NOFILE_OWN 64 /* listener, loop, logs, store, engines' pipes: 16 idle */
+static unsigned raise_nofile(unsigned max_conns)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return max_conns;
+    if (rl.rlim_cur < rl.rlim_max) {
         rlim_t was = rl.rlim_cur;
         rl.rlim_cur = rl.rlim_max;
         if (setrlimit(RLIMIT_NOFILE, &rl) == 0)
             log_debug("open files limit raised from %llu to %llu", (unsigned long long)was,
                       (unsigned long long)rl.rlim_max);
+        else if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+            return max_conns;
     }
+    unsigned long long need = 2ULL * max_conns + NOFILE_OWN;
+    if (rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur >= need)
+        return max_conns;
+    unsigned long long lim = rl.rlim_cur;
+    unsigned fit = (unsigned)(lim > 2 * NOFILE_OWN ? (lim - NOFILE_OWN) / 2 : lim / 4);
+    if (!fit)
+        fit = 1;
+    log_warn("max_connections %u can need %llu open files, but this process may open only "
+             "%llu: taking max_connections as %u (more get 503 too_many_connections). "
+             "Raise the limit (LimitNOFILE= in the service unit, ulimit -Hn) to serve more",
+             max_conns, need, lim, fit);
+    return fit;
 }
 
 /*
@@ -379,7 +402,7 @@ static int cmd_serve(struct opts *o)
     /* A file size limit (RLIMIT_FSIZE) makes a write fail with EFBIG, which
      * the store reports, instead of killing the daemon. */
     signal(SIGXFSZ, SIG_IGN);
-    raise_nofile();
+    unsigned max_conns = raise_nofile(d.cfg->max_connections);
     d.loop = uv_default_loop();
     d.up = upstream_new(d.loop);
     d.sched = sched_new(d.loop, d.up, d.cfg);
@@ -396,7 +419,7 @@ static int cmd_serve(struct opts *o)
         .max_head = d.cfg->max_header,
         .read_timeout_ms = d.cfg->header_timeout_ms,
         .idle_timeout_ms = d.cfg->idle_timeout_ms,
-        .max_conns = d.cfg->max_connections,
+        .max_conns = max_conns,
     };
     d.http = http_server_new(d.loop, d.cfg->listen_host, d.cfg->listen_port, &lim, api_handle,
                              d.api, &err);

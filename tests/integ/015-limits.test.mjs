@@ -87,6 +87,41 @@ test('idle_timeout: a kept-alive connection at rest is closed', async (t) => {
   await h.stop();
 });
 
+// An open files limit below what max_connections needs (2 a connection,
+// client and engine, plus hermod's own): max_connections comes down to
+// what fits, hermod says so at start, and a client past it gets the 503
+// with its reason. Before, accept() hit EMFILE and libuv reset the
+// connection with no word to the client or in the log.
+test('an open files limit too low for max_connections: lowered, said at start, 503 past it', async (t) => {
+  const a = await startFake(['--alias', 'm']);
+  t.after(() => a.stop());
+  const h = new Hermod(`models:\n  - name: m\n    engines:\n${unmanaged(a.url)}`, {
+    wrap: ['prlimit', '--nofile=100', '--'],
+  });
+  t.after(() => h.cleanup());
+  await h.start();
+  const m = h.log().match(/max_connections 16384 can need 32832 open files, but this process may open only 100: taking max_connections as (\d+)/);
+  assert.ok(m, 'the start says what max_connections is taken as');
+  const cap = Number(m[1]);
+  assert.ok(cap >= 8 && 2 * cap + 16 <= 100, `${cap}: two files a connection and hermod's 16 at rest fit in 100`);
+  const held = [];
+  let refused = null;
+  for (let i = 0; i < cap + 2 && !refused; i++) {
+    const c = await raw(h.port);
+    c.sock.write('GET /health HTTP/1.1\r\nHost: x\r\n\r\n');
+    await waitFor(() => c.data.includes('"status"') || c.data.includes('"error"') || c.closed, { what: `connection ${i} answered` });
+    if (c.data.startsWith('HTTP/1.1 200')) held.push(c);
+    else refused = c;
+  }
+  assert.ok(refused, 'a connection beyond what fits is refused');
+  assert.ok(held.length >= cap - 1 && held.length <= cap, `${held.length} served`);
+  assert.match(refused.data, /^HTTP\/1\.1 503/);
+  assert.equal(bodyOf(refused.data).error.code, 'too_many_connections');
+  for (const c of held) c.sock.destroy();
+  await stillServes(h);
+  await h.stop();
+});
+
 test('max_connections: one too many gets 503 too_many_connections; a freed slot serves again', async (t) => {
   const h = await limited(t, 'max_connections: 3');
   // Connections until one is refused (the helper's own fetch may hold a
