@@ -29,7 +29,7 @@ cd "$(dirname "$0")/.."
 # median of 3 could land anywhere in 0.8-1.1 (bench/README.md, 2026-12-07).
 ROUNDS=${ROUNDS:-7}
 DUR=${DUR:-5}
-make -s build/hermod build/fake-engine build/bench/sse_client >/dev/null
+make -s build/hermod build/fake-engine build/bench/sse_client build/bench/streams_engine >/dev/null
 HERMOD=${HERMOD:-build/hermod}   # another build, for an A/B in one sitting
 
 for tool in wrk nginx taskset; do
@@ -53,7 +53,6 @@ E1=$(port); E2=$(port); E3=$(port); HP=$(port); NP=$(port)
 # ENGINE=event (the default) answers the small requests with
 # build/bench/streams_engine; ENGINE=fake with the fake engine.
 if [ "${ENGINE:-event}" = event ]; then
-    make -s build/bench/streams_engine >/dev/null
     build/bench/streams_engine --port "$E1" --alias bench >/dev/null 2>&1 & pids+=($!)
 else
     build/fake-engine --port "$E1" --chunks 1 --alias bench >/dev/null 2>&1 & pids+=($!)

@@ -208,6 +208,16 @@ static void pump_until(struct fixture *f, const char *text)
     fail_msg("the client did not get %s within 5 s; it has: %s", text ? text : "EOF", f->got);
 }
 
+/* Runs loop turns until the server has closed the connection, within 5 s. */
+static void run_until_closed(struct fixture *f)
+{
+    uint64_t deadline = clock_mono_ms() + 5000;
+    while (!f->closed && clock_mono_ms() < deadline)
+        uv_run(&f->loop, UV_RUN_ONCE);
+    if (!f->closed)
+        fail_msg("the server did not close the connection within 5 s");
+}
+
 static const char *body_of(const struct fixture *f)
 {
     const char *b = strstr(f->got, "\r\n\r\n");
@@ -235,8 +245,7 @@ static void test_stream_head_with_first_chunk(void **state)
     pump_until(f, "0\r\n\r\n");
     assert_string_equal(body_of(f), "9\r\ndata: 1\n\n\r\n9\r\ndata: 2\n\n\r\n0\r\n\r\n");
     assert_int_equal(data_segs_in(f), 2);
-    while (!f->closed)
-        uv_run(&f->loop, UV_RUN_ONCE);
+    run_until_closed(f);
     assert_false(f->aborted);
 }
 
@@ -280,9 +289,7 @@ static void test_client_gone_with_bytes_held(void **state)
     setsockopt(f->fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
     close(f->fd); /* a reset */
     f->fd = -1;
-    uint64_t deadline = clock_mono_ms() + 5000;
-    while (!f->closed && clock_mono_ms() < deadline)
-        uv_run(&f->loop, UV_RUN_ONCE);
+    run_until_closed(f);
     assert_int_equal(f->closed, 1);
     assert_true(f->aborted);
 }
